@@ -1,0 +1,11 @@
+/**
+ * Every error code hotpath can throw, with a one-line summary. Codes are stable: a code
+ * MUST NOT be reused for a different failure, and a removed code stays reserved.
+ * Each module keeps its codes in its own file here; `docs/errors.md` documents each one,
+ * and a test checks the two lists match both ways.
+ */
+import { coreCodes } from './codes-core.js';
+
+export const errorCodes: Readonly<Record<string, string>> = Object.freeze({
+  ...coreCodes,
+});
