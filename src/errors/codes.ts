@@ -5,7 +5,9 @@
  * and a test checks the two lists match both ways.
  */
 import { coreCodes } from './codes-core.js';
+import { dbCodes } from './codes-db.js';
 
 export const errorCodes: Readonly<Record<string, string>> = Object.freeze({
   ...coreCodes,
+  ...dbCodes,
 });
