@@ -6,8 +6,10 @@
  */
 import { coreCodes } from './codes-core.js';
 import { dbCodes } from './codes-db.js';
+import { metricsCodes } from './codes-metrics.js';
 
 export const errorCodes: Readonly<Record<string, string>> = Object.freeze({
   ...coreCodes,
   ...dbCodes,
+  ...metricsCodes,
 });

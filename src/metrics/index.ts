@@ -1,0 +1,19 @@
+/**
+ * @module hotpath/metrics
+ * Low-overhead instruments for a Node.js service: a log-linear (HDR-style) histogram with
+ * bounded relative error that merges exactly across threads and processes, and a sliding
+ * recent-window view of it.
+ *
+ * It does not ship metrics anywhere by itself: read the instruments in process, or expose
+ * them for a scraper.
+ */
+export { Histogram } from './histogram.js';
+export type { HistogramOptions, HistogramSnapshot, HistogramBucket } from './histogram.js';
+export { WindowedHistogram } from './windowed-histogram.js';
+export type { WindowedHistogramOptions } from './windowed-histogram.js';
+export {
+  HistogramMismatchError,
+  DuplicateMetricError,
+  MetricLabelsError,
+  SloParseError,
+} from './errors.js';
