@@ -1,0 +1,218 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import { ClosedError } from '../errors/index.js';
+import { siblingModule, startWorker } from '../internal/ts-worker.js';
+import type { Database, QueryExecutor, QueryResult } from './database.js';
+import { ConnectError, QueryError } from './errors.js';
+
+/** Options of {@link startEmbedded}. */
+export interface EmbeddedDatabaseOptions {
+  /** Directory of the database files, created if missing. Use `memory://` for a throwaway one. */
+  dataDir: string;
+  /** Called with progress lines while the engine boots (first boot runs initdb: seconds). */
+  onProgress?: (message: string) => void;
+}
+
+interface Pending {
+  resolve: (result: QueryResult<unknown>) => void;
+  reject: (error: unknown) => void;
+}
+
+interface Reply {
+  id: number;
+  ok: boolean;
+  rows?: unknown[];
+  rowCount?: number;
+  error?: Record<string, string | undefined>;
+}
+
+/**
+ * Embedded PostgreSQL (PGlite) in a worker thread, behind the {@link Database} interface.
+ * PGlite is a single connection that blocks its thread while it works; in a worker, the
+ * event loop that serves `/health` and `/metrics` stays free. Queries run one at a time in
+ * arrival order; a transaction holds the connection until it ends.
+ *
+ * Not representative of a PostgreSQL server's performance: use it for development and tests.
+ */
+export class EmbeddedDatabase implements Database {
+  readonly kind = 'pglite' as const;
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  // Tail of the queue: every operation waits for the previous one (one connection).
+  #tail: Promise<unknown> = Promise.resolve();
+  #closing: Promise<void> | undefined;
+  #crash: Error | undefined;
+
+  private constructor(worker: Worker) {
+    this.#worker = worker;
+    worker.on('message', (reply: Reply) => this.#settle(reply));
+    worker.on('error', (error) => this.#fail(error));
+    worker.on('exit', (code) =>
+      this.#fail(new ConnectError(`embedded database worker exited (code ${code})`)),
+    );
+  }
+
+  /** @internal Used by {@link startEmbedded}. */
+  static adopt(worker: Worker): EmbeddedDatabase {
+    return new EmbeddedDatabase(worker);
+  }
+
+  query<Row = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<Row>> {
+    return this.#enqueue(() => this.#send<Row>('query', text, params));
+  }
+
+  transaction<T>(fn: (tx: QueryExecutor) => Promise<T>): Promise<T> {
+    return this.#enqueue(async () => {
+      let open = true;
+      const tx: QueryExecutor = {
+        query: <Row>(text: string, params?: readonly unknown[]) => {
+          if (!open) return Promise.reject(new ClosedError('transaction'));
+          return this.#send<Row>('query', text, params);
+        },
+      };
+      await this.#send('exec', 'BEGIN');
+      try {
+        const value = await fn(tx);
+        await this.#send('exec', 'COMMIT');
+        return value;
+      } catch (error) {
+        await this.#send('exec', 'ROLLBACK').catch(() => {});
+        throw error;
+      } finally {
+        open = false;
+      }
+    });
+  }
+
+  async ping(timeoutMs = 2000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new ConnectError(`no answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([this.query('SELECT 1'), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#tail.catch(() => {});
+      if (this.#crash === undefined) {
+        await this.#send('close').catch(() => {});
+      }
+      await this.#worker.terminate();
+    })();
+    return this.#closing;
+  }
+
+  #enqueue<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.#closing !== undefined) return Promise.reject(new ClosedError('embedded database'));
+    const result = this.#tail.then(operation, operation);
+    this.#tail = result.catch(() => {});
+    return result;
+  }
+
+  #send<Row>(
+    op: 'query' | 'exec' | 'close',
+    text?: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<Row>> {
+    if (this.#crash !== undefined) return Promise.reject(this.#crash);
+    const id = this.#nextId++;
+    return new Promise<QueryResult<Row>>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as Pending['resolve'], reject });
+      this.#worker.postMessage({ id, op, text, params });
+    });
+  }
+
+  #settle(reply: Reply): void {
+    const pending = this.#pending.get(reply.id);
+    if (pending === undefined) return;
+    this.#pending.delete(reply.id);
+    if (reply.ok) pending.resolve({ rows: reply.rows ?? [], rowCount: reply.rowCount ?? 0 });
+    else pending.reject(QueryError.from(reply.error));
+  }
+
+  #fail(error: Error): void {
+    if (this.#closing !== undefined && this.#pending.size === 0) return;
+    this.#crash ??=
+      error instanceof ConnectError ? error : new ConnectError(error.message, { cause: error });
+    for (const pending of this.#pending.values()) pending.reject(this.#crash);
+    this.#pending.clear();
+  }
+}
+
+/**
+ * Starts embedded PostgreSQL (PGlite) in a worker thread and resolves once it answers.
+ * The first start in an empty directory runs initdb and takes seconds; `onProgress` hears it.
+ * @throws {@link ConnectError} `HP_ERR_DB_CONNECT` naming the data directory if it cannot start.
+ * @example
+ * const db = await startEmbedded({ dataDir: './data' });
+ * const { rows } = await db.query('SELECT now() AS now');
+ */
+export async function startEmbedded(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
+  const memory = options.dataDir.startsWith('memory://');
+  const dataDir = memory ? options.dataDir : resolve(options.dataDir);
+  if (!memory) {
+    try {
+      mkdirSync(dataDir, { recursive: true });
+    } catch (error) {
+      throw new ConnectError(
+        `cannot create data directory ${dataDir}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+  options.onProgress?.(`starting embedded PostgreSQL (PGlite) in ${dataDir}`);
+  const worker = startWorker(siblingModule('pglite-worker', import.meta.url), {
+    workerData: { dataDir },
+  });
+  const ticker = setInterval(
+    () => options.onProgress?.('still starting embedded PostgreSQL ...'),
+    2000,
+  );
+  ticker.unref();
+  try {
+    const bootMs = await new Promise<number>((resolveBoot, rejectBoot) => {
+      const onMessage = (message: {
+        ready?: boolean;
+        bootMs?: number;
+        error?: { message?: string };
+      }) => {
+        if (message.ready === undefined) return;
+        worker.off('message', onMessage);
+        if (message.ready) resolveBoot(message.bootMs ?? 0);
+        else rejectBoot(new Error(message.error?.message ?? 'unknown error'));
+      };
+      worker.on('message', onMessage);
+      worker.once('error', rejectBoot);
+      worker.once('exit', (code) => rejectBoot(new Error(`worker exited with code ${code}`)));
+    });
+    options.onProgress?.(`embedded PostgreSQL ready in ${(bootMs / 1000).toFixed(1)} s`);
+  } catch (error) {
+    await worker.terminate();
+    throw new ConnectError(
+      `embedded PostgreSQL did not start in ${dataDir}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  } finally {
+    clearInterval(ticker);
+  }
+  worker.removeAllListeners('error');
+  worker.removeAllListeners('exit');
+  return EmbeddedDatabase.adopt(worker);
+}
