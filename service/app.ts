@@ -1,0 +1,102 @@
+/**
+ * buildApp(config, deps): the payments service as a Fastify instance, with no listening
+ * socket, so tests drive it with `inject()` and main.ts decides where it listens.
+ */
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Database } from 'hotpath/db';
+import type { ServiceConfig } from './config.js';
+import { ApiError, fastifyCodes, statusByCode } from './errors.js';
+import type { GatewayClient } from './gateway/client.js';
+import { PaymentRepository } from './payments/repository.js';
+import { PaymentService } from './payments/payment-service.js';
+import { healthRoutes, type ReadinessCheck } from './routes/health.js';
+import { paymentRoutes } from './routes/payments.js';
+
+export interface AppDeps {
+  db: Database;
+  gateway: Pick<GatewayClient, 'charge'>;
+  /** A Redis client when REDIS_URL is set: readiness pings it. */
+  redis?: { ping(): Promise<unknown> };
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    payments: PaymentService;
+    /** True once shutdown began: readiness answers 503 so load balancers stop sending. */
+    draining: boolean;
+  }
+}
+
+export async function buildApp(
+  config: Pick<ServiceConfig, 'bodyLimitBytes' | 'logLevel'>,
+  deps: AppDeps,
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    // Per-request log lines cost more than the requests of a cached route; errors still log.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimitBytes,
+    return503OnClosing: true,
+    ajv: {
+      // Reject what the schema does not allow instead of silently dropping or coercing it.
+      customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false },
+    },
+  });
+  // Only JSON bodies: anything else is 415, not a body that fails validation as a string.
+  app.removeContentTypeParser('text/plain');
+
+  const payments = new PaymentService({
+    repository: new PaymentRepository(deps.db),
+    gateway: deps.gateway,
+  });
+  app.decorate('payments', payments);
+  app.decorate('draining', false);
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof ApiError) {
+      return reply.code(error.statusCode).send({ code: error.code, message: error.message });
+    }
+    if (error.validation !== undefined) {
+      return reply.code(400).send({ code: 'VALIDATION_FAILED', message: error.message });
+    }
+    const mapped = error.code === undefined ? undefined : fastifyCodes[error.code];
+    if (mapped !== undefined) {
+      const message =
+        mapped === 'UNSUPPORTED_MEDIA_TYPE' ? 'Content-Type must be application/json' : error.message;
+      return reply.code(statusByCode[mapped]).send({ code: mapped, message });
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.code(500).send({ code: 'INTERNAL', message: 'internal error' });
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({
+      code: 'NOT_FOUND',
+      message: `no route ${request.method} ${request.url.split('?')[0]}`,
+    }),
+  );
+
+  const checks: ReadinessCheck[] = [{ name: 'database', check: () => deps.db.ping(1000) }];
+  const redis = deps.redis;
+  if (redis !== undefined) {
+    checks.push({
+      name: 'redis',
+      check: async () => {
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          await Promise.race([
+            redis.ping(),
+            new Promise((_, reject) => {
+              timer = setTimeout(() => reject(new Error('no answer within 1000 ms')), 1000);
+            }),
+          ]);
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+    });
+  }
+  healthRoutes(app, checks, () => app.draining);
+  paymentRoutes(app, payments);
+  return app;
+}

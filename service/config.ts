@@ -1,0 +1,220 @@
+/**
+ * Every switch of the payments service, from environment variables or the equivalent
+ * `--kebab-case` flags (flags win). Validated at start: a bad value is one line naming the
+ * variable, and exit code 1.
+ */
+
+export interface ServiceConfig {
+  host: string;
+  port: number;
+  /** A PostgreSQL server; undefined -> embedded PGlite in `dataDir`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  dbPoolMax: number;
+  /** Redis for the L2 cache, invalidation bus and rate limits; optional. */
+  redisUrl: string | undefined;
+  /** An external gateway; undefined -> the service starts the simulator as a child process. */
+  gatewayUrl: string | undefined;
+  gatewayPort: number;
+  gatewayLatency: string;
+  gatewayFailureRate: number;
+  gatewayDeclineRate: number;
+  gatewayTimeoutMs: number;
+  gatewayRetries: number;
+  gatewayConnections: number;
+  bodyLimitBytes: number;
+  shutdownTimeoutMs: number;
+  recoveryIntervalMs: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/** A configuration value that is not acceptable; the message starts with the variable's name. */
+export class ConfigError extends Error {
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.variable = variable;
+    this.name = 'ConfigError';
+  }
+}
+
+interface Spec {
+  env: string;
+  help: string;
+  default: string | undefined;
+}
+
+/** The documented variables, in the order the README and --help show them. */
+export const configSpec: readonly Spec[] = [
+  { env: 'HOST', default: '127.0.0.1', help: 'address to listen on' },
+  { env: 'PORT', default: '3000', help: 'port to listen on (0 = any free port)' },
+  {
+    env: 'DATABASE_URL',
+    default: undefined,
+    help: 'PostgreSQL server URL; unset = embedded PGlite',
+  },
+  { env: 'DATA_DIR', default: './data', help: 'embedded database directory' },
+  { env: 'DB_POOL_MAX', default: '10', help: 'PostgreSQL pool size' },
+  { env: 'REDIS_URL', default: undefined, help: 'Redis URL; unset = in-process only' },
+  {
+    env: 'GATEWAY_URL',
+    default: undefined,
+    help: 'payment gateway URL; unset = start the simulator',
+  },
+  {
+    env: 'GATEWAY_PORT',
+    default: '3001',
+    help: 'port of the started simulator (0 = any free port)',
+  },
+  {
+    env: 'GATEWAY_LATENCY',
+    default: 'lognormal:20:150',
+    help: 'simulator latency: none, fixed:MS, uniform:A-B, lognormal:MEDIAN:P99',
+  },
+  { env: 'GATEWAY_FAILURE_RATE', default: '0.01', help: 'simulator share of 503 answers, 0..1' },
+  {
+    env: 'GATEWAY_DECLINE_RATE',
+    default: '0.05',
+    help: 'simulator share of declined charges, 0..1',
+  },
+  { env: 'GATEWAY_TIMEOUT_MS', default: '2000', help: 'timeout of one gateway attempt' },
+  { env: 'GATEWAY_RETRIES', default: '2', help: 'gateway retries after the first attempt' },
+  { env: 'GATEWAY_CONNECTIONS', default: '64', help: 'keep-alive connections to the gateway' },
+  { env: 'BODY_LIMIT_BYTES', default: '16384', help: 'largest accepted request body' },
+  {
+    env: 'SHUTDOWN_TIMEOUT_MS',
+    default: '10000',
+    help: 'longest wait for in-flight requests on SIGTERM',
+  },
+  {
+    env: 'RECOVERY_INTERVAL_MS',
+    default: '30000',
+    help: 'how often pending payments left by a crash are re-driven',
+  },
+  { env: 'LOG_LEVEL', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
+];
+
+/** `--gateway-url x` / `--gateway-url=x` -> { GATEWAY_URL: 'x' }. */
+export function parseFlags(argv: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--'))
+      throw new ConfigError(arg, 'unexpected argument (flags are --name value)');
+    const eq = arg.indexOf('=');
+    const name = (eq === -1 ? arg.slice(2) : arg.slice(2, eq)).toUpperCase().replaceAll('-', '_');
+    if (!configSpec.some((s) => s.env === name))
+      throw new ConfigError(arg, 'unknown flag (see --help)');
+    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined) throw new ConfigError(arg, 'missing value');
+    out[name] = value;
+  }
+  return out;
+}
+
+function integer(name: string, raw: string, min: number, max: number): number {
+  const value = Number(raw);
+  if (!/^-?\d+$/.test(raw.trim()) || value < min || value > max) {
+    throw new ConfigError(name, `expected an integer in [${min}, ${max}], got "${raw}"`);
+  }
+  return value;
+}
+
+function fraction(name: string, raw: string): number {
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) {
+    throw new ConfigError(name, `expected a number in [0, 1], got "${raw}"`);
+  }
+  return value;
+}
+
+function url(name: string, raw: string | undefined, protocols: string[]): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `not a URL: "${raw}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(
+      name,
+      `expected ${protocols.map((p) => p + '//').join(' or ')}, got "${parsed.protocol}//"`,
+    );
+  }
+  return raw;
+}
+
+/** Reads and validates the configuration. @throws ConfigError naming the first bad variable. */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  argv: readonly string[] = [],
+): ServiceConfig {
+  const merged: Record<string, string | undefined> = { ...env, ...parseFlags(argv) };
+  const get = (name: string): string => {
+    const value = merged[name];
+    if (value !== undefined && value !== '') return value;
+    return configSpec.find((s) => s.env === name)?.default ?? '';
+  };
+  const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+  const logLevel = get('LOG_LEVEL') as ServiceConfig['logLevel'];
+  if (!logLevels.includes(logLevel)) {
+    throw new ConfigError(
+      'LOG_LEVEL',
+      `expected one of ${logLevels.join(', ')}, got "${logLevel}"`,
+    );
+  }
+  const latency = get('GATEWAY_LATENCY');
+  if (
+    !/^(none|0|fixed:\d+(\.\d+)?|uniform:\d+(\.\d+)?-\d+(\.\d+)?|lognormal:\d+(\.\d+)?:\d+(\.\d+)?)$/.test(
+      latency,
+    )
+  ) {
+    throw new ConfigError(
+      'GATEWAY_LATENCY',
+      `expected none, fixed:MS, uniform:MIN-MAX or lognormal:MEDIAN:P99, got "${latency}"`,
+    );
+  }
+  return {
+    host: get('HOST'),
+    port: integer('PORT', get('PORT'), 0, 65535),
+    databaseUrl: url('DATABASE_URL', merged.DATABASE_URL, ['postgres:', 'postgresql:']),
+    dataDir: get('DATA_DIR'),
+    dbPoolMax: integer('DB_POOL_MAX', get('DB_POOL_MAX'), 1, 1000),
+    redisUrl: url('REDIS_URL', merged.REDIS_URL, ['redis:', 'rediss:']),
+    gatewayUrl: url('GATEWAY_URL', merged.GATEWAY_URL, ['http:', 'https:']),
+    gatewayPort: integer('GATEWAY_PORT', get('GATEWAY_PORT'), 0, 65535),
+    gatewayLatency: latency,
+    gatewayFailureRate: fraction('GATEWAY_FAILURE_RATE', get('GATEWAY_FAILURE_RATE')),
+    gatewayDeclineRate: fraction('GATEWAY_DECLINE_RATE', get('GATEWAY_DECLINE_RATE')),
+    gatewayTimeoutMs: integer('GATEWAY_TIMEOUT_MS', get('GATEWAY_TIMEOUT_MS'), 1, 600_000),
+    gatewayRetries: integer('GATEWAY_RETRIES', get('GATEWAY_RETRIES'), 0, 10),
+    gatewayConnections: integer('GATEWAY_CONNECTIONS', get('GATEWAY_CONNECTIONS'), 1, 10_000),
+    bodyLimitBytes: integer('BODY_LIMIT_BYTES', get('BODY_LIMIT_BYTES'), 256, 10_485_760),
+    shutdownTimeoutMs: integer('SHUTDOWN_TIMEOUT_MS', get('SHUTDOWN_TIMEOUT_MS'), 0, 600_000),
+    recoveryIntervalMs: integer(
+      'RECOVERY_INTERVAL_MS',
+      get('RECOVERY_INTERVAL_MS'),
+      100,
+      86_400_000,
+    ),
+    logLevel,
+  };
+}
+
+/** The --help text: every variable with its default. */
+export function configHelp(): string {
+  const width = Math.max(...configSpec.map((s) => s.env.length));
+  const lines = configSpec.map(
+    (s) =>
+      `  ${s.env.padEnd(width)}  ${s.help}${s.default === undefined ? '' : ` (default ${s.default})`}`,
+  );
+  return [
+    'usage: npm start [-- --flag value ...]',
+    '',
+    'The hotpath reference payments service. Every setting is an environment variable or the',
+    'same name as a flag (PORT=4000 or --port 4000; flags win):',
+    '',
+    ...lines,
+  ].join('\n');
+}

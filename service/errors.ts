@@ -1,0 +1,48 @@
+/**
+ * The service's errors and the one table from error code to HTTP status. Every error answer
+ * is `{ code, message }`; a 500 means a bug.
+ */
+
+/** An error the API reports to the client with a stable `code`. */
+export class ApiError extends Error {
+  readonly code: string;
+  readonly statusCode: number;
+
+  constructor(code: keyof typeof statusByCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.statusCode = statusByCode[code];
+    this.name = new.target.name;
+  }
+}
+
+/** Code -> HTTP status. Codes are stable; docs/api.md lists each one. */
+export const statusByCode = {
+  VALIDATION_FAILED: 400,
+  INVALID_JSON: 400,
+  INVALID_CURSOR: 400,
+  INVALID_IDEMPOTENCY_KEY: 400,
+  NOT_FOUND: 404,
+  PAYMENT_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  IDEMPOTENCY_IN_PROGRESS: 409,
+  BODY_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  SERVICE_UNAVAILABLE: 503,
+} as const;
+
+export type ApiErrorCode = keyof typeof statusByCode;
+
+/** Fastify's own error codes for bad requests, mapped to ours. */
+export const fastifyCodes: Record<string, ApiErrorCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_JSON',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_VALIDATION: 'VALIDATION_FAILED',
+};

@@ -1,0 +1,174 @@
+/**
+ * The payments service process: config -> gateway -> database (+ migrations) -> app -> listen,
+ * then drain on SIGTERM/SIGINT: stop accepting, finish in-flight requests, close pools, exit 0.
+ */
+import { createDatabase, type Database } from 'hotpath/db';
+import type { Redis } from 'ioredis';
+import { buildApp } from './app.js';
+import { ConfigError, configHelp, loadConfig, type ServiceConfig } from './config.js';
+import { GatewayClient } from './gateway/client.js';
+import { spawnGateway, type SpawnedGateway } from './gateway/spawn.js';
+import { migrations } from './migrations/index.js';
+
+function fatal(message: string): never {
+  console.error(`hotpath: ${message}`);
+  process.exit(1);
+}
+
+function say(message: string): void {
+  console.log(`hotpath: ${message}`);
+}
+
+async function connectRedis(url: string): Promise<Redis> {
+  const { Redis: RedisClient } = await import('ioredis');
+  const redis = new RedisClient(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+  });
+  // Connection errors are reported by readiness, not as unhandled 'error' events.
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    redis.disconnect();
+    throw new ConfigError('REDIS_URL', `cannot connect to Redis: ${(error as Error).message}`);
+  }
+  return redis;
+}
+
+async function start(config: ServiceConfig): Promise<void> {
+  let gateway: SpawnedGateway | undefined;
+  let gatewayUrl = config.gatewayUrl;
+  if (gatewayUrl === undefined) {
+    try {
+      gateway = await spawnGateway(config);
+    } catch (error) {
+      fatal(`GATEWAY_PORT: cannot start the gateway simulator: ${(error as Error).message}`);
+    }
+    gatewayUrl = gateway.url;
+  }
+
+  let db: Database;
+  try {
+    db = await createDatabase({
+      url: config.databaseUrl,
+      dataDir: config.dataDir,
+      poolMax: config.dbPoolMax,
+      onProgress: say,
+    });
+  } catch (error) {
+    await gateway?.stop();
+    fatal(
+      `${config.databaseUrl === undefined ? 'DATA_DIR' : 'DATABASE_URL'}: ${(error as Error).message}`,
+    );
+  }
+  const { applied, current } = await migrateOrExit(db, gateway);
+  say(
+    `database schema at version ${current}${applied.length > 0 ? ` (applied ${applied.join(', ')})` : ''}`,
+  );
+
+  let redis: Redis | undefined;
+  if (config.redisUrl !== undefined) {
+    try {
+      redis = await connectRedis(config.redisUrl);
+    } catch (error) {
+      await db.close();
+      await gateway?.stop();
+      fatal((error as Error).message);
+    }
+  }
+
+  const client = new GatewayClient({
+    url: gatewayUrl,
+    timeoutMs: config.gatewayTimeoutMs,
+    retries: config.gatewayRetries,
+    connections: config.gatewayConnections,
+  });
+  const app = await buildApp(config, { db, gateway: client, ...(redis ? { redis } : {}) });
+
+  // Payments a crash left pending are driven to a final state, now and periodically.
+  const recoverAfterMs = config.gatewayTimeoutMs * (config.gatewayRetries + 2) + 5000;
+  let recovering: Promise<unknown> = Promise.resolve();
+  const recover = () => {
+    recovering = app.payments
+      .recoverPending(recoverAfterMs)
+      .then((n) => n > 0 && app.log.warn(`recovered ${n} pending payment(s)`))
+      .catch((error: unknown) => app.log.error({ err: error }, 'recovery sweep failed'));
+  };
+  recover();
+  const recoveryTimer = setInterval(recover, config.recoveryIntervalMs);
+  recoveryTimer.unref();
+
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    fatal(`PORT: cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`);
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const base = `http://${config.host}:${port}`;
+  say(`payments service listening on ${base}`);
+  say(`  POST ${base}/api/payments    GET ${base}/api/payments/:id`);
+  say(`  GET  ${base}/api/users/:id/payments    GET ${base}/api/users/:id/summary`);
+  say(`  GET  ${base}/health/ready`);
+  say(`gateway ${gateway ? 'simulator' : ''} at ${gatewayUrl}`);
+  say(
+    `database: ${config.databaseUrl === undefined ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL server'}`,
+  );
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`${signal}: draining in-flight requests`);
+    app.draining = true;
+    clearInterval(recoveryTimer);
+    const force = setTimeout(() => {
+      console.error(
+        `hotpath: in-flight requests still running after ${config.shutdownTimeoutMs} ms; closing anyway`,
+      );
+      app.server.closeAllConnections();
+    }, config.shutdownTimeoutMs);
+    force.unref();
+    // Fastify stops accepting, answers 503 to requests on kept-alive sockets, and resolves
+    // when every in-flight request has been answered.
+    await app.close();
+    clearTimeout(force);
+    await recovering;
+    await client.close();
+    await db.close();
+    redis?.disconnect();
+    await gateway?.stop();
+    say('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+async function migrateOrExit(db: Database, gateway: SpawnedGateway | undefined) {
+  const { migrate } = await import('hotpath/db');
+  try {
+    return await migrate(db, migrations);
+  } catch (error) {
+    await db.close();
+    await gateway?.stop();
+    fatal(`database migration failed: ${(error as Error).message}`);
+  }
+}
+
+const argv = process.argv.slice(2);
+if (argv.includes('--help') || argv.includes('-h')) {
+  console.log(configHelp());
+  process.exit(0);
+}
+let config: ServiceConfig;
+try {
+  config = loadConfig(process.env, argv);
+} catch (error) {
+  if (error instanceof ConfigError) fatal(`invalid configuration: ${error.message}`);
+  throw error;
+}
+await start(config);

@@ -1,0 +1,32 @@
+/**
+ * The service's schema, as versioned migrations applied at start (hotpath/db `migrate`).
+ * Never edit an applied migration: add the next version.
+ */
+import type { Migration } from 'hotpath/db';
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'create_payments',
+    sql: `
+      CREATE TABLE payments (
+        -- UUIDv7: time-ordered, so (user_id, id) is the keyset order of a user's payments.
+        id uuid PRIMARY KEY,
+        user_id bigint NOT NULL CHECK (user_id > 0),
+        amount bigint NOT NULL CHECK (amount > 0),
+        currency char(3) NOT NULL,
+        status text NOT NULL CHECK (status IN ('pending', 'authorized', 'declined', 'failed')),
+        idempotency_key text UNIQUE,
+        request_hash text,
+        gateway_ref text,
+        failure_reason text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- A user's payments newest first (keyset pagination) and the user's summary.
+      CREATE INDEX payments_user_id_id ON payments (user_id, id DESC) INCLUDE (amount, currency, status);
+      -- The recovery sweep finds payments left pending by a crash.
+      CREATE INDEX payments_pending_created ON payments (created_at) WHERE status = 'pending';
+    `,
+  },
+];

@@ -1,0 +1,183 @@
+import { createHash } from 'node:crypto';
+import { ApiError } from '../errors.js';
+import type { ChargeOutcome, GatewayClient } from '../gateway/client.js';
+import type { Payment, PaymentInput, PaymentStatus, UserSummary } from './payment.js';
+import type { PaymentRepository } from './repository.js';
+import { uuid7 } from './uuid7.js';
+
+export interface PaymentServiceOptions {
+  repository: PaymentRepository;
+  gateway: Pick<GatewayClient, 'charge'>;
+  /** How long a retry waits for a concurrent request with its key to finish. Default 15,000 ms. */
+  idempotencyWaitMs?: number;
+  /** Called when a payment changes state (cache invalidation, events). */
+  onChange?: (payment: Payment) => void;
+}
+
+/** The outcome of a create: the payment and whether it was replayed from an earlier request. */
+export interface CreateResult {
+  payment: Payment;
+  replayed: boolean;
+}
+
+/** The canonical fingerprint of a create request's body: same body, same hash. */
+export function requestHash(input: PaymentInput): string {
+  return createHash('sha256')
+    .update(JSON.stringify([input.user_id, input.amount, input.currency]))
+    .digest('base64url');
+}
+
+/**
+ * The payments domain: create (idempotent, through the gateway), read, list, summarize, and
+ * recover payments a crash left pending. Every create ends in a stored final state.
+ */
+export class PaymentService {
+  readonly #repo: PaymentRepository;
+  readonly #gateway: Pick<GatewayClient, 'charge'>;
+  readonly #waitMs: number;
+  readonly #onChange: ((payment: Payment) => void) | undefined;
+  // Requests in flight in this process by idempotency key: concurrent duplicates share one.
+  readonly #inFlight = new Map<string, Promise<CreateResult>>();
+
+  constructor(options: PaymentServiceOptions) {
+    this.#repo = options.repository;
+    this.#gateway = options.gateway;
+    this.#waitMs = options.idempotencyWaitMs ?? 15_000;
+    this.#onChange = options.onChange;
+  }
+
+  /**
+   * Creates a payment and charges it. With an idempotency key, a retry returns the stored
+   * payment (waiting for it if the first request is still running) and never charges twice.
+   * @throws ApiError IDEMPOTENCY_KEY_REUSED when the key was used with a different body.
+   * @throws ApiError IDEMPOTENCY_IN_PROGRESS when the first request is still running after the wait.
+   */
+  async create(input: PaymentInput, idempotencyKey: string | undefined): Promise<CreateResult> {
+    if (idempotencyKey === undefined) {
+      const payment = await this.#repo.insertPending(uuid7(), input, null, null);
+      if (payment === undefined) throw new Error('insert without idempotency key returned no row');
+      this.#onChange?.(payment);
+      return { payment: await this.#charge(payment), replayed: false };
+    }
+    const hash = requestHash(input);
+    const running = this.#inFlight.get(idempotencyKey);
+    if (running !== undefined) {
+      const result = await running;
+      this.#checkSameRequest(input, result.payment, hash, hash);
+      return { payment: result.payment, replayed: true };
+    }
+    const promise = this.#createIdempotent(input, idempotencyKey, hash);
+    this.#inFlight.set(idempotencyKey, promise);
+    try {
+      return await promise;
+    } finally {
+      this.#inFlight.delete(idempotencyKey);
+    }
+  }
+
+  async #createIdempotent(input: PaymentInput, key: string, hash: string): Promise<CreateResult> {
+    const inserted = await this.#repo.insertPending(uuid7(), input, key, hash);
+    if (inserted !== undefined) {
+      this.#onChange?.(inserted);
+      return { payment: await this.#charge(inserted), replayed: false };
+    }
+    // The key exists: created by an earlier request, here or in another process.
+    const deadline = Date.now() + this.#waitMs;
+    let delayMs = 10;
+    for (;;) {
+      const stored = await this.#repo.findByIdempotencyKey(key);
+      if (stored === undefined)
+        throw new Error(`idempotency key ${key} conflicted but no row holds it`);
+      this.#checkSameRequest(input, stored.payment, stored.requestHash, hash);
+      if (stored.payment.status !== 'pending') return { payment: stored.payment, replayed: true };
+      if (Date.now() >= deadline) {
+        throw new ApiError(
+          'IDEMPOTENCY_IN_PROGRESS',
+          'a request with this Idempotency-Key is still being processed; retry later',
+        );
+      }
+      await new Promise((r) => setTimeout(r, delayMs));
+      delayMs = Math.min(delayMs * 2, 200);
+    }
+  }
+
+  #checkSameRequest(
+    _input: PaymentInput,
+    payment: Payment,
+    storedHash: string | null,
+    hash: string,
+  ): void {
+    if (storedHash !== hash) {
+      throw new ApiError(
+        'IDEMPOTENCY_KEY_REUSED',
+        `Idempotency-Key was already used for a different request (payment ${payment.id})`,
+      );
+    }
+  }
+
+  /** Charges a pending payment at the gateway and stores the final state. */
+  async #charge(payment: Payment): Promise<Payment> {
+    const outcome: ChargeOutcome = await this.#gateway.charge({
+      id: payment.id,
+      amount: payment.amount,
+      currency: payment.currency,
+    });
+    const finalized = await this.#repo.finalize(
+      payment.id,
+      outcome.status,
+      outcome.status === 'authorized' ? outcome.reference : null,
+      outcome.status === 'authorized' ? null : outcome.reason,
+    );
+    if (finalized === undefined)
+      throw new Error(`payment ${payment.id} vanished while being charged`);
+    this.#onChange?.(finalized);
+    return finalized;
+  }
+
+  async get(id: string): Promise<Payment> {
+    const payment = await this.#repo.findById(id);
+    if (payment === undefined)
+      throw new ApiError('PAYMENT_NOT_FOUND', `payment ${id} does not exist`);
+    return payment;
+  }
+
+  async list(
+    userId: number,
+    limit: number,
+    beforeId: string | undefined,
+  ): Promise<{ items: Payment[]; more: boolean }> {
+    // One extra row tells whether another page exists without a count query.
+    const rows = await this.#repo.listByUser(userId, limit + 1, beforeId);
+    return { items: rows.slice(0, limit), more: rows.length > limit };
+  }
+
+  async summary(userId: number): Promise<UserSummary> {
+    const breakdown = await this.#repo.summarize(userId);
+    const byStatus: Record<PaymentStatus, number> = {
+      pending: 0,
+      authorized: 0,
+      declined: 0,
+      failed: 0,
+    };
+    const authorized: Record<string, number> = {};
+    let payments = 0;
+    for (const row of breakdown) {
+      payments += row.count;
+      byStatus[row.status] += row.count;
+      if (row.status === 'authorized')
+        authorized[row.currency] = (authorized[row.currency] ?? 0) + row.amount;
+    }
+    return { user_id: userId, payments, authorized, by_status: byStatus, breakdown };
+  }
+
+  /**
+   * Drives payments left `pending` longer than `olderThanMs` (a crash between insert and
+   * charge) to a final state. Safe to run on several instances: the gateway is idempotent by
+   * payment id and the final update only applies to a still-pending row.
+   */
+  async recoverPending(olderThanMs: number, limit = 100): Promise<number> {
+    const stale = await this.#repo.findStalePending(olderThanMs, limit);
+    for (const payment of stale) await this.#charge(payment);
+    return stale.length;
+  }
+}

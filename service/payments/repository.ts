@@ -1,0 +1,164 @@
+import type { Database, QueryExecutor } from 'hotpath/db';
+import type {
+  CurrencySummary,
+  FinalStatus,
+  Payment,
+  PaymentInput,
+  PaymentStatus,
+} from './payment.js';
+
+interface PaymentRow {
+  id: string;
+  user_id: number | string;
+  amount: number | string;
+  currency: string;
+  status: PaymentStatus;
+  gateway_ref: string | null;
+  failure_reason: string | null;
+  created_at: Date | string;
+  updated_at: Date | string;
+  idempotency_key?: string | null;
+  request_hash?: string | null;
+}
+
+const COLUMNS =
+  'id, user_id, amount, currency, status, gateway_ref, failure_reason, created_at, updated_at';
+
+function toPayment(row: PaymentRow): Payment {
+  return {
+    id: row.id,
+    user_id: Number(row.user_id),
+    amount: Number(row.amount),
+    currency: row.currency,
+    status: row.status,
+    gateway_ref: row.gateway_ref,
+    failure_reason: row.failure_reason,
+    created_at: new Date(row.created_at).toISOString(),
+    updated_at: new Date(row.updated_at).toISOString(),
+  };
+}
+
+/** A stored payment with the idempotency data it was created under. */
+export interface StoredPayment {
+  payment: Payment;
+  requestHash: string | null;
+}
+
+/**
+ * All SQL of the payments domain, written once for both backends (server PostgreSQL and
+ * embedded PGlite) through hotpath/db's Database interface.
+ */
+export class PaymentRepository {
+  readonly #db: Database;
+
+  constructor(db: Database) {
+    this.#db = db;
+  }
+
+  /**
+   * Inserts a pending payment. With an idempotency key already used, inserts nothing and
+   * returns `undefined` (the unique constraint decides, so concurrent requests on several
+   * processes still create one row).
+   */
+  async insertPending(
+    id: string,
+    input: PaymentInput,
+    idempotencyKey: string | null,
+    requestHash: string | null,
+  ): Promise<Payment | undefined> {
+    const { rows } = await this.#db.query<PaymentRow>(
+      `INSERT INTO payments (id, user_id, amount, currency, status, idempotency_key, request_hash)
+       VALUES ($1, $2, $3, $4, 'pending', $5, $6)
+       ON CONFLICT (idempotency_key) DO NOTHING
+       RETURNING ${COLUMNS}`,
+      [id, input.user_id, input.amount, input.currency, idempotencyKey, requestHash],
+    );
+    return rows[0] === undefined ? undefined : toPayment(rows[0]);
+  }
+
+  async findByIdempotencyKey(key: string): Promise<StoredPayment | undefined> {
+    const { rows } = await this.#db.query<PaymentRow>(
+      `SELECT ${COLUMNS}, request_hash FROM payments WHERE idempotency_key = $1`,
+      [key],
+    );
+    const row = rows[0];
+    return row === undefined
+      ? undefined
+      : { payment: toPayment(row), requestHash: row.request_hash ?? null };
+  }
+
+  /** Moves a pending payment to its final state; returns the payment as stored afterwards. */
+  async finalize(
+    id: string,
+    status: FinalStatus,
+    gatewayRef: string | null,
+    failureReason: string | null,
+  ): Promise<Payment | undefined> {
+    const updated = await this.#db.query<PaymentRow>(
+      `UPDATE payments SET status = $2, gateway_ref = $3, failure_reason = $4, updated_at = now()
+       WHERE id = $1 AND status = 'pending'
+       RETURNING ${COLUMNS}`,
+      [id, status, gatewayRef, failureReason],
+    );
+    if (updated.rows[0] !== undefined) return toPayment(updated.rows[0]);
+    // Another process finalized it first (recovery sweep racing a slow request): keep theirs.
+    return this.findById(id);
+  }
+
+  async findById(id: string, executor: QueryExecutor = this.#db): Promise<Payment | undefined> {
+    const { rows } = await executor.query<PaymentRow>(
+      `SELECT ${COLUMNS} FROM payments WHERE id = $1`,
+      [id],
+    );
+    return rows[0] === undefined ? undefined : toPayment(rows[0]);
+  }
+
+  /** One page of a user's payments, newest first, after `beforeId` (keyset, index-only order). */
+  async listByUser(
+    userId: number,
+    limit: number,
+    beforeId: string | undefined,
+  ): Promise<Payment[]> {
+    const { rows } =
+      beforeId === undefined
+        ? await this.#db.query<PaymentRow>(
+            `SELECT ${COLUMNS} FROM payments WHERE user_id = $1 ORDER BY id DESC LIMIT $2`,
+            [userId, limit],
+          )
+        : await this.#db.query<PaymentRow>(
+            `SELECT ${COLUMNS} FROM payments WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`,
+            [userId, beforeId, limit],
+          );
+    return rows.map(toPayment);
+  }
+
+  async summarize(userId: number): Promise<CurrencySummary[]> {
+    const { rows } = await this.#db.query<{
+      currency: string;
+      status: PaymentStatus;
+      n: number;
+      total: number;
+    }>(
+      `SELECT currency, status, count(*)::bigint AS n, sum(amount)::bigint AS total
+       FROM payments WHERE user_id = $1 GROUP BY currency, status ORDER BY currency, status`,
+      [userId],
+    );
+    return rows.map((r) => ({
+      currency: r.currency,
+      status: r.status,
+      count: Number(r.n),
+      amount: Number(r.total),
+    }));
+  }
+
+  /** Payments still pending after `olderThanMs`: left so by a crash or a lost process. */
+  async findStalePending(olderThanMs: number, limit: number): Promise<Payment[]> {
+    const { rows } = await this.#db.query<PaymentRow>(
+      `SELECT ${COLUMNS} FROM payments
+       WHERE status = 'pending' AND created_at < now() - ($1::bigint * interval '1 millisecond')
+       ORDER BY created_at LIMIT $2`,
+      [olderThanMs, limit],
+    );
+    return rows.map(toPayment);
+  }
+}

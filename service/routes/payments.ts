@@ -1,0 +1,93 @@
+import type { FastifyInstance } from 'fastify';
+import { ApiError } from '../errors.js';
+import { encodeCursor, decodeCursor } from '../payments/cursor.js';
+import { currencies } from '../payments/currencies.js';
+import type { PaymentInput } from '../payments/payment.js';
+import type { PaymentService } from '../payments/payment-service.js';
+import { UUID_PATTERN } from '../payments/uuid7.js';
+
+/** Largest amount accepted, in minor units (10,000,000.00 of a 2-decimal currency). */
+export const MAX_AMOUNT = 1_000_000_000;
+export const MAX_USER_ID = 2_147_483_647;
+export const DEFAULT_PAGE = 20;
+export const MAX_PAGE = 100;
+
+const createBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['user_id', 'amount', 'currency'],
+  properties: {
+    user_id: { type: 'integer', minimum: 1, maximum: MAX_USER_ID },
+    amount: { type: 'integer', minimum: 1, maximum: MAX_AMOUNT },
+    currency: { type: 'string', enum: currencies },
+  },
+} as const;
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+function userId(raw: string): number {
+  const value = Number(raw);
+  if (!/^[1-9]\d{0,9}$/.test(raw) || value > MAX_USER_ID) {
+    throw new ApiError(
+      'VALIDATION_FAILED',
+      `user id must be an integer in [1, ${MAX_USER_ID}], got "${raw}"`,
+    );
+  }
+  return value;
+}
+
+function pageLimit(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_PAGE;
+  const value = Number(raw);
+  if (!/^\d{1,4}$/.test(raw) || value < 1 || value > MAX_PAGE) {
+    throw new ApiError(
+      'VALIDATION_FAILED',
+      `limit must be an integer in [1, ${MAX_PAGE}], got "${raw}"`,
+    );
+  }
+  return value;
+}
+
+/** POST /api/payments, GET /api/payments/:id, GET /api/users/:id/payments and /summary. */
+export function paymentRoutes(app: FastifyInstance, payments: PaymentService): void {
+  app.post<{ Body: PaymentInput; Headers: { 'idempotency-key'?: string } }>(
+    '/api/payments',
+    { schema: { body: createBody } },
+    async (request, reply) => {
+      const key = request.headers['idempotency-key'];
+      if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+        throw new ApiError(
+          'INVALID_IDEMPOTENCY_KEY',
+          'Idempotency-Key must be 1 to 255 visible ASCII characters',
+        );
+      }
+      const { payment, replayed } = await payments.create(request.body, key);
+      if (replayed) void reply.header('idempotent-replayed', 'true');
+      return reply.code(201).header('location', `/api/payments/${payment.id}`).send(payment);
+    },
+  );
+
+  app.get<{ Params: { id: string } }>('/api/payments/:id', async (request) => {
+    const { id } = request.params;
+    if (!UUID_PATTERN.test(id))
+      throw new ApiError('PAYMENT_NOT_FOUND', `payment ${id} does not exist`);
+    return payments.get(id);
+  });
+
+  app.get<{ Params: { id: string }; Querystring: { limit?: string; cursor?: string } }>(
+    '/api/users/:id/payments',
+    async (request) => {
+      const user = userId(request.params.id);
+      const limit = pageLimit(request.query.limit);
+      const before =
+        request.query.cursor === undefined ? undefined : decodeCursor(request.query.cursor);
+      const { items, more } = await payments.list(user, limit, before);
+      const last = items.at(-1);
+      return { items, next_cursor: more && last !== undefined ? encodeCursor(last.id) : null };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>('/api/users/:id/summary', async (request) => {
+    return payments.summary(userId(request.params.id));
+  });
+}
