@@ -1,0 +1,461 @@
+/**
+ * One thread's load test: connections, the open- or closed-model schedule, timeouts, warm-up
+ * and the end of the run. {@link load} runs one engine, or one per worker thread.
+ *
+ * Open model: request k has an intended send time fixed by the arrival rate alone. A timer
+ * (never a busy loop) wakes at the next intended time and sends every request that is due. A
+ * request that finds every connection busy waits in a queue and keeps its intended time, so
+ * its latency includes the wait: a stalled server shows up in the percentiles instead of
+ * silently slowing the generator down (coordinated omission).
+ *
+ * Closed model: each connection sends its next request when a response arrives (with
+ * `pipelining` requests in flight each).
+ */
+import { performance } from 'node:perf_hooks';
+import { Connection, type ConnectionOwner, type FailureKind, type Target } from './connection.js';
+import { type ResolvedOptions, rateAt } from './options.js';
+import { createMixSource, seededRandom, type RequestSource } from './request-mix.js';
+import type { LoadResult } from './result.js';
+import { latencyHistogram, type SecondSample, Stats, summarize } from './stats.js';
+
+/** Sends later than this after their intended time count as late (the generator fell behind). */
+const LATE_MS = 5;
+/**
+ * Node's timers have 1 ms resolution and fire late, never early: a request due within this
+ * window goes out on the current tick, up to this much before its intended time, so the
+ * schedule is centred on the intended times instead of trailing them by about a millisecond.
+ * Its latency then counts from the actual send (never from a time before it).
+ */
+const EARLY_MS = 1;
+
+/** Hooks a caller (the public API or a worker) plugs into an engine. */
+export interface EngineHooks {
+  /**
+   * Called at the end of every measured second, and once more for the last partial second.
+   * `completed` and `errors` are the run's totals so far.
+   */
+  onSecond?: (sample: SecondSample, completed: number, errors: number) => void;
+}
+
+/** Grows-and-wraps FIFO of numbers (intended send times waiting for a connection). */
+class TimeQueue {
+  #items: number[] = [];
+  #head = 0;
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+  push(v: number): void {
+    this.#items.push(v);
+  }
+  shift(): number {
+    const v = this.#items[this.#head++]!;
+    if (this.#head > 4096 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return v;
+  }
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
+  }
+}
+
+/** Runs one load test on this thread. */
+export class Engine implements ConnectionOwner {
+  readonly #o: ResolvedOptions;
+  readonly #target: Target;
+  readonly #source: RequestSource;
+  readonly #hooks: EngineHooks;
+  readonly #stats = new Stats();
+  readonly #lag = latencyHistogram();
+  readonly #conns = new Set<Connection>();
+  readonly #idle: Connection[] = [];
+  readonly #pending = new TimeQueue();
+  #isRunning = false;
+  #isMeasuring = false;
+  #isInterrupted = false;
+  #t0 = 0;
+  #measureStart = 0;
+  #measureEnd = 0;
+  #next = 0;
+  #sent = 0;
+  #dispatched = 0;
+  #measuredSent = 0;
+  #bytesWritten = 0;
+  #lateSends = 0;
+  #waited = 0;
+  #second = 0;
+  #tick: NodeJS.Timeout | null = null;
+  #timers: NodeJS.Timeout[] = [];
+  #elu0 = performance.eventLoopUtilization();
+  #cpu0 = process.cpuUsage();
+  #done: (() => void) | null = null;
+  #isStopping = false;
+  #unsent = 0;
+  #draining: (() => void) | null = null;
+
+  constructor(options: ResolvedOptions, hooks: EngineHooks = {}) {
+    this.#o = options;
+    this.#hooks = hooks;
+    const u = options.url;
+    const isTls = u.protocol === 'https:';
+    const port = u.port === '' ? (isTls ? 443 : 80) : Number(u.port);
+    const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+    this.#target = { host, port, isTls, rejectUnauthorized: options.rejectUnauthorized };
+    const random = options.seed === null ? Math.random : seededRandom(options.seed);
+    if (options.mix === null && options.body !== null) {
+      // A body given as such is sent byte for byte: placeholders only apply in a mix.
+      let head = `${options.method} ${u.pathname}${u.search} HTTP/1.1\r\nhost: ${u.host}\r\n`;
+      for (const [k, v] of Object.entries(options.headers)) head += `${k}: ${v}\r\n`;
+      const body = Buffer.from(options.body, 'utf8');
+      const bytes = Buffer.concat([
+        Buffer.from(`${head}content-length: ${body.length}\r\n\r\n`, 'latin1'),
+        body,
+      ]);
+      this.#source = { next: () => ({ bytes, isHead: false }) };
+    } else {
+      const mix = options.mix ?? {
+        requests: [{ method: options.method, path: `${u.pathname}${u.search}` }],
+      };
+      this.#source = createMixSource(mix, { host: u.host, headers: options.headers, random });
+    }
+  }
+
+  /** Runs until the duration or request count is reached, or `signal` aborts. */
+  run(signal?: AbortSignal): Promise<LoadResult> {
+    return new Promise((resolve) => {
+      this.#done = () => resolve(this.#output());
+      if (signal?.aborted) {
+        this.#isInterrupted = true;
+        this.#done();
+        return;
+      }
+      const onAbort = () => {
+        this.#isInterrupted = true;
+        void this.#stop(false);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#start();
+    });
+  }
+
+  #start(): void {
+    const o = this.#o;
+    this.#isRunning = true;
+    this.#t0 = performance.now();
+    this.#next = this.#t0;
+    if (o.warmupMs > 0) this.#timers.push(setTimeout(() => this.#beginMeasuring(), o.warmupMs));
+    else this.#beginMeasuring();
+    if (Number.isFinite(o.durationMs)) {
+      this.#timers.push(setTimeout(() => void this.#stop(true), o.warmupMs + o.durationMs));
+    }
+    const sweepMs = Math.max(5, Math.min(250, o.timeoutMs / 4));
+    this.#timers.push(setInterval(() => this.#sweepTimeouts(), sweepMs));
+    if (o.model === 'closed') {
+      for (let i = 0; i < o.connections; i++) this.#openClosed();
+    } else this.#onTick();
+  }
+
+  #beginMeasuring(): void {
+    this.#stats.reset();
+    this.#lag.reset();
+    this.#lateSends = 0;
+    this.#waited = 0;
+    this.#measuredSent = 0;
+    this.#bytesWritten = 0;
+    for (const c of this.#conns) c.bytesWritten = 0;
+    this.#isMeasuring = true;
+    this.#measureStart = performance.now();
+    this.#elu0 = performance.eventLoopUtilization();
+    this.#cpu0 = process.cpuUsage();
+    this.#timers.push(setInterval(() => this.#endSecond(), 1000));
+  }
+
+  #endSecond(): void {
+    const o = this.#o;
+    const target = o.model === 'open' ? rateAt(o, performance.now() - this.#t0) : null;
+    const sample = this.#stats.takeSecond(this.#second++, target);
+    if (o.model === 'closed' && this.#stats.actual.count > 0) {
+      this.#stats.expectedIntervalUs = this.#stats.actual.percentile(50);
+    }
+    const e = this.#stats.errors;
+    this.#hooks.onSecond?.(sample, this.#stats.completed, e.connect + e.timeout + e.reset);
+  }
+
+  // ---- open model -------------------------------------------------------------------------
+
+  #onTick(): void {
+    this.#tick = null;
+    if (!this.#isRunning) return;
+    const o = this.#o;
+    const now = performance.now();
+    while (this.#next <= now + EARLY_MS && this.#isRunning) {
+      if (this.#dispatched >= o.requests) {
+        void this.#stop(true);
+        return;
+      }
+      this.#dispatch(this.#next, now);
+      this.#next = this.#nextIntended(this.#next);
+    }
+    if (this.#isRunning) {
+      const wait = this.#next - EARLY_MS - performance.now();
+      this.#tick = setTimeout(() => this.#onTick(), Math.max(0, Math.floor(wait)));
+    }
+  }
+
+  #nextIntended(prev: number): number {
+    let t = prev;
+    for (let i = 0; i < 100_000; i++) {
+      const rate = rateAt(this.#o, t - this.#t0);
+      if (rate > 0) return t + 1000 / rate;
+      t += 10; // a zero-rate stretch: look again 10 ms later
+    }
+    return t;
+  }
+
+  #dispatch(intended: number, now: number): void {
+    this.#dispatched++;
+    let conn = this.#idle.pop();
+    while (conn !== undefined && conn.isClosed) conn = this.#idle.pop();
+    if (conn === undefined && this.#conns.size < this.#o.connections) conn = this.#openConnection();
+    if (conn === undefined) {
+      this.#pending.push(intended);
+      if (this.#isMeasuring) this.#waited++;
+      return;
+    }
+    const lag = now - intended;
+    if (this.#isMeasuring) {
+      this.#lag.record(Math.max(0, lag) * 1000);
+      if (lag > LATE_MS) this.#lateSends++;
+    }
+    this.#send(conn, intended, now);
+  }
+
+  /** Open model: a connection is free; give it the oldest waiting request, if any. */
+  #release(conn: Connection): void {
+    if (conn.isClosed) return;
+    const now = performance.now();
+    while (this.#pending.size > 0) {
+      const intended = this.#pending.shift();
+      if (now - intended > this.#o.timeoutMs) {
+        // Waited longer than the timeout before it could even be sent.
+        if (this.#isMeasuring) this.#stats.recordFailure('timeout');
+        continue;
+      }
+      this.#send(conn, intended, now);
+      return;
+    }
+    this.#idle.push(conn);
+    if (this.#isStopping) this.#checkDrained();
+  }
+
+  // ---- closed model -----------------------------------------------------------------------
+
+  #openClosed(): void {
+    const conn = this.#openConnection();
+    this.#fillClosed(conn);
+  }
+
+  #fillClosed(conn: Connection): void {
+    const now = performance.now();
+    while (
+      this.#isRunning &&
+      !conn.isClosed &&
+      conn.inflight < this.#o.pipelining &&
+      this.#sent < this.#o.requests
+    ) {
+      this.#send(conn, now, now);
+    }
+    if (this.#isRunning && this.#sent >= this.#o.requests && this.#inflightTotal() === 0) {
+      void this.#stop(true);
+    }
+  }
+
+  // ---- shared -----------------------------------------------------------------------------
+
+  #openConnection(): Connection {
+    const conn = Connection.open(this.#target, this);
+    this.#conns.add(conn);
+    return conn;
+  }
+
+  #send(conn: Connection, intended: number, now: number): void {
+    const req = this.#source.next();
+    this.#sent++;
+    if (this.#isMeasuring) {
+      this.#measuredSent++;
+      this.#bytesWritten += req.bytes.length;
+    }
+    conn.send(req.bytes, intended, now, req.isHead);
+  }
+
+  #inflightTotal(): number {
+    let n = 0;
+    for (const c of this.#conns) n += c.inflight;
+    return n;
+  }
+
+  onResponse(
+    conn: Connection,
+    intended: number,
+    sent: number,
+    status: number,
+    bytes: number,
+  ): void {
+    const now = performance.now();
+    if (this.#isMeasuring && intended >= this.#measureStart) {
+      this.#stats.recordResponse((now - intended) * 1000, (now - sent) * 1000, status, bytes);
+      const s = this.#stats;
+      if (this.#o.model === 'closed' && s.expectedIntervalUs === 0 && s.completed === 200) {
+        s.expectedIntervalUs = s.actual.percentile(50);
+      }
+    }
+    if (this.#o.model === 'open') this.#release(conn);
+    else if (this.#isRunning) this.#fillClosed(conn);
+    else if (this.#isStopping) this.#checkDrained();
+  }
+
+  onFailure(_conn: Connection, kind: FailureKind, intended: number): void {
+    if (this.#isMeasuring && intended >= this.#measureStart) this.#stats.recordFailure(kind);
+  }
+
+  onClose(conn: Connection): void {
+    this.#conns.delete(conn);
+    if (this.#isStopping) {
+      if (this.#o.model === 'open' && this.#pending.size > 0) this.#release(this.#openConnection());
+      this.#checkDrained();
+      return;
+    }
+    if (!this.#isRunning) return;
+    if (this.#o.model === 'closed') {
+      // A refused connection is retried after a pause, not in a tight loop.
+      if (!conn.isConnected) {
+        const t = setTimeout(() => {
+          this.#timers.splice(this.#timers.indexOf(t), 1);
+          if (this.#isRunning) this.#openClosed();
+        }, 50);
+        this.#timers.push(t);
+      } else this.#openClosed();
+    } else if (this.#pending.size > 0) {
+      this.#release(this.#openConnection());
+    }
+  }
+
+  #sweepTimeouts(): void {
+    const deadline = performance.now() - this.#o.timeoutMs;
+    for (const c of this.#conns) if (c.oldestSent < deadline) c.abort('timeout');
+  }
+
+  #checkDrained(): void {
+    if (this.#draining !== null && this.#inflightTotal() === 0 && this.#pending.size === 0) {
+      this.#draining();
+    }
+  }
+
+  async #stop(drain: boolean): Promise<void> {
+    if (this.#isStopping) {
+      // A second stop without drain (e.g. Ctrl-C while draining) ends the drain now.
+      if (!drain) this.#draining?.();
+      return;
+    }
+    this.#isStopping = true;
+    this.#isRunning = false;
+    if (this.#tick !== null) clearTimeout(this.#tick);
+    if (!this.#isMeasuring) this.#beginMeasuring();
+    this.#measureEnd = performance.now();
+    if (drain && (this.#inflightTotal() > 0 || this.#pending.size > 0)) {
+      // Requests already due still go out and finish, bounded by the timeout sweep.
+      await new Promise<void>((resolve) => {
+        this.#draining = resolve;
+      });
+    }
+    this.#draining = null;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers = [];
+    this.#unsent = this.#pending.size;
+    this.#pending.clear();
+    const o = this.#o;
+    const target = o.model === 'open' ? rateAt(o, this.#measureEnd - this.#t0) : null;
+    const last = this.#stats.takeSecond(this.#second++, target);
+    const e = this.#stats.errors;
+    this.#hooks.onSecond?.(last, this.#stats.completed, e.connect + e.timeout + e.reset);
+    const done = this.#done;
+    this.#done = null;
+    done?.();
+  }
+
+  #output(): LoadResult {
+    const o = this.#o;
+    let unfinished = this.#unsent;
+    for (const c of this.#conns) {
+      unfinished += c.inflight;
+      c.close();
+    }
+    this.#conns.clear();
+    const end = this.#measureEnd === 0 ? performance.now() : this.#measureEnd;
+    const durationMs = Math.max(0, end - this.#measureStart);
+    const elu = performance.eventLoopUtilization(this.#elu0).utilization;
+    const cpu = process.cpuUsage(this.#cpu0);
+    const s = this.#stats;
+    const statuses: Record<string, number> = {};
+    for (const [k, v] of [...s.statuses].sort((a, b) => a[0] - b[0])) statuses[String(k)] = v;
+    const latency = summarize(s.intended);
+    const actualLatency = o.model === 'closed' ? latency : summarize(s.actual);
+    const result: LoadResult = {
+      v: 1,
+      url: o.url.href,
+      model: o.model,
+      connections: o.connections,
+      pipelining: o.pipelining,
+      rate: o.rate,
+      workers: 1,
+      startedAt: new Date(performance.timeOrigin + this.#measureStart).toISOString(),
+      durationMs,
+      sent: this.#measuredSent,
+      completed: s.completed,
+      requestsPerSecond: durationMs > 0 ? (s.completed * 1000) / durationMs : 0,
+      bytesRead: s.bytesRead,
+      bytesWritten: this.#bytesWritten,
+      statuses,
+      errors: { ...s.errors },
+      latency,
+      actualLatency,
+      coordinatedOmission:
+        o.model === 'closed'
+          ? coordinatedOmission(
+              latency.percentiles['99']!,
+              s.corrected.percentile(99),
+              s.corrected.percentile(99.9),
+            )
+          : null,
+      timeline: [],
+      generator: {
+        eventLoopUtilization: elu,
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
+        lateSends: this.#lateSends,
+        sendLagP99: this.#lag.percentile(99),
+        waitedForConnection: this.#waited,
+        isBottleneck: false,
+        warnings: [],
+      },
+      isInterrupted: this.#isInterrupted,
+      unfinished,
+    };
+    return result;
+  }
+}
+
+/** Builds the closed model's coordinated-omission estimate from measured and corrected p99. */
+export function coordinatedOmission(
+  measuredP99: number,
+  correctedP99: number,
+  correctedP999: number,
+) {
+  return {
+    correctedP99,
+    correctedP999,
+    // Twice the measured p99 and at least a millisecond more: well outside the histogram's 1%.
+    isAffected: correctedP99 >= 2 * measuredP99 && correctedP99 - measuredP99 >= 1000,
+  };
+}

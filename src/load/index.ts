@@ -1,0 +1,35 @@
+/**
+ * @module hotpath/load
+ * A load generator that tells the truth about latency. The open model sends requests at a
+ * constant (or ramped) arrival rate and times each from its intended send time, so a stalled
+ * server cannot hide behind coordinated omission; the closed model keeps N keep-alive
+ * connections busy (optionally pipelined) and flags results that coordinated omission
+ * distorted. Both report HDR percentiles from the intended and the actual send time, a
+ * per-second timeline and whether the generator itself was the bottleneck. Results are plain
+ * JSON: merge them across threads, processes or machines, compare two runs, gate CI on
+ * thresholds, render a self-contained HTML report.
+ *
+ * It speaks HTTP/1.1 over TCP or TLS, follows no redirects, and does not parse response
+ * bodies. The `hotpath load` command is a thin shell over this module.
+ */
+export { load } from './load.js';
+export type { LoadProgress, LoadControls } from './load.js';
+export type { LoadOptions, Stage } from './options.js';
+export type {
+  LoadResult,
+  LatencySummary,
+  TimelinePoint,
+  ErrorCounts,
+  GeneratorHealth,
+  CoordinatedOmission,
+} from './result.js';
+export { PERCENTILES } from './result.js';
+export { mergeResults } from './merge.js';
+export { createMixSource, readMixFile, validateMix, seededRandom } from './request-mix.js';
+export type {
+  RequestMix,
+  MixEntry,
+  RequestSource,
+  RenderedRequest,
+  RequestBaseOptions,
+} from './request-mix.js';

@@ -1,0 +1,114 @@
+/**
+ * The shape of a load test's result: what `--json` writes, what {@link mergeResults},
+ * {@link compareResults} and the HTML report read. Latencies are microseconds.
+ */
+import type { HistogramSnapshot } from '../metrics/index.js';
+
+/** Percentiles every summary reports (0..100). */
+export const PERCENTILES = [50, 75, 90, 95, 99, 99.9, 99.99] as const;
+
+/** A latency distribution, in microseconds. */
+export interface LatencySummary {
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+  stdev: number;
+  /** Keys are the percentiles of {@link PERCENTILES} as strings ("50", "99.9"). */
+  percentiles: Record<string, number>;
+  /** The full histogram, for exact merging. */
+  histogram: HistogramSnapshot;
+}
+
+/** One second of the run. */
+export interface TimelinePoint {
+  /** Seconds since the measured part of the run began (0-based). */
+  second: number;
+  /** Responses completed in this second. */
+  requests: number;
+  /** Failures (connect, timeout, reset) in this second; non-2xx responses are in `non2xx`. */
+  errors: number;
+  non2xx: number;
+  bytesRead: number;
+  /** Latency from the intended send time of the responses completed in this second (µs). */
+  p50: number;
+  p99: number;
+  max: number;
+  /** Target arrival rate in this second (open model), else null. */
+  targetRate: number | null;
+}
+
+/** Failures by kind. */
+export interface ErrorCounts {
+  /** The TCP/TLS connection could not be opened. */
+  connect: number;
+  /** No complete response within the timeout. */
+  timeout: number;
+  /** The connection closed or broke with requests in flight (or sent a malformed response). */
+  reset: number;
+}
+
+/** What the generator knows about its own health. */
+export interface GeneratorHealth {
+  /** Event-loop utilization over the run (0..1) of the busiest generator thread. */
+  eventLoopUtilization: number;
+  /** CPU time the generator process used (user + system), in seconds. */
+  cpuSeconds: number;
+  /** Open model: requests sent more than 5 ms after their intended time although a connection was free. */
+  lateSends: number;
+  /** Open model: p99 of the lag between intended and actual send when a connection was free (µs). */
+  sendLagP99: number;
+  /** Open model: requests that waited for a free connection (all `connections` busy). */
+  waitedForConnection: number;
+  /** Whether the generator fell behind its schedule or saturated its core. */
+  isBottleneck: boolean;
+  /** Plain sentences for the reader, empty when all is well. */
+  warnings: string[];
+}
+
+/** Closed model: an estimate of what coordinated omission hid. */
+export interface CoordinatedOmission {
+  /** p99 corrected by back-filling the requests a constant-rate client would have sent (µs). */
+  correctedP99: number;
+  correctedP999: number;
+  /** Whether the correction changed p99 enough to matter (see docs/load.md). */
+  isAffected: boolean;
+}
+
+/** The result of one load test (or of several merged). */
+export interface LoadResult {
+  /** Format version. */
+  v: 1;
+  url: string;
+  model: 'open' | 'closed';
+  connections: number;
+  pipelining: number;
+  /** Open model: the final target rate (requests/s); null in the closed model. */
+  rate: number | null;
+  workers: number;
+  startedAt: string;
+  /** Measured wall time, excluding warm-up and drain (ms). */
+  durationMs: number;
+  /** Requests written to a socket. */
+  sent: number;
+  /** Responses received (any status). */
+  completed: number;
+  /** Completed responses per second over the measured time. */
+  requestsPerSecond: number;
+  bytesRead: number;
+  bytesWritten: number;
+  /** Responses by status code. */
+  statuses: Record<string, number>;
+  errors: ErrorCounts;
+  /** Latency from the intended send time (open model); equals `actual` in the closed model. */
+  latency: LatencySummary;
+  /** Latency from the moment the request was written. */
+  actualLatency: LatencySummary;
+  coordinatedOmission: CoordinatedOmission | null;
+  timeline: TimelinePoint[];
+  generator: GeneratorHealth;
+  /** The run was stopped early (signal or Ctrl-C); the figures cover the time until then. */
+  isInterrupted: boolean;
+  /** Requests still in flight when the run ended, neither answered nor failed. */
+  unfinished: number;
+}

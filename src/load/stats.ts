@@ -1,0 +1,195 @@
+/**
+ * Collects one run's measurements: two latency histograms (from the intended and from the
+ * actual send time), counters, and a per-second timeline. Memory does not grow with the
+ * number of requests: histograms have a fixed bucket array, the timeline one small point per
+ * second.
+ */
+import { Histogram, type HistogramSnapshot } from '../metrics/index.js';
+import type { ErrorCounts, LatencySummary, TimelinePoint } from './result.js';
+import { PERCENTILES } from './result.js';
+import type { FailureKind } from './connection.js';
+
+/** One hour in microseconds: the largest latency tracked exactly. */
+const HIGHEST_US = 3_600_000_000;
+
+/** A histogram of microseconds with the layout every load result uses (so merges are exact). */
+export function latencyHistogram(): Histogram {
+  return new Histogram({ lowest: 1, highest: HIGHEST_US, precision: 0.01 });
+}
+
+/** Summarizes a microsecond histogram. */
+export function summarize(h: Histogram): LatencySummary {
+  const percentiles: Record<string, number> = {};
+  for (const p of PERCENTILES) percentiles[String(p)] = Math.round(h.percentile(p));
+  return {
+    count: h.count,
+    min: h.count === 0 ? 0 : h.min,
+    max: h.count === 0 ? 0 : h.max,
+    mean: Math.round(h.mean * 10) / 10,
+    stdev: Math.round(h.stdev * 10) / 10,
+    percentiles,
+    histogram: h.snapshot(),
+  };
+}
+
+/** The raw data of one second, as workers send it to be merged. */
+export interface SecondSample {
+  second: number;
+  requests: number;
+  errors: number;
+  non2xx: number;
+  bytesRead: number;
+  targetRate: number | null;
+  histogram: HistogramSnapshot;
+}
+
+/** Measurement sink for one run (one thread). */
+export class Stats {
+  readonly intended = latencyHistogram();
+  readonly actual = latencyHistogram();
+  /** Closed model: intended latencies back-filled for coordinated omission. */
+  readonly corrected = latencyHistogram();
+  readonly #second = latencyHistogram();
+  completed = 0;
+  bytesRead = 0;
+  readonly statuses = new Map<number, number>();
+  readonly errors: ErrorCounts = { connect: 0, timeout: 0, reset: 0 };
+  #secRequests = 0;
+  #secErrors = 0;
+  #secNon2xx = 0;
+  #secBytes = 0;
+  /** Expected interval between a connection's requests (µs), for the back-fill; 0 = off. */
+  expectedIntervalUs = 0;
+
+  /** Records one response. Latencies in microseconds. */
+  recordResponse(intendedUs: number, actualUs: number, status: number, bytes: number): void {
+    intendedUs = Math.round(intendedUs);
+    actualUs = Math.round(actualUs);
+    this.intended.record(intendedUs);
+    this.actual.record(actualUs);
+    this.#second.record(intendedUs);
+    this.completed++;
+    this.bytesRead += bytes;
+    this.#secRequests++;
+    this.#secBytes += bytes;
+    if (status < 200 || status > 299) this.#secNon2xx++;
+    this.statuses.set(status, (this.statuses.get(status) ?? 0) + 1);
+    const expected = this.expectedIntervalUs;
+    if (expected > 0) {
+      // HdrHistogram's recordValueWithExpectedInterval: the requests a constant-rate client
+      // would have issued while this one was stalled, each waiting a bit less.
+      this.corrected.record(actualUs);
+      let missed = actualUs - expected;
+      for (let n = 0; missed >= expected && n < 100_000; n++, missed -= expected) {
+        this.corrected.record(missed);
+      }
+    }
+  }
+
+  /** Records one failed request. */
+  recordFailure(kind: FailureKind): void {
+    this.errors[kind]++;
+    this.#secErrors++;
+  }
+
+  /** Ends the current second and returns its raw sample. */
+  takeSecond(second: number, targetRate: number | null): SecondSample {
+    const sample: SecondSample = {
+      second,
+      requests: this.#secRequests,
+      errors: this.#secErrors,
+      non2xx: this.#secNon2xx,
+      bytesRead: this.#secBytes,
+      targetRate,
+      histogram: this.#second.snapshot(),
+    };
+    this.#second.reset();
+    this.#secRequests = 0;
+    this.#secErrors = 0;
+    this.#secNon2xx = 0;
+    this.#secBytes = 0;
+    return sample;
+  }
+
+  /** Forgets everything (end of warm-up). */
+  reset(): void {
+    this.intended.reset();
+    this.actual.reset();
+    this.corrected.reset();
+    this.#second.reset();
+    this.completed = 0;
+    this.bytesRead = 0;
+    this.statuses.clear();
+    this.errors.connect = this.errors.timeout = this.errors.reset = 0;
+    this.#secRequests = this.#secErrors = this.#secNon2xx = this.#secBytes = 0;
+  }
+}
+
+/**
+ * Merges second samples (from one or several threads) into timeline points. Seconds older
+ * than the newest minus `settleSeconds` are turned into points as soon as a newer sample
+ * arrives, so memory holds a few histograms, not one per second of the run.
+ */
+export class TimelineBuilder {
+  readonly #open = new Map<number, { sample: SecondSample; h: Histogram }>();
+  readonly #points: TimelinePoint[] = [];
+  readonly #settleSeconds: number;
+
+  constructor(settleSeconds = 3) {
+    this.#settleSeconds = settleSeconds;
+  }
+
+  /** Adds one thread's sample of one second. */
+  add(s: SecondSample): void {
+    const entry = this.#open.get(s.second);
+    if (entry === undefined) {
+      const h = latencyHistogram();
+      h.merge(s.histogram);
+      this.#open.set(s.second, { sample: { ...s }, h });
+    } else {
+      entry.h.merge(s.histogram);
+      entry.sample.requests += s.requests;
+      entry.sample.errors += s.errors;
+      entry.sample.non2xx += s.non2xx;
+      entry.sample.bytesRead += s.bytesRead;
+      if (s.targetRate !== null)
+        entry.sample.targetRate = (entry.sample.targetRate ?? 0) + s.targetRate;
+    }
+    for (const second of this.#open.keys()) {
+      if (second < s.second - this.#settleSeconds) this.#settle(second);
+    }
+  }
+
+  /** The latest complete second's point, if any (for live progress). */
+  latest(second: number): TimelinePoint | undefined {
+    const entry = this.#open.get(second);
+    return entry === undefined ? this.#points.find((p) => p.second === second) : toPoint(entry);
+  }
+
+  /** Every point, in order. */
+  points(): TimelinePoint[] {
+    for (const second of [...this.#open.keys()]) this.#settle(second);
+    return [...this.#points].sort((a, b) => a.second - b.second);
+  }
+
+  #settle(second: number): void {
+    const entry = this.#open.get(second);
+    if (entry === undefined) return;
+    this.#open.delete(second);
+    this.#points.push(toPoint(entry));
+  }
+}
+
+function toPoint({ sample, h }: { sample: SecondSample; h: Histogram }): TimelinePoint {
+  return {
+    second: sample.second,
+    requests: sample.requests,
+    errors: sample.errors,
+    non2xx: sample.non2xx,
+    bytesRead: sample.bytesRead,
+    p50: Math.round(h.percentile(50)),
+    p99: Math.round(h.percentile(99)),
+    max: h.count === 0 ? 0 : h.max,
+    targetRate: sample.targetRate,
+  };
+}
