@@ -348,6 +348,28 @@ export class Histogram {
     return total;
   }
 
+  /**
+   * Fills `out[k]` with how many values are at most `bounds[k]` (ascending bounds, in recorded
+   * units), for Prometheus `le` buckets. A bucket counts under the first bound at or above its
+   * midpoint, so a count is off by at most the one bucket that straddles its bound.
+   */
+  cumulativeCounts(bounds: readonly number[], out: Float64Array | number[]): void {
+    for (let k = 0; k < bounds.length; k++) out[k] = 0;
+    if (this.#count === 0) return;
+    const counts = this.#counts;
+    const last = this.#indexOf(this.#max);
+    let k = 0;
+    for (let i = this.#indexOf(this.#min); i <= last; i++) {
+      const c = counts[i]!;
+      if (c === 0) continue;
+      const mid = this.#lowerBound(i) + this.#width(i) / 2;
+      while (k < bounds.length && mid > bounds[k]!) k++;
+      if (k === bounds.length) break;
+      out[k]! += c;
+    }
+    for (let j = 1; j < bounds.length; j++) out[j]! += out[j - 1]!;
+  }
+
   /** Index of the bucket holding `value`, which is already within [lowest, highest]. */
   #indexOf(value: number): number {
     // Division, not a multiplication by 1 / lowest: rounding must never take lowest below 1.

@@ -11,6 +11,14 @@ export { Histogram } from './histogram.js';
 export type { HistogramOptions, HistogramSnapshot, HistogramBucket } from './histogram.js';
 export { WindowedHistogram } from './windowed-histogram.js';
 export type { WindowedHistogramOptions } from './windowed-histogram.js';
+export { Metric, Counter, Gauge, CounterValue, GaugeValue, OTHER_LABEL } from './metric.js';
+export type { MetricOptions, MetricType, Series } from './metric.js';
+export { HistogramMetric, DEFAULT_BUCKETS } from './histogram-metric.js';
+export type { HistogramMetricOptions } from './histogram-metric.js';
+export { MetricsRegistry } from './registry.js';
+export type { RegistrySnapshot, TextSource } from './registry.js';
+export { writeExposition, formatNumber, PROMETHEUS_CONTENT_TYPE } from './exposition.js';
+export type { ExpositionOptions, Family } from './exposition.js';
 export {
   HistogramMismatchError,
   DuplicateMetricError,
