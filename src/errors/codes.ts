@@ -4,12 +4,14 @@
  * Each module keeps its codes in its own file here; `docs/errors.md` documents each one,
  * and a test checks the two lists match both ways.
  */
+import { cacheCodes } from './codes-cache.js';
 import { coreCodes } from './codes-core.js';
 import { dbCodes } from './codes-db.js';
 import { metricsCodes } from './codes-metrics.js';
 
 export const errorCodes: Readonly<Record<string, string>> = Object.freeze({
   ...coreCodes,
+  ...cacheCodes,
   ...dbCodes,
   ...metricsCodes,
 });

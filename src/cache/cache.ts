@@ -1,0 +1,500 @@
+import type { Redis } from 'ioredis';
+import { ClosedError, InvalidOptionError } from '../errors/index.js';
+import { checkNumber, checkString } from '../internal/validate-options.js';
+import { Core } from './core.js';
+import { CacheFlushError } from './errors.js';
+import { InvalidationBus, type BusMessage, formatMessage } from './invalidation-bus.js';
+import { Loader } from './loader.js';
+import { MemoryTier } from './memory-tier.js';
+import type {
+  CacheOptions,
+  Factory,
+  GetOrSetOptions,
+  ResolvedOptions,
+  SetOptions,
+} from './options.js';
+import { resolveCallOptions } from './options.js';
+import { RedisTier } from './redis-tier.js';
+import { jsonSerializer } from './serializer.js';
+import { estimateSize } from './size.js';
+import type { CacheStats } from './stats.js';
+import { WriteBehindQueue } from './write-behind.js';
+
+const EMPTY: GetOrSetOptions = Object.freeze({});
+const MAX_DIRTY = 10_000;
+const wallClock = { now: Date.now };
+
+/**
+ * A two-level cache: L1 in process (lru-cache, bounded by count and bytes) in front of an
+ * optional L2 on Redis shared by every instance. Create it with {@link createCache}.
+ */
+export class Cache {
+  readonly #core: Core;
+  readonly #l1: MemoryTier;
+  readonly #l2: RedisTier | undefined;
+  readonly #loader: Loader;
+  readonly #queue: WriteBehindQueue | undefined;
+  readonly #closeController = new AbortController();
+  readonly #defaults: { ttlMs: number; l1TtlMs: number };
+  readonly #resolved = new WeakMap<object, ResolvedOptions>();
+  readonly #closeTimeoutMs: number;
+  readonly #l2RetryMs: number;
+  readonly #client: Redis | undefined;
+  readonly #dirtyKeys = new Set<string>();
+  readonly #dirtyTags = new Set<string>();
+  #dirtyAll = false;
+  #mutations = 0;
+  #closing: Promise<void> | undefined;
+  #busStarted: Promise<void> | undefined;
+
+  constructor(options: CacheOptions) {
+    if (options === null || typeof options !== 'object')
+      throw new InvalidOptionError('options', 'expected an object');
+    const namespace = checkString('namespace', options.namespace);
+    const l1 = options.l1 ?? {};
+    const max =
+      l1.max === undefined ? 10_000 : checkNumber('l1.max', l1.max, { min: 1, integer: true });
+    const maxBytes =
+      l1.maxBytes === undefined
+        ? undefined
+        : checkNumber('l1.maxBytes', l1.maxBytes, { min: 1, integer: true });
+    const l1TtlMs = l1.ttlMs === undefined ? 10_000 : checkNumber('l1.ttlMs', l1.ttlMs, { min: 0 });
+    if (l1.sizeOf !== undefined && typeof l1.sizeOf !== 'function')
+      throw new InvalidOptionError('l1.sizeOf', 'expected a function');
+    const ttlMs =
+      options.ttlMs === undefined ? 60_000 : checkNumber('ttlMs', options.ttlMs, { min: 1 });
+    const jitter =
+      options.jitter === undefined
+        ? 0.1
+        : checkNumber('jitter', options.jitter, { min: 0, max: 0.9 });
+    const writeMode = options.writeMode ?? 'through';
+    if (writeMode !== 'through' && writeMode !== 'behind')
+      throw new InvalidOptionError('writeMode', 'expected "through" or "behind"');
+    const wb = options.writeBehind ?? {};
+    const flushIntervalMs =
+      wb.flushIntervalMs === undefined
+        ? 50
+        : checkNumber('writeBehind.flushIntervalMs', wb.flushIntervalMs, { min: 1 });
+    const maxBatch =
+      wb.maxBatch === undefined
+        ? 500
+        : checkNumber('writeBehind.maxBatch', wb.maxBatch, { min: 1, integer: true });
+    this.#closeTimeoutMs =
+      wb.closeTimeoutMs === undefined
+        ? 5000
+        : checkNumber('writeBehind.closeTimeoutMs', wb.closeTimeoutMs, { min: 0 });
+    const l2TimeoutMs =
+      options.l2TimeoutMs === undefined
+        ? 200
+        : checkNumber('l2TimeoutMs', options.l2TimeoutMs, { min: 1 });
+    this.#l2RetryMs =
+      options.l2RetryMs === undefined
+        ? 1000
+        : checkNumber('l2RetryMs', options.l2RetryMs, { min: 0 });
+    const leaseMs =
+      options.leaseMs === undefined ? 10_000 : checkNumber('leaseMs', options.leaseMs, { min: 1 });
+    const tombstoneMs =
+      options.tombstoneMs === undefined
+        ? 30_000
+        : checkNumber('tombstoneMs', options.tombstoneMs, { min: 1 });
+    const clock = options.clock ?? wallClock;
+    if (typeof clock.now !== 'function')
+      throw new InvalidOptionError('clock', 'expected an object with now()');
+    const random = options.random ?? Math.random;
+    if (typeof random !== 'function') throw new InvalidOptionError('random', 'expected a function');
+    const serializer = options.serializer ?? jsonSerializer;
+    if (typeof serializer.serialize !== 'function' || typeof serializer.deserialize !== 'function')
+      throw new InvalidOptionError('serializer', 'expected { serialize, deserialize }');
+    if (
+      options.l2 !== undefined &&
+      (typeof options.l2 !== 'object' || typeof options.l2.duplicate !== 'function')
+    )
+      throw new InvalidOptionError('l2', 'expected an ioredis client');
+
+    this.#defaults = { ttlMs, l1TtlMs };
+    this.#l1 = new MemoryTier({ max, maxBytes });
+    this.#client = options.l2;
+    const counters = { onError: (): void => undefined };
+    this.#l2 =
+      options.l2 === undefined
+        ? undefined
+        : new RedisTier(options.l2, {
+            namespace,
+            timeoutMs: l2TimeoutMs,
+            retryMs: this.#l2RetryMs,
+            clock,
+            onError: () => counters.onError(),
+          });
+    this.#core = new Core({
+      l1: this.#l1,
+      l2: this.#l2,
+      serializer,
+      clock,
+      random,
+      jitter,
+      maxBytes: maxBytes !== undefined,
+      sizeOf: l1.sizeOf ?? estimateSize,
+      leaseMs,
+      tombstoneMs,
+    });
+    counters.onError = () => void this.#core.counters.l2Errors++;
+    this.#loader = new Loader(this.#core, this.#closeController.signal);
+    const l2 = this.#l2;
+    if (l2 !== undefined && writeMode === 'behind') {
+      this.#queue = new WriteBehindQueue({
+        flushIntervalMs,
+        maxBatch,
+        write: (batch) => l2.writeMany(batch),
+      });
+    }
+    if (options.l2 !== undefined) {
+      this.#core.bus = new InvalidationBus(options.l2, l2!.channel, {
+        onMessage: (m) => this.#onMessage(m),
+        onReconnect: () => this.#onReconnect(true),
+      });
+      this.#busStarted = this.#core.bus.start().catch(() => undefined);
+      options.l2.on('ready', this.#onClientReady);
+    }
+  }
+
+  /** Resolves once the invalidation subscription is active (immediately without L2). */
+  async ready(): Promise<void> {
+    await this.#busStarted;
+  }
+
+  /**
+   * Returns the cached value of `key`, or calls `factory` once (per process, and with L2 per
+   * cluster of instances) to compute it, caches it and returns it. A factory returning
+   * undefined means "not found" (cached for `negativeTtlMs`).
+   *
+   * @throws {@link CacheLoaderError} `HP_ERR_CACHE_LOADER` when the factory fails and no stale value exists
+   * @throws {@link CacheTimeoutError} `HP_ERR_CACHE_TIMEOUT` past `hardTimeoutMs` with no stale value
+   * @throws {@link AbortedError} `HP_ERR_ABORTED` when `options.signal` aborts
+   * @example
+   * const user = await cache.getOrSet(`user:${id}`, ({ signal }) => db.findUser(id, { signal }), { ttlMs: 30_000, staleMs: 60_000 });
+   */
+  getOrSet<T>(
+    key: string,
+    factory: Factory<T>,
+    options: GetOrSetOptions = EMPTY,
+  ): Promise<T | undefined> {
+    const entry = this.#l1.get(key);
+    if (entry !== undefined) {
+      const now = this.#core.clock.now();
+      if (now < entry.hitUntil) {
+        this.#core.counters.l1Hits++;
+        if (now >= entry.refreshAt) {
+          entry.refreshAt = Infinity;
+          if (!this.#closeController.signal.aborted && !this.#loader.has(key))
+            this.#loader.load(key, factory as Factory<unknown>, this.#resolve(options), undefined);
+        }
+        return Promise.resolve(entry.value as T);
+      }
+    }
+    return this.#slowGetOrSet(key, factory as Factory<unknown>, options, entry) as Promise<
+      T | undefined
+    >;
+  }
+
+  async #slowGetOrSet(
+    key: string,
+    factory: Factory<unknown>,
+    options: GetOrSetOptions,
+    entry: ReturnType<MemoryTier['get']>,
+  ): Promise<unknown> {
+    if (this.#closeController.signal.aborted) throw new ClosedError('cache');
+    const o = this.#resolve(options);
+    const counters = this.#core.counters;
+    counters.l1Misses++;
+    const now = this.#core.clock.now();
+    const stale =
+      entry !== undefined && !entry.negative && now < entry.staleUntil ? entry : undefined;
+    if (stale !== undefined && now < stale.l1Until && o.softTimeoutMs === 0) {
+      // Stale-while-revalidate: answer now, one background load refreshes. With a
+      // softTimeoutMs the caller waits that long for the fresh value first (loader.wait).
+      counters.l1Stale++;
+      counters.staleServed++;
+      this.#loader.load(key, factory, o, stale);
+      return stale.value;
+    }
+    const flight = this.#loader.load(key, factory, o, stale);
+    return this.#loader.wait(flight, o, stale, options.signal);
+  }
+
+  /** Returns the fresh cached value of `key` (L1, then L2), or undefined. */
+  async get<T>(key: string): Promise<T | undefined> {
+    const core = this.#core;
+    const entry = this.#l1.get(key);
+    if (entry !== undefined && core.clock.now() < entry.hitUntil) {
+      core.counters.l1Hits++;
+      return entry.value as T;
+    }
+    core.counters.l1Misses++;
+    if (this.#l2 === undefined || this.#closeController.signal.aborted) return undefined;
+    const flight = this.#loader.current(key);
+    if (flight !== undefined) {
+      const outcome = await flight.promise.catch(() => undefined);
+      if (outcome !== undefined && !outcome.stale) return outcome.value as T;
+    }
+    const mutations = this.#mutations;
+    const record = core.readRecord(await this.#l2.get(key));
+    if (record === undefined || core.clock.now() >= record.env.freshUntil) {
+      core.counters.l2Misses++;
+      return undefined;
+    }
+    core.counters.l2Hits++;
+    if (mutations === this.#mutations)
+      core.promote(key, record.env, record.value, undefined, this.#defaults.l1TtlMs, false);
+    return record.value as T;
+  }
+
+  /**
+   * Stores `value` under `key` in L1 and L2 (write-through: resolves once L2 holds it;
+   * write-behind: once queued). Every other instance drops its L1 copy. If L2 is down the
+   * value is kept in L1 and the key is repaired in L2 when Redis is back.
+   *
+   * @throws {@link CacheSerializeError} `HP_ERR_CACHE_SERIALIZE` when L2 is configured and the value cannot be serialized
+   */
+  async set(key: string, value: unknown, options: SetOptions = EMPTY): Promise<void> {
+    this.#assertOpen();
+    const core = this.#core;
+    const o = this.#resolve(options);
+    const version = core.nextVersion();
+    const prepared = core.prepare(
+      key,
+      value,
+      value === undefined ? { ...o, negativeTtlMs: o.ttlMs } : o,
+      version,
+    );
+    this.#mutations++;
+    this.#loader.invalidate(key);
+    core.installL1(key, prepared.entry);
+    const write = prepared.write;
+    if (write === undefined || this.#l2 === undefined) return;
+    if (this.#queue !== undefined) {
+      this.#queue.enqueue(write);
+      return;
+    }
+    if (!(await this.#l2.write(write))) this.#markDirty(key);
+  }
+
+  /** Removes `key` from every instance's L1 and from L2. */
+  async delete(key: string): Promise<void> {
+    this.#assertOpen();
+    this.#mutations++;
+    this.#loader.invalidate(key);
+    this.#l1.delete(key);
+    this.#queue?.drop(key);
+    if (this.#l2 === undefined) return;
+    if (!(await this.#deleteInL2(key))) this.#markDirty(key);
+  }
+
+  #deleteInL2(key: string): Promise<boolean> {
+    const core = this.#core;
+    const version = core.nextVersion();
+    return this.#l2!.delete(
+      key,
+      core.tombstone(version),
+      version,
+      core.tombstoneMs,
+      formatMessage('i', core.origin, version, key),
+    );
+  }
+
+  /** Removes every entry stored with `tag`, in every instance. */
+  async deleteByTag(tag: string): Promise<void> {
+    this.#assertOpen();
+    checkString('tag', tag);
+    this.#mutations++;
+    this.#l1.deleteTag(tag);
+    this.#loader.invalidateTag(tag);
+    this.#queue?.dropWhere((w) => w.tags?.includes(tag) === true);
+    if (this.#l2 === undefined) return;
+    if (!(await this.#deleteTagInL2(tag))) {
+      this.#dirtyTags.add(tag);
+    }
+  }
+
+  #deleteTagInL2(tag: string): Promise<boolean> {
+    const core = this.#core;
+    const version = core.nextVersion();
+    return this.#l2!.deleteTag(
+      tag,
+      core.tombstone(version),
+      core.tombstoneMs,
+      formatMessage('t', core.origin, version, tag),
+    );
+  }
+
+  /** Empties L1 here and in every instance, and removes the namespace's keys from L2. */
+  async clear(): Promise<void> {
+    this.#assertOpen();
+    this.#mutations++;
+    this.#l1.clear();
+    this.#loader.invalidateAll();
+    this.#queue?.dropWhere(() => true);
+    if (this.#l2 === undefined) return;
+    const core = this.#core;
+    if (!(await this.#l2.clear(formatMessage('c', core.origin, core.nextVersion(), ''))))
+      this.#dirtyAll = true;
+  }
+
+  /** Counters per tier since creation. */
+  stats(): CacheStats {
+    const c = this.#core.counters;
+    return {
+      l1: {
+        hits: c.l1Hits,
+        misses: c.l1Misses,
+        staleServed: c.l1Stale,
+        entries: this.#l1.size,
+        bytes: this.#l1.bytes,
+      },
+      l2: {
+        enabled: this.#l2 !== undefined,
+        available: this.#l2?.usable ?? false,
+        hits: c.l2Hits,
+        misses: c.l2Misses,
+        staleServed: c.l2Stale,
+        errors: c.l2Errors,
+        readLatency: this.#l2?.readLatency.summary() ?? {
+          count: 0,
+          meanMs: 0,
+          p50Ms: 0,
+          p99Ms: 0,
+          maxMs: 0,
+        },
+      },
+      factory: {
+        calls: c.factoryCalls,
+        errors: c.factoryErrors,
+        timeouts: c.factoryTimeouts,
+        latency: this.#core.factoryLatency.summary(),
+      },
+      singleFlight: { coalesced: c.coalesced, remoteWaits: c.remoteWaits },
+      writeBehind: { pending: this.#queue?.pending ?? 0, flushed: this.#queue?.flushed ?? 0 },
+      staleServed: c.staleServed,
+    };
+  }
+
+  /**
+   * Stops the cache: aborts running factories, flushes write-behind writes to L2 (retrying
+   * for `writeBehind.closeTimeoutMs` while L2 is down), waits for background L2 writes and
+   * closes the pub/sub connection. The caller's Redis client stays open.
+   *
+   * @throws {@link CacheFlushError} `HP_ERR_CACHE_FLUSH` when write-behind writes could not be flushed
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const reason = new ClosedError('cache');
+    this.#closeController.abort(reason);
+    this.#loader.abortAll(reason);
+    await this.#loader.settled();
+    const left =
+      this.#queue === undefined
+        ? 0
+        : await this.#queue.drain(this.#closeTimeoutMs, Math.max(10, this.#l2RetryMs));
+    await this.#core.settled();
+    this.#client?.off('ready', this.#onClientReady);
+    await this.#busStarted;
+    await this.#core.bus?.close();
+    this.#l1.clear();
+    if (left > 0) throw new CacheFlushError(left);
+  }
+
+  #assertOpen(): void {
+    if (this.#closeController.signal.aborted) throw new ClosedError('cache');
+  }
+
+  #resolve(options: GetOrSetOptions): ResolvedOptions {
+    let resolved = this.#resolved.get(options);
+    if (resolved === undefined) {
+      resolved = resolveCallOptions(options, this.#defaults);
+      this.#resolved.set(options, resolved);
+    }
+    return resolved;
+  }
+
+  #markDirty(key: string): void {
+    if (this.#dirtyKeys.size >= MAX_DIRTY) this.#dirtyAll = true;
+    else this.#dirtyKeys.add(key);
+  }
+
+  #onMessage(m: BusMessage): void {
+    const core = this.#core;
+    core.observeVersion(m.version);
+    if (m.origin === core.origin) return;
+    switch (m.type) {
+      case 'i':
+        core.noteInvalidation(m.subject, m.version);
+        this.#l1.delete(m.subject);
+        break;
+      case 't':
+        for (const key of this.#l1.deleteTag(m.subject)) core.noteInvalidation(key, m.version);
+        this.#loader.invalidateTag(m.subject);
+        break;
+      case 'c':
+        this.#l1.clear();
+        this.#loader.invalidateAll();
+        break;
+      default:
+        break;
+    }
+  }
+
+  readonly #onClientReady = (): void => {
+    this.#onReconnect(false);
+  };
+
+  /**
+   * Redis is reachable again. If the subscription was lost, invalidations may have been
+   * missed: drop L1. Then replay, as deletes, the writes that could not reach L2 meanwhile.
+   */
+  #onReconnect(subscriptionLost: boolean): void {
+    if (this.#closeController.signal.aborted || this.#l2 === undefined) return;
+    this.#l2.markUp();
+    if (subscriptionLost) {
+      this.#l1.clear();
+      this.#loader.invalidateAll();
+    }
+    const l2 = this.#l2;
+    const core = this.#core;
+    const repair = async (): Promise<void> => {
+      if (this.#dirtyAll) {
+        this.#dirtyAll = false;
+        this.#dirtyKeys.clear();
+        this.#dirtyTags.clear();
+        if (!(await l2.clear(formatMessage('c', core.origin, core.nextVersion(), ''))))
+          this.#dirtyAll = true;
+        return;
+      }
+      for (const tag of [...this.#dirtyTags]) {
+        this.#dirtyTags.delete(tag);
+        if (!(await this.#deleteTagInL2(tag))) this.#dirtyTags.add(tag);
+      }
+      for (const key of [...this.#dirtyKeys]) {
+        this.#dirtyKeys.delete(key);
+        if (!(await this.#deleteInL2(key))) this.#markDirty(key);
+      }
+    };
+    core.track(repair());
+  }
+}
+
+/**
+ * Creates a cache: L1 only, or L1 + L2 when `l2` (an ioredis client) is given.
+ *
+ * @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` naming the bad option
+ * @example
+ * import { Redis } from 'ioredis';
+ * import { createCache } from 'hotpath/cache';
+ * const cache = createCache({ namespace: 'payments', l1: { max: 50_000, maxBytes: 64 << 20 }, l2: new Redis(url) });
+ * const payment = await cache.getOrSet(`payment:${id}`, () => repo.find(id), { ttlMs: 60_000, tags: [`user:${userId}`] });
+ */
+export function createCache(options: CacheOptions): Cache {
+  return new Cache(options);
+}

@@ -1,0 +1,301 @@
+import type { Redis } from 'ioredis';
+import type { Clock } from '../internal/clock.js';
+import { LatencyRecorder } from './latency.js';
+
+// Every write compares versions so that an older writer (a factory that started before a
+// concurrent update) can never overwrite a newer value or a delete's tombstone.
+const VERSION_GUARD = `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local v = tonumber(string.match(cur, '^(%d+)|'))
+  if v and v > tonumber(ARGV[2]) then return 0 end
+end`;
+
+const SET_SCRIPT = `${VERSION_GUARD}
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+for i = 2, #KEYS do
+  redis.call('SADD', KEYS[i], ARGV[6])
+  redis.call('PEXPIRE', KEYS[i], ARGV[3], 'NX')
+  redis.call('PEXPIRE', KEYS[i], ARGV[3], 'GT')
+end
+if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
+return 1`;
+
+const DELETE_SCRIPT = `
+local cur = redis.call('GET', KEYS[1])
+local newer = false
+if cur then
+  local v = tonumber(string.match(cur, '^(%d+)|'))
+  if v and v > tonumber(ARGV[2]) then newer = true end
+end
+if not newer then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3]) end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return newer and 0 or 1`;
+
+const TAG_SCRIPT = `
+local members = redis.call('SMEMBERS', KEYS[1])
+for _, m in ipairs(members) do
+  redis.call('SET', ARGV[1] .. m, ARGV[2], 'PX', ARGV[3])
+end
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return #members`;
+
+const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+return 1`;
+
+type ScriptClient = Redis & {
+  hotpathCacheSet(...args: (string | number)[]): Promise<number>;
+  hotpathCacheDelete(...args: (string | number)[]): Promise<number>;
+  hotpathCacheTag(...args: (string | number)[]): Promise<number>;
+  hotpathCacheRelease(...args: (string | number)[]): Promise<number>;
+};
+
+/** One write for {@link RedisTier.write} and {@link RedisTier.writeMany}. */
+export interface L2Write {
+  key: string;
+  record: string;
+  version: number;
+  ttlMs: number;
+  tags: readonly string[] | undefined;
+  /** The pub/sub message announcing the write ('' for none). */
+  message: string;
+}
+
+/** Options of the Redis tier. */
+export interface RedisTierOptions {
+  namespace: string;
+  timeoutMs: number;
+  retryMs: number;
+  clock: Clock;
+  /** Called with every failure, for stats. */
+  onError: (error: unknown) => void;
+}
+
+const FAILED = Symbol('failed');
+type Failed = typeof FAILED;
+
+interface PendingRead {
+  key: string;
+  resolve: (value: string | null | undefined) => void;
+}
+
+/**
+ * The L2 tier on an ioredis client the caller owns. Reads issued in the same event-loop turn
+ * are sent as one MGET (bench/cache/l2-hit.bench.ts). Every operation is bounded by
+ * `timeoutMs`; after a failure the tier reports itself unusable for `retryMs`, and also while
+ * the client is not connected, so a Redis outage costs no waiting: callers fall back to L1
+ * and the source. ioredis reconnects by itself and the tier is used again once it is ready.
+ */
+export class RedisTier {
+  readonly client: ScriptClient;
+  readonly channel: string;
+  readonly readLatency = new LatencyRecorder();
+  readonly #prefix: string;
+  readonly #tagPrefix: string;
+  readonly #leasePrefix: string;
+  readonly #options: RedisTierOptions;
+  #downUntil = 0;
+  #reads: PendingRead[] = [];
+  #flushScheduled = false;
+
+  constructor(client: Redis, options: RedisTierOptions) {
+    this.#options = options;
+    this.#prefix = `${options.namespace}:v:`;
+    this.#tagPrefix = `${options.namespace}:t:`;
+    this.#leasePrefix = `${options.namespace}:l:`;
+    this.channel = `${options.namespace}:bus`;
+    const c = client as ScriptClient;
+    if (typeof c.hotpathCacheSet !== 'function') {
+      client.defineCommand('hotpathCacheSet', { lua: SET_SCRIPT });
+      client.defineCommand('hotpathCacheDelete', { lua: DELETE_SCRIPT, numberOfKeys: 1 });
+      client.defineCommand('hotpathCacheTag', { lua: TAG_SCRIPT, numberOfKeys: 1 });
+      client.defineCommand('hotpathCacheRelease', { lua: RELEASE_SCRIPT, numberOfKeys: 1 });
+    }
+    this.client = c;
+  }
+
+  /** True when the client is connected and no failure happened in the last `retryMs`. */
+  get usable(): boolean {
+    return this.client.status === 'ready' && this.#options.clock.now() >= this.#downUntil;
+  }
+
+  /** Marks the tier usable again at once (after a reconnect). */
+  markUp(): void {
+    this.#downUntil = 0;
+  }
+
+  /** Reads one record: a string, null when absent, undefined when L2 is unusable or failed. */
+  get(key: string): Promise<string | null | undefined> {
+    if (!this.usable) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      this.#reads.push({ key, resolve });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(this.#flushReads);
+      }
+    });
+  }
+
+  readonly #flushReads = (): void => {
+    this.#flushScheduled = false;
+    const batch = this.#reads;
+    this.#reads = [];
+    if (batch.length === 0) return;
+    const started = performance.now();
+    const keys = batch.map((r) => this.#prefix + r.key);
+    const request =
+      keys.length === 1 ? this.client.get(keys[0]!).then((v) => [v]) : this.client.mget(keys);
+    void this.#guard(request).then((values) => {
+      this.readLatency.record(performance.now() - started);
+      for (let i = 0; i < batch.length; i++) {
+        batch[i]!.resolve(values === FAILED ? undefined : (values[i] ?? null));
+      }
+    });
+  };
+
+  /** Writes one record if no newer version is stored; false when it could not be written. */
+  async write(w: L2Write): Promise<boolean> {
+    if (!this.usable) return false;
+    const result = await this.#guard(this.client.hotpathCacheSet(...this.#setArgs(w)));
+    return result !== FAILED;
+  }
+
+  /** Writes several records in one pipeline; false when the pipeline failed. */
+  async writeMany(writes: readonly L2Write[]): Promise<boolean> {
+    if (!this.usable) return false;
+    const pipeline = this.client.pipeline() as ReturnType<Redis['pipeline']> & {
+      hotpathCacheSet(...args: (string | number)[]): unknown;
+    };
+    for (const w of writes) pipeline.hotpathCacheSet(...this.#setArgs(w));
+    const result = await this.#guard(pipeline.exec());
+    if (result === FAILED || result === null) return false;
+    return result.every(([error]) => error === null);
+  }
+
+  #setArgs(w: L2Write): (string | number)[] {
+    const tags = w.tags ?? [];
+    return [
+      1 + tags.length,
+      this.#prefix + w.key,
+      ...tags.map((t) => this.#tagPrefix + t),
+      w.record,
+      w.version,
+      Math.max(1, Math.ceil(w.ttlMs)),
+      this.channel,
+      w.message,
+      w.key,
+    ];
+  }
+
+  /** Replaces a key by a tombstone (unless a newer version is stored) and publishes `message`. */
+  async delete(
+    key: string,
+    tombstone: string,
+    version: number,
+    ttlMs: number,
+    message: string,
+  ): Promise<boolean> {
+    if (!this.usable) return false;
+    const result = await this.#guard(
+      this.client.hotpathCacheDelete(
+        this.#prefix + key,
+        tombstone,
+        version,
+        Math.ceil(ttlMs),
+        this.channel,
+        message,
+      ),
+    );
+    return result !== FAILED;
+  }
+
+  /** Tombstones every key tagged `tag` and publishes `message`. */
+  async deleteTag(
+    tag: string,
+    tombstone: string,
+    ttlMs: number,
+    message: string,
+  ): Promise<boolean> {
+    if (!this.usable) return false;
+    const result = await this.#guard(
+      this.client.hotpathCacheTag(
+        this.#tagPrefix + tag,
+        this.#prefix,
+        tombstone,
+        Math.ceil(ttlMs),
+        this.channel,
+        message,
+      ),
+    );
+    return result !== FAILED;
+  }
+
+  /** Removes every key of the namespace (SCAN + UNLINK), then publishes `message`. */
+  async clear(message: string): Promise<boolean> {
+    if (!this.usable) return false;
+    const work = async (): Promise<void> => {
+      for (const pattern of [`${this.#prefix}*`, `${this.#tagPrefix}*`]) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await this.client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+          cursor = next;
+          if (keys.length > 0) await this.client.unlink(...keys);
+        } while (cursor !== '0');
+      }
+      await this.client.publish(this.channel, message);
+    };
+    try {
+      await work();
+      return true;
+    } catch (error) {
+      this.#fail(error);
+      return false;
+    }
+  }
+
+  /** Tries to take the compute lease of `key`: true taken, false held by another, undefined failed. */
+  async acquire(key: string, token: string, leaseMs: number): Promise<boolean | undefined> {
+    if (!this.usable) return undefined;
+    const result = await this.#guard(
+      this.client.set(this.#leasePrefix + key, token, 'PX', Math.ceil(leaseMs), 'NX'),
+    );
+    return result === FAILED ? undefined : result === 'OK';
+  }
+
+  /** Releases a lease we hold; publishes `message` (if not '') to wake the waiters. */
+  async release(key: string, token: string, message: string): Promise<void> {
+    if (!this.usable) return;
+    await this.#guard(
+      this.client.hotpathCacheRelease(this.#leasePrefix + key, token, this.channel, message),
+    );
+  }
+
+  /** Settles with the result, or FAILED after `timeoutMs` or an error (and marks the tier down). */
+  #guard<T>(request: Promise<T>): Promise<T | Failed> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#fail(new Error(`L2 did not answer within ${this.#options.timeoutMs} ms`));
+        resolve(FAILED);
+      }, this.#options.timeoutMs);
+      request.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          this.#fail(error);
+          resolve(FAILED);
+        },
+      );
+    });
+  }
+
+  #fail(error: unknown): void {
+    this.#downUntil = this.#options.clock.now() + this.#options.retryMs;
+    this.#options.onError(error);
+  }
+}
