@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { describe, test } from 'node:test';
+import { request } from 'undici';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const main = resolve(root, 'service', 'main.ts');
+
+function run(env: Record<string, string>, args: string[] = []): ChildProcess {
+  return spawn(process.execPath, ['--conditions=source', '--import', 'tsx', main, ...args], {
+    cwd: root,
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+async function finish(
+  child: ChildProcess,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  return { code, stdout, stderr };
+}
+
+function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpMatchArray> {
+  return new Promise((resolveLine, reject) => {
+    let seen = '';
+    const onData = (d: Buffer) => {
+      seen += d.toString();
+      const match = pattern.exec(seen);
+      if (match) {
+        child.stdout?.off('data', onData);
+        resolveLine(match);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) =>
+      reject(new Error(`exited with ${code} before printing ${pattern}: ${seen}`)),
+    );
+  });
+}
+
+describe('service process', () => {
+  for (const [variable, value] of [
+    ['PORT', 'abc'],
+    ['GATEWAY_FAILURE_RATE', '2'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['LOG_LEVEL', 'loud'],
+    ['GATEWAY_LATENCY', 'weird'],
+  ] as const) {
+    test(`a bad ${variable} is one line naming it and exit code 1`, async () => {
+      const { code, stderr } = await finish(run({ [variable]: value }));
+      assert.equal(code, 1);
+      const lines = stderr.trim().split('\n');
+      assert.equal(lines.length, 1, stderr);
+      assert.match(lines[0]!, new RegExp(`${variable}`));
+      assert.doesNotMatch(stderr, /\n\s+at /);
+    });
+  }
+
+  test('an unknown flag is one line and exit code 1', async () => {
+    const { code, stderr } = await finish(run({}, ['--no-such-flag', 'x']));
+    assert.equal(code, 1);
+    assert.match(stderr.trim(), /--no-such-flag/);
+  });
+
+  test('an unreachable DATABASE_URL is one line naming it and exit code 1', async () => {
+    const { code, stderr } = await finish(
+      run({ DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', PORT: '0', GATEWAY_PORT: '0' }),
+    );
+    assert.equal(code, 1);
+    const lines = stderr.trim().split('\n');
+    assert.equal(lines.length, 1, stderr);
+    assert.match(lines[0]!, /DATABASE_URL/);
+    assert.doesNotMatch(stderr, /\n\s+at /);
+  });
+
+  test('--help lists every variable and exits 0', async () => {
+    const { code, stdout } = await finish(run({}, ['--help']));
+    assert.equal(code, 0);
+    for (const name of [
+      'PORT',
+      'DATABASE_URL',
+      'DATA_DIR',
+      'REDIS_URL',
+      'GATEWAY_URL',
+      'GATEWAY_LATENCY',
+    ]) {
+      assert.match(stdout, new RegExp(name));
+    }
+  });
+
+  test('SIGTERM drains an in-flight payment, answers it, and exits 0', async () => {
+    // A gateway the test controls: it holds the charge until the service has begun draining.
+    let arrived!: () => void;
+    const chargeArrived = new Promise<void>((r) => (arrived = r));
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const gateway = createServer((req, res) => {
+      if (req.url === '/health') return res.end('{}');
+      req.resume();
+      req.on('end', () => {
+        arrived();
+        void released.then(() => {
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ status: 'authorized', reference: 'ch_test' }));
+        });
+      });
+    });
+    await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
+    const gatewayUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
+    try {
+      const child = run({ PORT: '0', DATA_DIR: 'memory://', GATEWAY_URL: gatewayUrl });
+      const exited = finish(child);
+      const [, url] = await waitForLine(child, /listening on (http:\/\/[\d.]+:\d+)/);
+      const inFlight = request(`${url}/api/payments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'drain-1' },
+        body: JSON.stringify({ user_id: 1, amount: 100, currency: 'EUR' }),
+      });
+      await chargeArrived;
+      const draining = waitForLine(child, /draining/);
+      child.kill('SIGTERM');
+      await draining;
+      release();
+      const res = await inFlight;
+      assert.equal(res.statusCode, 201);
+      const payment = (await res.body.json()) as { status: string };
+      assert.equal(payment.status, 'authorized');
+      const { code, stdout } = await exited;
+      assert.equal(code, 0);
+      assert.match(stdout, /stopped/);
+      await assert.rejects(
+        request(`${url}/health/live`),
+        /ECONNREFUSED|other side closed|SocketError/,
+      );
+    } finally {
+      gateway.closeAllConnections();
+      gateway.close();
+    }
+  });
+});
