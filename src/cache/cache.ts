@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel';
 import type { Redis } from 'ioredis';
 import { ClosedError, InvalidOptionError } from '../errors/index.js';
 import { checkNumber, checkString } from '../internal/validate-options.js';
@@ -23,6 +24,12 @@ import { WriteBehindQueue } from './write-behind.js';
 const EMPTY: GetOrSetOptions = Object.freeze({});
 const MAX_DIRTY = 10_000;
 const wallClock = { now: Date.now };
+
+/**
+ * `hotpath:cache:invalidation`: published (only when subscribed) each time this instance
+ * applies another instance's invalidation, with `{ cache, type, subject, version }`.
+ */
+const invalidationChannel = channel('hotpath:cache:invalidation');
 
 /**
  * A two-level cache: L1 in process (lru-cache, bounded by count and bytes) in front of an
@@ -442,7 +449,15 @@ export class Cache {
         this.#loader.invalidateAll();
         break;
       default:
-        break;
+        return;
+    }
+    if (invalidationChannel.hasSubscribers) {
+      invalidationChannel.publish({
+        cache: this,
+        type: m.type,
+        subject: m.subject,
+        version: m.version,
+      });
     }
   }
 

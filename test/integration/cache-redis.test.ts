@@ -1,0 +1,282 @@
+/**
+ * hotpath/cache on a real Redis: a redis-server started by this file on a free port under a
+ * temp dir (so it can be stopped and restarted), two cache instances in one process, each
+ * with its own connections, as two service instances would have.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { type Cache, createCache } from 'hotpath/cache';
+import { redisForTests } from '../helpers/services.js';
+
+const available = await redisForTests();
+
+class RedisServer {
+  readonly dir = mkdtempSync(join(tmpdir(), 'hotpath-cache-redis-'));
+  port = 0;
+  #child: ChildProcess | undefined;
+
+  async start(): Promise<void> {
+    if (this.port === 0) this.port = await freePort();
+    const child = spawn(
+      'redis-server',
+      [
+        '--bind',
+        '127.0.0.1',
+        '--port',
+        String(this.port),
+        '--dir',
+        this.dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    this.#child = child;
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('Ready to accept connections')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
+    });
+    child.stdout!.resume();
+  }
+
+  async stop(): Promise<void> {
+    const child = this.#child;
+    if (child === undefined || child.exitCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await exited;
+    this.#child = undefined;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function manualClock(): { now(): number; advance(ms: number): void } {
+  let t = Date.now();
+  return { now: () => t, advance: (ms) => void (t += ms) };
+}
+
+/** Resolves when `cache` applies another instance's invalidation of `subject`. */
+function invalidationSeen(cache: Cache, subject: string): Promise<void> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown): void => {
+      const m = message as { cache: Cache; subject: string };
+      if (m.cache !== cache || m.subject !== subject) return;
+      unsubscribe('hotpath:cache:invalidation', onMessage);
+      resolve();
+    };
+    subscribe('hotpath:cache:invalidation', onMessage);
+  });
+}
+
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('hotpath/cache on a real Redis', { skip: available.skip }, () => {
+  const server = new RedisServer();
+  const clients: Redis[] = [];
+  const caches: Cache[] = [];
+  let namespaceSeq = 0;
+
+  const client = (): Redis => {
+    const c = new Redis(server.url, { retryStrategy: () => 50, maxRetriesPerRequest: 1 });
+    c.on('error', () => undefined);
+    clients.push(c);
+    return c;
+  };
+  const pair = async (
+    extra: Partial<Parameters<typeof createCache>[0]> = {},
+  ): Promise<[Cache, Cache, Redis, Redis]> => {
+    const namespace = `it${++namespaceSeq}`;
+    const aClient = client();
+    const a = createCache({ namespace, l2: aClient, ...extra });
+    const b = createCache({ namespace, l2: client(), ...extra });
+    namespaces.set(a, namespace);
+    caches.push(a, b);
+    await Promise.all([a.ready(), b.ready()]);
+    return [a, b, client(), aClient];
+  };
+
+  before(async () => {
+    await server.start();
+  });
+
+  after(async () => {
+    for (const cache of caches) await cache.close().catch(() => undefined);
+    for (const c of clients) c.disconnect();
+    await server.stop();
+    rmSync(server.dir, { recursive: true, force: true });
+  });
+
+  test('1,000 concurrent cold reads over two instances call the factory once', async () => {
+    const [a, b] = await pair();
+    let calls = 0;
+    const factory = async (): Promise<string> => {
+      calls++;
+      // Hold the lease until the other instance is provably waiting for it.
+      while (a.stats().singleFlight.remoteWaits + b.stats().singleFlight.remoteWaits === 0)
+        await settle();
+      return 'computed';
+    };
+    const reads = Array.from({ length: 1000 }, (_, i) =>
+      (i % 2 === 0 ? a : b).getOrSet('cold', factory),
+    );
+    const values = await Promise.all(reads);
+    assert.equal(calls, 1);
+    assert.ok(values.every((v) => v === 'computed'));
+    assert.equal(a.stats().factory.calls + b.stats().factory.calls, 1);
+  });
+
+  test('an acknowledged set is read back at once here and dropped from the other L1', async () => {
+    const [a, b] = await pair();
+    assert.equal(await b.getOrSet('p', () => 'v1'), 'v1');
+    assert.equal(await b.get('p'), 'v1');
+    const seen = invalidationSeen(b, 'p');
+    await a.set('p', 'v2');
+    assert.equal(await a.get('p'), 'v2');
+    await seen;
+    assert.equal(await b.get('p'), 'v2', 'read through L2 after the invalidation');
+    const deleted = invalidationSeen(b, 'p');
+    await a.delete('p');
+    await deleted;
+    assert.equal(await b.get('p'), undefined);
+    assert.equal(await b.getOrSet('p', () => 'v3'), 'v3');
+  });
+
+  test('a load that started before a set never overwrites it, in L1 or in L2', async () => {
+    const [a, b] = await pair();
+    let release!: (v: string) => void;
+    const old = a.getOrSet('race', () => new Promise<string>((resolve) => (release = resolve)));
+    while (a.stats().factory.calls === 0) await settle();
+    const seen = invalidationSeen(a, 'race');
+    await b.set('race', 'new');
+    await seen;
+    release('old');
+    assert.equal(await old, 'old');
+    assert.equal(await a.getOrSet('race', () => 'factory'), 'new', 'not cached in L1');
+    assert.equal(await b.getOrSet('race', () => 'factory'), 'new');
+  });
+
+  test('a lost invalidation leaves an L1 copy stale for at most l1.ttlMs', async () => {
+    const clock = manualClock();
+    const [a, b, raw] = await pair({ clock, jitter: 0, l1: { ttlMs: 5000 } });
+    await a.set('k', 'v1', { ttlMs: 60_000 });
+    assert.equal(await b.get('k'), 'v1');
+    // Rewrite L2 behind the caches' backs: the invalidation message is "lost".
+    const record = (await raw.get(`${namespaceOf(a)}:v:k`))!;
+    await raw.set(`${namespaceOf(a)}:v:k`, record.replace(/"v1"$/, '"v2"'));
+    clock.advance(4999);
+    assert.equal(await b.get('k'), 'v1', 'stale within the bound');
+    clock.advance(1);
+    assert.equal(await b.get('k'), 'v2', 'fresh once l1.ttlMs has passed');
+  });
+
+  test('the L1 copy never outlives the remaining L2 TTL', async () => {
+    const clock = manualClock();
+    const [a, b] = await pair({ clock, jitter: 0, l1: { ttlMs: 60_000 } });
+    await a.set('t', 'v', { ttlMs: 1000 });
+    clock.advance(900);
+    assert.equal(await b.get('t'), 'v');
+    clock.advance(100);
+    let calls = 0;
+    assert.equal(
+      await b.getOrSet('t', () => ++calls),
+      1,
+      'expired with its L2 record, not 60 s later',
+    );
+  });
+
+  test('deleteByTag removes tagged entries in every instance and in L2', async () => {
+    const [a, b] = await pair();
+    await a.getOrSet('u1:p1', () => 1, { tags: ['user:1'] });
+    await a.getOrSet('u1:p2', () => 2, { tags: ['user:1'] });
+    await a.getOrSet('u2:p1', () => 3, { tags: ['user:2'] });
+    assert.equal(await b.get('u1:p1'), 1);
+    const seen = invalidationSeen(b, 'user:1');
+    await a.deleteByTag('user:1');
+    await seen;
+    assert.equal(await b.get('u1:p1'), undefined);
+    assert.equal(await b.get('u1:p2'), undefined);
+    assert.equal(await b.get('u2:p1'), 3);
+  });
+
+  test('values round-trip through L2 with Date, BigInt and Buffer intact', async () => {
+    const [a, b] = await pair();
+    const value = { at: new Date(1_700_000_000_000), cents: 2n ** 70n, blob: Buffer.from('héllo') };
+    await a.set('typed', value);
+    assert.deepEqual(await b.get('typed'), value);
+  });
+
+  test('write-behind: set answers from L1 at once and close() flushes every acknowledged write', async () => {
+    const namespace = `wb${++namespaceSeq}`;
+    const cache = createCache({
+      namespace,
+      l2: client(),
+      writeMode: 'behind',
+      writeBehind: { flushIntervalMs: 60_000, maxBatch: 1000 },
+    });
+    await cache.ready();
+    for (let i = 0; i < 300; i++) await cache.set(`w${i}`, i);
+    assert.equal(await cache.get('w299'), 299);
+    assert.equal(cache.stats().writeBehind.pending, 300);
+    await cache.close();
+    const raw = client();
+    const stored = await raw.mget(Array.from({ length: 300 }, (_, i) => `${namespace}:v:w${i}`));
+    assert.ok(
+      stored.every((s, i) => s !== null && s.endsWith(`|${i}`)),
+      'all 300 writes reached Redis',
+    );
+  });
+
+  test('Redis down: requests are served from L1 and the source; the cache recovers by itself', async () => {
+    const [a, , , aClient] = await pair({ l2RetryMs: 20 });
+    assert.equal(await a.getOrSet('before', () => 'b'), 'b');
+    const down = once(aClient, 'close');
+    await server.stop();
+    await down;
+    assert.equal(await a.getOrSet('before', () => 'again'), 'b', 'L1 still answers');
+    assert.equal(await a.getOrSet('during', () => 'from source'), 'from source');
+    await a.set('written-during', 'x');
+    assert.equal(await a.get('written-during'), 'x');
+    assert.equal(a.stats().l2.available, false);
+    const back = once(aClient, 'ready');
+    await server.start();
+    await back;
+    assert.equal(a.stats().l2.available, true);
+    await a.set('after', 'y');
+    const raw = client();
+    await once(raw, 'ready');
+    assert.match((await raw.get(`${namespaceOf(a)}:v:after`)) ?? '', /"y"$/);
+  });
+});
+
+const namespaces = new WeakMap<Cache, string>();
+function namespaceOf(cache: Cache): string {
+  return namespaces.get(cache)!;
+}
