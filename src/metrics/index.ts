@@ -19,6 +19,17 @@ export { MetricsRegistry } from './registry.js';
 export type { RegistrySnapshot, TextSource } from './registry.js';
 export { writeExposition, formatNumber, PROMETHEUS_CONTENT_TYPE } from './exposition.js';
 export type { ExpositionOptions, Family } from './exposition.js';
+export { RequestMetrics, UNMATCHED_ROUTE } from './request-metrics.js';
+export type {
+  RequestMetricsOptions,
+  RecentRequests,
+  SlowRequest,
+  SlowRequestLogger,
+} from './request-metrics.js';
+export { fastifyMetrics } from './fastify-plugin.js';
+export type { FastifyMetricsOptions } from './fastify-plugin.js';
+export { instrumentHttp, routeTemplate } from './http-instrument.js';
+export type { InstrumentHttpOptions } from './http-instrument.js';
 export {
   HistogramMismatchError,
   DuplicateMetricError,

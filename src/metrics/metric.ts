@@ -21,7 +21,7 @@ export interface MetricOptions {
   labelNames?: readonly string[];
   /**
    * Cardinality cap: past this many label sets, new ones fold into one series whose labels
-   * are all `other`, and {@link Metric.folded} counts them.
+   * are all `other`, and {@link Metric.folded} counts them. `Infinity` turns the cap off.
    * @defaultValue 1000
    */
   maxSeries?: number;
@@ -74,10 +74,12 @@ export abstract class Metric<T> {
       if (label === 'le') throw new InvalidOptionError('labelNames', '"le" is reserved');
     }
     this.labelNames = Object.freeze([...labelNames]);
-    this.maxSeries = checkNumber('maxSeries', options.maxSeries ?? 1000, {
-      min: 1,
-      integer: true,
-    });
+    const maxSeries = options.maxSeries ?? 1000;
+    // Infinity: the caller caps cardinality itself (as RequestMetrics does per route).
+    this.maxSeries =
+      maxSeries === Infinity
+        ? maxSeries
+        : checkNumber('maxSeries', maxSeries, { min: 1, integer: true });
     if (options.collect !== undefined && typeof options.collect !== 'function') {
       throw new InvalidOptionError('collect', 'expected a function');
     }

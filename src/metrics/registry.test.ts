@@ -215,11 +215,7 @@ describe('registry', () => {
   test('collect callbacks run before each exposition', async () => {
     const registry = new MetricsRegistry();
     let n = 0;
-    registry.gauge({
-      name: 'polled',
-      help: 'p',
-      collect: () => registry.gauge({ name: 'polled', help: 'p' }).set(++n),
-    });
+    const polled = registry.gauge({ name: 'polled', help: 'p', collect: () => polled.set(++n) });
     assert.match(await registry.metrics(), /^polled 1$/m);
     assert.match(await registry.metrics(), /^polled 2$/m);
   });

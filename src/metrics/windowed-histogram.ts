@@ -1,3 +1,4 @@
+import { monotonicClock, type Clock } from '../internal/clock.js';
 import { checkNumber } from '../internal/validate-options.js';
 import { Histogram, type HistogramOptions } from './histogram.js';
 
@@ -19,6 +20,8 @@ export interface WindowedHistogramOptions extends HistogramOptions {
    * @defaultValue true
    */
   autoRotate?: boolean;
+  /** Clock for {@link WindowedHistogram.coveredMs}, in milliseconds. @defaultValue `performance` */
+  clock?: Clock;
 }
 
 /**
@@ -45,6 +48,8 @@ export class WindowedHistogram {
   #index = 0;
   #merged: Histogram;
   #timer: NodeJS.Timeout | undefined;
+  #clock: Clock;
+  #slotStart: number;
 
   /** @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` on a bad option. */
   constructor(options: WindowedHistogramOptions = {}) {
@@ -58,6 +63,8 @@ export class WindowedHistogram {
     this.#slots = Array.from({ length: slots }, () => new Histogram(layout));
     this.#current = this.#slots[0]!;
     this.#merged = new Histogram(layout);
+    this.#clock = options.clock ?? monotonicClock;
+    this.#slotStart = this.#clock.now();
     if (options.autoRotate ?? true) {
       this.#timer = setInterval(() => this.rotate(), this.slotMs);
       this.#timer.unref();
@@ -79,17 +86,48 @@ export class WindowedHistogram {
     this.#index = (this.#index + 1) % this.#slots.length;
     this.#current = this.#slots[this.#index]!;
     this.#current.reset();
+    this.#slotStart = this.#clock.now();
+  }
+
+  /** Number of slots. */
+  get slots(): number {
+    return this.#slots.length;
+  }
+
+  /** Index (0 to `slots - 1`) of the current slot; {@link rotate} advances it. */
+  get slotIndex(): number {
+    return this.#index;
   }
 
   /**
-   * The values of the recent window merged into one histogram. The returned object is reused
-   * by the next call: read it, or copy it with `snapshot()`, before calling again.
+   * How many milliseconds {@link window}(`windowMs`) really covers: the whole slots before the
+   * current one plus the time the current slot has run. Divide counts by it to get rates.
    */
-  window(): Histogram {
+  coveredMs(windowMs: number = this.windowMs): number {
+    const k = this.#slotsFor(windowMs);
+    const current = Math.min(this.slotMs, Math.max(0, this.#clock.now() - this.#slotStart));
+    return (k - 1) * this.slotMs + current;
+  }
+
+  /**
+   * The values of the last `windowMs` (the current slot and the ones before it, whole slots)
+   * merged into one histogram. The returned object is reused by the next call: read it, or
+   * copy it with `snapshot()`, before calling again.
+   */
+  window(windowMs: number = this.windowMs): Histogram {
     const merged = this.#merged;
     merged.reset();
-    for (const slot of this.#slots) if (slot.count > 0) merged.merge(slot);
+    const n = this.#slots.length;
+    const k = this.#slotsFor(windowMs);
+    for (let j = 0; j < k; j++) {
+      const slot = this.#slots[(this.#index - j + n) % n]!;
+      if (slot.count > 0) merged.merge(slot);
+    }
     return merged;
+  }
+
+  #slotsFor(windowMs: number): number {
+    return Math.min(this.#slots.length, Math.max(1, Math.ceil(windowMs / this.slotMs - 1e-9)));
   }
 
   /** Clears every slot. */
