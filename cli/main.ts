@@ -10,7 +10,12 @@ interface Command {
   load: () => Promise<{ run: (argv: string[]) => Promise<number> }>;
 }
 
-const commands: Record<string, Command> = {};
+const commands: Record<string, Command> = {
+  load: {
+    summary: 'load generator: open/closed model, HDR latency, reports, CI thresholds',
+    load: () => import('./commands/load.js'),
+  },
+};
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {

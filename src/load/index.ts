@@ -33,3 +33,13 @@ export type {
   RenderedRequest,
   RequestBaseOptions,
 } from './request-mix.js';
+export { parseThreshold, checkThresholds } from './thresholds.js';
+export type { Threshold, ThresholdOutcome } from './thresholds.js';
+export { compareResults } from './compare.js';
+export type { ComparedMetric } from './compare.js';
+export { renderHtmlReport } from './report-html.js';
+export type { HtmlReportOptions } from './report-html.js';
+export { findMaxRate } from './find-max.js';
+export type { FindMaxOptions, FindMaxResult, FindMaxStep } from './find-max.js';
+export { formatResult, formatComparison, formatProgress } from './format.js';
+export { parseDuration, formatMicros, formatBytes } from './units.js';
