@@ -2,6 +2,7 @@ import { channel } from 'node:diagnostics_channel';
 import type { Redis } from 'ioredis';
 import { ClosedError, InvalidOptionError } from '../errors/index.js';
 import { checkNumber, checkString } from '../internal/validate-options.js';
+import { coarseWallClock } from './coarse-clock.js';
 import { Core } from './core.js';
 import { CacheFlushError } from './errors.js';
 import { InvalidationBus, type BusMessage, formatMessage } from './invalidation-bus.js';
@@ -23,7 +24,6 @@ import { WriteBehindQueue } from './write-behind.js';
 
 const EMPTY: GetOrSetOptions = Object.freeze({});
 const MAX_DIRTY = 10_000;
-const wallClock = { now: Date.now };
 
 /**
  * `hotpath:cache:invalidation`: published (only when subscribed) each time this instance
@@ -40,6 +40,8 @@ export class Cache {
   readonly #l1: MemoryTier;
   readonly #l2: RedisTier | undefined;
   readonly #loader: Loader;
+  readonly #clock: { now(): number };
+  readonly #counters: Core['counters'];
   readonly #queue: WriteBehindQueue | undefined;
   readonly #closeController = new AbortController();
   readonly #defaults: { ttlMs: number; l1TtlMs: number };
@@ -104,7 +106,7 @@ export class Cache {
       options.tombstoneMs === undefined
         ? 30_000
         : checkNumber('tombstoneMs', options.tombstoneMs, { min: 1 });
-    const clock = options.clock ?? wallClock;
+    const clock = options.clock ?? coarseWallClock();
     if (typeof clock.now !== 'function')
       throw new InvalidOptionError('clock', 'expected an object with now()');
     const random = options.random ?? Math.random;
@@ -145,6 +147,8 @@ export class Cache {
       tombstoneMs,
     });
     counters.onError = () => void this.#core.counters.l2Errors++;
+    this.#clock = clock;
+    this.#counters = this.#core.counters;
     this.#loader = new Loader(this.#core, this.#closeController.signal);
     const l2 = this.#l2;
     if (l2 !== undefined && writeMode === 'behind') {
@@ -187,15 +191,15 @@ export class Cache {
   ): Promise<T | undefined> {
     const entry = this.#l1.get(key);
     if (entry !== undefined) {
-      const now = this.#core.clock.now();
+      const now = this.#clock.now();
       if (now < entry.hitUntil) {
-        this.#core.counters.l1Hits++;
+        this.#counters.l1Hits++;
         if (now >= entry.refreshAt) {
           entry.refreshAt = Infinity;
           if (!this.#closeController.signal.aborted && !this.#loader.has(key))
             this.#loader.load(key, factory as Factory<unknown>, this.#resolve(options), undefined);
         }
-        return Promise.resolve(entry.value as T);
+        return (entry.resolved ??= Promise.resolve(entry.value)) as Promise<T | undefined>;
       }
     }
     return this.#slowGetOrSet(key, factory as Factory<unknown>, options, entry) as Promise<

@@ -126,6 +126,7 @@ export class Core {
       refreshAt: o.refreshAhead > 0 && !negative ? freshUntil - o.refreshAhead * ttl : Infinity,
       tags: o.tags,
       size: s.maxBytes ? s.sizeOf(value) : 1,
+      resolved: undefined,
     };
     if (this.l2 === undefined) return { entry, write: undefined };
     const record = encodeEnvelope({
@@ -186,6 +187,7 @@ export class Core {
           : Infinity,
       tags: env.tags,
       size: s.maxBytes ? s.sizeOf(value) : 1,
+      resolved: undefined,
     });
   }
 

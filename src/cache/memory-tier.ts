@@ -17,6 +17,11 @@ export interface L1Entry {
   tags: readonly string[] | undefined;
   /** Bytes counted against l1.maxBytes. */
   size: number;
+  /**
+   * The value as a settled promise, made on the first hit and reused: an L1 hit then
+   * allocates nothing (bench/cache/l1-hit.bench.ts).
+   */
+  resolved: Promise<unknown> | undefined;
 }
 
 /** Options of the in-process tier. */
