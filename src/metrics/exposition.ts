@@ -12,6 +12,8 @@ export interface Family {
   help: string;
   type: MetricType;
   labelNames: readonly string[];
+  /** How remote series of counters and gauges combine. @defaultValue `'sum'` */
+  aggregate?: 'sum' | 'max';
   /** For histograms: recorded-to-exposed factor and exposed `le` bounds. */
   scale?: number;
   buckets?: readonly number[];

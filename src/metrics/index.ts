@@ -30,6 +30,8 @@ export { fastifyMetrics } from './fastify-plugin.js';
 export type { FastifyMetricsOptions } from './fastify-plugin.js';
 export { instrumentHttp, routeTemplate } from './http-instrument.js';
 export type { InstrumentHttpOptions } from './http-instrument.js';
+export { RuntimeMetrics } from './runtime-metrics.js';
+export type { RuntimeMetricsOptions, RuntimeSnapshot, GcKind } from './runtime-metrics.js';
 export {
   HistogramMismatchError,
   DuplicateMetricError,

@@ -27,6 +27,13 @@ export interface MetricOptions {
   maxSeries?: number;
   /** Called before every collection, to set values read from elsewhere (heap size, GC counts). */
   collect?: () => void;
+  /**
+   * How series of the same labels from other threads or processes combine with this one
+   * (see `MetricsRegistry.setRemote`): `sum` (heap bytes, requests) or `max` (the worst
+   * thread's event-loop delay). Histograms always merge.
+   * @defaultValue `'sum'`
+   */
+  aggregate?: 'sum' | 'max';
 }
 
 /** One series of a metric: its label values and its value holder. */
@@ -52,6 +59,8 @@ export abstract class Metric<T> {
   readonly labelNames: readonly string[];
   /** Cardinality cap. */
   readonly maxSeries: number;
+  /** How remote series combine with this one. */
+  readonly aggregate: 'sum' | 'max';
   /** Prometheus type. */
   abstract readonly type: MetricType;
   #series = new Map<string, Series<T>>();
@@ -84,6 +93,14 @@ export abstract class Metric<T> {
       throw new InvalidOptionError('collect', 'expected a function');
     }
     this.#collect = options.collect;
+    const aggregate = options.aggregate ?? 'sum';
+    if (aggregate !== 'sum' && aggregate !== 'max') {
+      throw new InvalidOptionError(
+        'aggregate',
+        `expected "sum" or "max", got ${String(aggregate)}`,
+      );
+    }
+    this.aggregate = aggregate;
   }
 
   /** Runs the `collect` callback, if any. Registries call it before every exposition. */

@@ -23,6 +23,7 @@ export interface RegistrySnapshot {
     help: string;
     type: MetricType;
     labelNames: string[];
+    aggregate?: 'sum' | 'max';
     scale?: number;
     buckets?: number[];
     series: Array<{ labelValues: string[]; value: number | HistogramSnapshot }>;
@@ -114,8 +115,8 @@ export class MetricsRegistry {
 
   /**
    * Records the latest snapshot of another thread or process (`source` names it); its series
-   * are added into this registry's on exposition: counters and gauges summed, histograms
-   * merged exactly. Pass `undefined` to forget a source that ended.
+   * are added into this registry's on exposition: counters and gauges summed (or the maximum taken, for
+   * metrics made with `aggregate: 'max'`), histograms merged exactly. Pass `undefined` to forget a source that ended.
    */
   setRemote(source: string, snapshot: RegistrySnapshot | undefined): void {
     if (snapshot === undefined) this.#remotes.delete(source);
@@ -137,6 +138,7 @@ export class MetricsRegistry {
         help: metric.help,
         type: metric.type,
         labelNames: [...metric.labelNames],
+        aggregate: metric.aggregate,
         series: [],
       };
       if (metric instanceof HistogramMetric) {
@@ -194,6 +196,7 @@ export class MetricsRegistry {
         help: metric.help,
         type: metric.type,
         labelNames: metric.labelNames,
+        aggregate: metric.aggregate,
         series: seriesOf(metric),
       };
       if (metric instanceof HistogramMetric) {
@@ -213,6 +216,7 @@ export class MetricsRegistry {
         labelNames: first.labelNames,
         series: [],
       };
+      if (first.aggregate !== undefined) base.aggregate = first.aggregate;
       if (first.scale !== undefined) base.scale = first.scale;
       if (first.buckets !== undefined) base.buckets = first.buckets;
       yield combine(base, list);
@@ -249,6 +253,7 @@ function* seriesOf(
 /** Adds remote series into a local family (same name), keyed by label values. */
 function combine(local: Family, remotes: RegistrySnapshot['families']): Family {
   const merged = new Map<string, { labelValues: readonly string[]; value: number | Histogram }>();
+  const max = local.aggregate === 'max';
   const add = (
     labelValues: readonly string[],
     value: number | Histogram | HistogramSnapshot,
@@ -257,7 +262,9 @@ function combine(local: Family, remotes: RegistrySnapshot['families']): Family {
     const found = merged.get(key);
     if (typeof value === 'number') {
       if (found === undefined) merged.set(key, { labelValues, value });
-      else if (typeof found.value === 'number') found.value += value;
+      else if (typeof found.value === 'number') {
+        found.value = max ? Math.max(found.value, value) : found.value + value;
+      }
       return;
     }
     let h = found?.value;
