@@ -8,10 +8,12 @@ import { cacheCodes } from './codes-cache.js';
 import { coreCodes } from './codes-core.js';
 import { dbCodes } from './codes-db.js';
 import { metricsCodes } from './codes-metrics.js';
+import { profileCodes } from './codes-profile.js';
 
 export const errorCodes: Readonly<Record<string, string>> = Object.freeze({
   ...coreCodes,
   ...cacheCodes,
   ...dbCodes,
   ...metricsCodes,
+  ...profileCodes,
 });
