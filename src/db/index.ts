@@ -14,3 +14,31 @@ export type { CreateDatabaseOptions } from './create-database.js';
 export { migrate, splitStatements } from './migrate.js';
 export type { Migration, MigrateResult } from './migrate.js';
 export { QueryError, ConnectError, MigrationError } from './errors.js';
+export { createPool, instrumentPool, InstrumentedPool } from './instrumented-pool.js';
+export type {
+  CreatePoolOptions,
+  InstrumentPoolOptions,
+  LeakReport,
+  PoolMetrics,
+} from './instrumented-pool.js';
+export { fingerprint, normalizeSql, FingerprintCache } from './fingerprint.js';
+export type { Fingerprint } from './fingerprint.js';
+export { QueryStats } from './query-stats.js';
+export type { QueryStatsEntry, QueryStatsOptions } from './query-stats.js';
+export { SlowQueryLog } from './slow-query-log.js';
+export type { SlowQueryEntry, SlowQueryLogOptions } from './slow-query-log.js';
+export { explainQuery, isReadOnly, planNodes } from './explain.js';
+export type { ExplainOptions, PlanNode, QueryPlan } from './explain.js';
+export { IndexAdvisor, filterColumns } from './index-advisor.js';
+export type { IndexAdvice, IndexAdvisorOptions } from './index-advisor.js';
+export { NPlusOneDetector } from './n-plus-one.js';
+export type { NPlusOneDetectorOptions, NPlusOneReport } from './n-plus-one.js';
+export { dbChannels } from './channels.js';
+export type { QueryEvent } from './channels.js';
+export type { SqlClient, SqlPool } from './sql-client.js';
+export {
+  PoolTimeoutError,
+  NPlusOneError,
+  InvalidCursorError,
+  MissingIndexError,
+} from './toolkit-errors.js';

@@ -1,0 +1,578 @@
+import { createHash } from 'node:crypto';
+import type { Pool, PoolClient, PoolConfig, QueryResult } from 'pg';
+import { InvalidOptionError } from '../errors/index.js';
+import { monotonicClock, type Clock } from '../internal/clock.js';
+import { checkNumber } from '../internal/validate-options.js';
+import { Histogram } from '../metrics/index.js';
+import { appFrames } from './call-site.js';
+import { dbChannels, type QueryEvent } from './channels.js';
+import { fingerprint, type Fingerprint } from './fingerprint.js';
+import type { NPlusOneDetector } from './n-plus-one.js';
+import { QueryStats } from './query-stats.js';
+import { INTERNAL_SQL } from './sql-client.js';
+import type { SlowQueryLog } from './slow-query-log.js';
+import { PoolTimeoutError } from './toolkit-errors.js';
+
+/** Options of {@link instrumentPool} and {@link createPool}. */
+export interface InstrumentPoolOptions {
+  /**
+   * Longest wait for a free connection before {@link PoolTimeoutError}, in milliseconds; 0 waits
+   * forever (pg's default, which turns an exhausted pool into requests that never answer).
+   * @defaultValue 5000
+   */
+  acquireTimeoutMs?: number;
+  /**
+   * A client checked out (`pool.connect()`) for longer than this is reported as a leak, with the
+   * stack that acquired it, in milliseconds; 0 turns the detector off (and the stack capture, about
+   * a microsecond per checkout).
+   * @defaultValue 30000
+   */
+  leakDetectionMs?: number;
+  /**
+   * Send parameterized text queries as named (prepared) statements, parsed once per connection.
+   * @defaultValue true
+   */
+  prepare?: boolean;
+  /** Per-fingerprint statistics; a new {@link QueryStats} by default, `false` for none. */
+  stats?: QueryStats | false;
+  /** Slow-query log fed after every query. */
+  slowQueries?: SlowQueryLog;
+  /** N+1 detector fed before every query. */
+  nPlusOne?: NPlusOneDetector;
+  /** Called for each leak found (default: one process warning per acquire site). */
+  onLeak?: (report: LeakReport) => void;
+  clock?: Clock;
+}
+
+/** Options of {@link createPool}: pg's pool settings plus the instrumentation's. */
+export interface CreatePoolOptions extends InstrumentPoolOptions {
+  /** `postgres://...`. */
+  connectionString?: string;
+  /**
+   * Connections at most.
+   * @defaultValue 10
+   */
+  max?: number;
+  /**
+   * Idle connections are closed after this long, in milliseconds.
+   * @defaultValue 30000
+   */
+  idleTimeoutMillis?: number;
+  /** Any other pg `PoolConfig` field. */
+  pg?: PoolConfig;
+}
+
+/** A client held past the leak threshold. */
+export interface LeakReport {
+  heldMs: number;
+  /** Application frames of the stack that acquired it, innermost first. */
+  acquiredAt: string[];
+  /** The full stack that acquired it. */
+  stack: string;
+}
+
+/** The pool's state and counters; see {@link InstrumentedPool.metrics}. */
+export interface PoolMetrics {
+  /** Connections open (idle + in use). */
+  total: number;
+  idle: number;
+  inUse: number;
+  /** Callers waiting for a connection. */
+  waiting: number;
+  max: number;
+  /** Connections handed out since instrumentation began. */
+  acquires: number;
+  /** Acquires that hit the deadline. */
+  acquireTimeouts: number;
+  /** Acquires that failed (could not connect). */
+  acquireErrors: number;
+  /** Queries that failed. */
+  queryErrors: number;
+  /** Errors on idle connections (server restart, network). */
+  idleErrors: number;
+  /** Wait for a connection, in milliseconds. */
+  acquireWaitMs: { count: number; mean: number; p50: number; p99: number; max: number };
+  /**
+   * Seconds spent waiting for a connection per second of wall time since the previous call (or
+   * since start): 0 when nobody waits, 3 when three callers waited all along. Above 0 the pool
+   * is the bottleneck.
+   */
+  saturation: number;
+  /** Clients held past the leak threshold right now. */
+  leaked: number;
+}
+
+interface Held {
+  since: number;
+  site: Error;
+  reported: boolean;
+}
+
+type QueryFn = (...args: unknown[]) => unknown;
+type Callback = (error: Error | undefined, result?: unknown) => void;
+
+/**
+ * A pg `Pool` with metrics, an acquire deadline, a leak detector and per-query hooks (timing,
+ * fingerprint statistics, slow-query log, N+1 detection, named statements). It instruments the
+ * pool in place, at the driver layer: code already holding the pool, an ORM or a
+ * {@link PostgresDatabase}, is measured too. Use {@link createPool} or {@link instrumentPool}.
+ */
+export class InstrumentedPool {
+  readonly #pool: Pool;
+  readonly #ownsPool: boolean;
+  readonly #acquireTimeoutMs: number;
+  readonly #leakMs: number;
+  readonly #prepare: boolean;
+  readonly #stats: QueryStats | undefined;
+  readonly #slow: SlowQueryLog | undefined;
+  readonly #nPlusOne: NPlusOneDetector | undefined;
+  readonly #onLeak: ((report: LeakReport) => void) | undefined;
+  readonly #clock: Clock;
+  readonly #origConnect: Pool['connect'];
+  readonly #origQueries = new Map<PoolClient, QueryFn>();
+  readonly #shapes = new Map<string, { fp: Fingerprint; statement: string }>();
+  readonly #held = new Map<PoolClient, Held>();
+  readonly #warnedSites = new Set<string>();
+  readonly #acquireWait = new Histogram({ lowest: 1, highest: 3.6e9, precision: 0.01 });
+  readonly #leakTimer: NodeJS.Timeout | undefined;
+  #inPoolQuery = false;
+  #acquires = 0;
+  #acquireTimeouts = 0;
+  #acquireErrors = 0;
+  #queryErrors = 0;
+  #idleErrors = 0;
+  #waitedMs = 0;
+  #lastSaturationAt: number;
+  #lastWaitedMs = 0;
+  #closed = false;
+  readonly #onIdleError = (): void => {
+    this.#idleErrors++;
+  };
+  readonly #onRemove = (client: PoolClient): void => {
+    this.#origQueries.delete(client);
+    this.#held.delete(client);
+  };
+
+  /** @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` on a bad option. */
+  constructor(pool: Pool, options: InstrumentPoolOptions = {}, ownsPool = false) {
+    if (pool === null || typeof pool !== 'object' || typeof pool.connect !== 'function') {
+      throw new InvalidOptionError('pool', 'expected a pg Pool');
+    }
+    if ((pool as unknown as Record<symbol, unknown>)[INSTRUMENTED] === true) {
+      throw new InvalidOptionError('pool', 'this pool is already instrumented');
+    }
+    this.#acquireTimeoutMs = checkNumber('acquireTimeoutMs', options.acquireTimeoutMs ?? 5000, {
+      min: 0,
+    });
+    this.#leakMs = checkNumber('leakDetectionMs', options.leakDetectionMs ?? 30_000, { min: 0 });
+    this.#prepare = options.prepare ?? true;
+    this.#stats = options.stats === false ? undefined : (options.stats ?? new QueryStats());
+    this.#slow = options.slowQueries;
+    this.#nPlusOne = options.nPlusOne;
+    this.#onLeak = options.onLeak;
+    this.#clock = options.clock ?? monotonicClock;
+    this.#pool = pool;
+    this.#ownsPool = ownsPool;
+    this.#lastSaturationAt = this.#clock.now();
+
+    (pool as unknown as Record<symbol, unknown>)[INSTRUMENTED] = true;
+    this.#origConnect = pool.connect;
+    // pg-pool's own query() calls this.connect(callback) synchronously: #inPoolQuery tells
+    // such short checkouts (released by pg itself) from application ones, which get a stack.
+    pool.connect = ((callback?: unknown): Promise<PoolClient> | undefined => {
+      const promise = this.#acquire(!this.#inPoolQuery);
+      if (typeof callback !== 'function') return promise;
+      const cb = callback as (e: Error | undefined, c?: PoolClient, done?: unknown) => void;
+      promise.then(
+        (client) => cb(undefined, client, client.release),
+        (error: Error) => cb(error),
+      );
+      return undefined;
+    }) as Pool['connect'];
+    const origPoolQuery = pool.query as unknown as QueryFn;
+    pool.query = ((config: unknown, values?: unknown, callback?: unknown): unknown => {
+      // pg-pool runs client.query from a callback, where the caller's stack is gone: count
+      // N+1 here, while the application's frame is still on the stack, and mark the query.
+      if (typeof config === 'string' && this.#nPlusOne !== undefined) {
+        if (typeof values === 'function') {
+          callback = values;
+          values = undefined;
+        }
+        try {
+          this.#nPlusOne.observe(this.#shape(config).fp);
+        } catch (error) {
+          if (typeof callback !== 'function') return Promise.reject(error);
+          process.nextTick(callback as Callback, error);
+          return undefined;
+        }
+        config = { text: config, values, [OBSERVED]: true };
+        values = undefined;
+      }
+      this.#inPoolQuery = true;
+      try {
+        return origPoolQuery.call(pool, config, values, callback);
+      } finally {
+        this.#inPoolQuery = false;
+      }
+    }) as Pool['query'];
+    this.#restorePoolQuery = () => {
+      pool.query = origPoolQuery as unknown as Pool['query'];
+    };
+    pool.on('error', this.#onIdleError);
+    pool.on('remove', this.#onRemove);
+    if (this.#leakMs > 0) {
+      const every = Math.min(Math.max(this.#leakMs / 2, 100), 10_000);
+      this.#leakTimer = setInterval(() => this.checkLeaks(), every);
+      this.#leakTimer.unref();
+    }
+  }
+
+  readonly #restorePoolQuery: () => void;
+
+  /** The pg pool underneath (instrumented in place). */
+  get pool(): Pool {
+    return this.#pool;
+  }
+
+  /** The per-fingerprint statistics, if kept. */
+  get stats(): QueryStats | undefined {
+    return this.#stats;
+  }
+
+  /** Wait-for-connection histogram, in microseconds. */
+  get acquireWaitHistogram(): Histogram {
+    return this.#acquireWait;
+  }
+
+  /** Same as the pool's `query`: `text` with `$n` parameters. */
+  query<Row extends Record<string, unknown> = Record<string, unknown>>(
+    text: string,
+    params?: unknown[],
+  ): Promise<QueryResult<Row>> {
+    return this.#pool.query<Row>(text, params);
+  }
+
+  /**
+   * A client for several statements; call `release()` when done.
+   * @throws {@link PoolTimeoutError} `HP_ERR_DB_POOL_TIMEOUT` when none frees up in time.
+   */
+  connect(): Promise<PoolClient> {
+    return this.#pool.connect();
+  }
+
+  /** The pool's state and counters. Resets the saturation window. */
+  metrics(): PoolMetrics {
+    const pool = this.#pool;
+    const now = this.#clock.now();
+    const elapsed = now - this.#lastSaturationAt;
+    const saturation = elapsed > 0 ? (this.#waitedMs - this.#lastWaitedMs) / elapsed : 0;
+    this.#lastSaturationAt = now;
+    this.#lastWaitedMs = this.#waitedMs;
+    const h = this.#acquireWait;
+    const empty = h.count === 0;
+    let leaked = 0;
+    for (const held of this.#held.values()) if (now - held.since >= this.#leakMs) leaked++;
+    return {
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      inUse: pool.totalCount - pool.idleCount,
+      waiting: pool.waitingCount,
+      max: pool.options.max ?? 10,
+      acquires: this.#acquires,
+      acquireTimeouts: this.#acquireTimeouts,
+      acquireErrors: this.#acquireErrors,
+      queryErrors: this.#queryErrors,
+      idleErrors: this.#idleErrors,
+      acquireWaitMs: {
+        count: h.count,
+        mean: empty ? 0 : h.mean / 1000,
+        p50: empty ? 0 : h.percentile(50) / 1000,
+        p99: empty ? 0 : h.percentile(99) / 1000,
+        max: empty ? 0 : h.max / 1000,
+      },
+      saturation,
+      leaked: this.#leakMs > 0 ? leaked : 0,
+    };
+  }
+
+  /**
+   * Reports clients checked out longer than `leakDetectionMs` (each once), with the stack that
+   * acquired them. Runs on a timer; call it to check now.
+   */
+  checkLeaks(): LeakReport[] {
+    if (this.#leakMs <= 0) return [];
+    const now = this.#clock.now();
+    const found: LeakReport[] = [];
+    for (const held of this.#held.values()) {
+      if (held.reported || now - held.since < this.#leakMs) continue;
+      held.reported = true;
+      const stack = held.site.stack ?? '';
+      const report: LeakReport = { heldMs: now - held.since, acquiredAt: appFrames(stack), stack };
+      found.push(report);
+      if (dbChannels.leak.hasSubscribers) dbChannels.leak.publish(report);
+      if (this.#onLeak !== undefined) this.#onLeak(report);
+      else {
+        const site = report.acquiredAt[0] ?? '(unknown)';
+        if (!this.#warnedSites.has(site)) {
+          this.#warnedSites.add(site);
+          process.emitWarning(
+            `a pg client has been checked out for ${Math.round(report.heldMs)} ms without release(); acquired at ${report.acquiredAt.join(' <- ') || stack}`,
+            { code: 'HP_WARN_DB_CLIENT_LEAK' },
+          );
+        }
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Removes the instrumentation (the pool keeps working, unmeasured) and waits for slow-query
+   * EXPLAINs in flight; ends the pool when {@link createPool} made it.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#leakTimer !== undefined) clearInterval(this.#leakTimer);
+    await this.#slow?.flush();
+    const pool = this.#pool;
+    pool.connect = this.#origConnect;
+    this.#restorePoolQuery();
+    for (const [client, query] of this.#origQueries) client.query = query as PoolClient['query'];
+    this.#origQueries.clear();
+    this.#held.clear();
+    pool.off('error', this.#onIdleError);
+    pool.off('remove', this.#onRemove);
+    delete (pool as unknown as Record<symbol, unknown>)[INSTRUMENTED];
+    if (this.#ownsPool) await pool.end();
+  }
+
+  #acquire(track: boolean): Promise<PoolClient> {
+    const start = this.#clock.now();
+    const site = track && this.#leakMs > 0 ? new Error('client acquired here') : undefined;
+    return new Promise<PoolClient>((resolve, reject) => {
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      if (this.#acquireTimeoutMs > 0) {
+        timer = setTimeout(() => {
+          settled = true;
+          this.#acquireTimeouts++;
+          this.#waitedMs += this.#clock.now() - start;
+          reject(this.#timeoutError());
+        }, this.#acquireTimeoutMs);
+        timer.unref();
+      }
+      this.#origConnect.call(this.#pool, (error: Error | undefined, client?: PoolClient) => {
+        if (settled) {
+          // the caller gave up: hand the late connection straight back
+          if (error === undefined && client !== undefined) client.release();
+          return;
+        }
+        settled = true;
+        if (timer !== undefined) clearTimeout(timer);
+        const waitMs = this.#clock.now() - start;
+        this.#waitedMs += waitMs;
+        this.#acquireWait.record(waitMs * 1000);
+        if (dbChannels.acquire.hasSubscribers) dbChannels.acquire.publish({ waitMs, error });
+        if (error !== undefined || client === undefined) {
+          this.#acquireErrors++;
+          reject(error);
+          return;
+        }
+        this.#acquires++;
+        this.#patchClient(client);
+        if (site !== undefined) {
+          this.#held.set(client, { since: this.#clock.now(), site, reported: false });
+          const release = client.release;
+          client.release = (err?: Error | boolean) => {
+            this.#held.delete(client);
+            client.release = release;
+            return release.call(client, err);
+          };
+        }
+        resolve(client);
+      });
+    });
+  }
+
+  #timeoutError(): PoolTimeoutError {
+    const pool = this.#pool;
+    let oldest: Held | undefined;
+    for (const held of this.#held.values()) {
+      if (oldest === undefined || held.since < oldest.since) oldest = held;
+    }
+    const holder =
+      oldest === undefined
+        ? ''
+        : `; the longest-held client (${Math.round(this.#clock.now() - oldest.since)} ms) was acquired at ${appFrames(oldest.site.stack)[0] ?? '(unknown)'}`;
+    return new PoolTimeoutError(
+      this.#acquireTimeoutMs,
+      `no database connection free after ${this.#acquireTimeoutMs} ms: pool max ${pool.options.max ?? 10}, ${pool.totalCount - pool.idleCount} in use, ${pool.waitingCount} waiting${holder}. Raise max, shorten transactions or look for clients never released.`,
+    );
+  }
+
+  #patchClient(client: PoolClient): void {
+    if (this.#origQueries.has(client)) return;
+    const orig = client.query as unknown as QueryFn;
+    this.#origQueries.set(client, orig);
+    client.query = ((config: unknown, values?: unknown, callback?: unknown): unknown =>
+      this.#run(client, orig, config, values, callback)) as PoolClient['query'];
+  }
+
+  #run(
+    client: PoolClient,
+    orig: QueryFn,
+    config: unknown,
+    values: unknown,
+    callback: unknown,
+  ): unknown {
+    // Submittables (cursors, COPY streams) and anything unusual go straight to pg.
+    if (
+      typeof config !== 'string' &&
+      (config === null ||
+        typeof config !== 'object' ||
+        typeof (config as { submit?: unknown }).submit === 'function')
+    ) {
+      return orig.call(client, config, values, callback);
+    }
+    if (typeof values === 'function') {
+      callback = values;
+      values = undefined;
+    }
+    const text = typeof config === 'string' ? config : ((config as { text?: string }).text ?? '');
+    if (text.startsWith(INTERNAL_SQL)) return orig.call(client, config, values, callback);
+    const params = (values ?? (config as { values?: unknown[] }).values) as unknown[] | undefined;
+    const shape = this.#shape(text);
+    const cb = typeof callback === 'function' ? (callback as Callback) : undefined;
+    const observed =
+      typeof config === 'object' && (config as Record<symbol, unknown>)[OBSERVED] === true;
+    if (!observed) {
+      try {
+        this.#nPlusOne?.observe(shape.fp);
+      } catch (error) {
+        if (cb !== undefined) {
+          process.nextTick(cb, error);
+          return undefined;
+        }
+        return Promise.reject(error);
+      }
+    }
+    let sent: unknown = config;
+    if (
+      this.#prepare &&
+      (observed || typeof config === 'string') &&
+      params !== undefined &&
+      params.length > 0
+    ) {
+      sent = { name: shape.statement, text, values: params };
+    }
+    const start = performance.now();
+    const promise = (
+      sent === config ? orig.call(client, config, values) : orig.call(client, sent)
+    ) as Promise<QueryResult | QueryResult[]>;
+    const done = promise.then(
+      (result) => {
+        this.#finish(shape.fp, text, params, performance.now() - start, rowsOf(result), undefined);
+        if (cb !== undefined) cb(undefined, result);
+        return result;
+      },
+      (error: unknown) => {
+        this.#queryErrors++;
+        this.#finish(shape.fp, text, params, performance.now() - start, 0, error);
+        if (cb !== undefined) {
+          cb(error as Error);
+          return undefined;
+        }
+        throw error;
+      },
+    );
+    return cb !== undefined ? undefined : done;
+  }
+
+  #finish(
+    fp: Fingerprint,
+    text: string,
+    params: unknown[] | undefined,
+    durationMs: number,
+    rows: number,
+    error: unknown,
+  ): void {
+    this.#stats?.record(fp, durationMs, rows, error !== undefined);
+    if (error === undefined) this.#slow?.consider(fp, text, params, durationMs);
+    if (dbChannels.query.hasSubscribers) {
+      const event: QueryEvent = {
+        text,
+        fingerprint: fp.normalized,
+        fingerprintId: fp.id,
+        durationMs,
+        rows,
+        error,
+      };
+      dbChannels.query.publish(event);
+    }
+  }
+
+  #shape(text: string): { fp: Fingerprint; statement: string } {
+    let shape = this.#shapes.get(text);
+    if (shape === undefined) {
+      // named after the exact text: two texts of one fingerprint are two statements to pg
+      const statement = `hp_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+      shape = { fp: fingerprint(text), statement };
+      if (this.#shapes.size >= 5000) this.#shapes.clear();
+      this.#shapes.set(text, shape);
+    }
+    return shape;
+  }
+}
+
+const INSTRUMENTED = Symbol.for('hotpath.db.instrumented');
+// marks a query pg-pool forwards after the N+1 detector already counted it
+const OBSERVED = Symbol('hotpath.db.observed');
+
+function rowsOf(result: QueryResult | QueryResult[]): number {
+  if (Array.isArray(result)) return result.reduce((sum, r) => sum + rowsOf(r), 0);
+  return result.rowCount ?? result.rows?.length ?? 0;
+}
+
+/**
+ * Instruments an existing pg pool in place (see {@link InstrumentedPool}); `close()` removes
+ * the instrumentation and leaves the pool open.
+ * @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` on a bad option or a pool already
+ *   instrumented.
+ * @example
+ * const db = instrumentPool(pool, { acquireTimeoutMs: 2000 });
+ * db.metrics(); // { total, idle, inUse, waiting, acquireWaitMs, saturation, ... }
+ * db.stats?.top(10);
+ */
+export function instrumentPool(pool: Pool, options: InstrumentPoolOptions = {}): InstrumentedPool {
+  return new InstrumentedPool(pool, options, false);
+}
+
+/**
+ * Creates a pg pool and instruments it; `close()` ends the pool. Async because `pg` is an
+ * optional peer dependency, loaded on first use.
+ * @example
+ * const db = await createPool({ connectionString: process.env.DATABASE_URL, max: 20 });
+ * const { rows } = await db.query('SELECT * FROM payments WHERE id = $1', [id]);
+ * await db.close();
+ */
+export async function createPool(options: CreatePoolOptions = {}): Promise<InstrumentedPool> {
+  const max = checkNumber('max', options.max ?? 10, { min: 1, integer: true });
+  const idleTimeoutMillis = checkNumber('idleTimeoutMillis', options.idleTimeoutMillis ?? 30_000, {
+    min: 0,
+  });
+  const { default: pg } = await import('pg');
+  const pool = new pg.Pool({
+    ...options.pg,
+    ...(options.connectionString !== undefined
+      ? { connectionString: options.connectionString }
+      : {}),
+    max,
+    idleTimeoutMillis,
+  });
+  try {
+    return new InstrumentedPool(pool, options, true);
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+}
