@@ -62,7 +62,9 @@ export async function buildApp(
     const mapped = error.code === undefined ? undefined : fastifyCodes[error.code];
     if (mapped !== undefined) {
       const message =
-        mapped === 'UNSUPPORTED_MEDIA_TYPE' ? 'Content-Type must be application/json' : error.message;
+        mapped === 'UNSUPPORTED_MEDIA_TYPE'
+          ? 'Content-Type must be application/json'
+          : error.message;
       return reply.code(statusByCode[mapped]).send({ code: mapped, message });
     }
     request.log.error({ err: error }, 'unhandled error');
