@@ -32,6 +32,8 @@ export { instrumentHttp, routeTemplate } from './http-instrument.js';
 export type { InstrumentHttpOptions } from './http-instrument.js';
 export { RuntimeMetrics } from './runtime-metrics.js';
 export type { RuntimeMetricsOptions, RuntimeSnapshot, GcKind } from './runtime-metrics.js';
+export { SloMonitor, parseSloRule } from './slo.js';
+export type { SloRule, SloSubject, SloStatus, SloEvent, SloMonitorOptions } from './slo.js';
 export {
   HistogramMismatchError,
   DuplicateMetricError,

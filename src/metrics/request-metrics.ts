@@ -102,6 +102,8 @@ export class RequestMetrics {
   readonly slowMs: number;
   /** Requests currently in flight. */
   inFlight = 0;
+  /** Length of the recent history {@link RequestMetrics.recent} can cover, in milliseconds. */
+  readonly historyMs: number;
 
   #maxRoutes: number;
   #logger: SlowRequestLogger;
@@ -162,6 +164,7 @@ export class RequestMetrics {
       help: `Requests recorded under route="${OTHER_LABEL}" because the route cap was reached.`,
     });
     const slots = Math.max(1, Math.round(historyMs / slotMs));
+    this.historyMs = slots * slotMs;
     this.#window = new WindowedHistogram({
       windowMs: slots * slotMs,
       slots,
