@@ -37,6 +37,22 @@ export { dbChannels } from './channels.js';
 export type { QueryEvent } from './channels.js';
 export type { SqlClient, SqlPool } from './sql-client.js';
 export {
+  keysetPage,
+  buildKeysetQuery,
+  checkKeysetIndex,
+  encodeCursor,
+  decodeCursor,
+} from './keyset.js';
+export type { KeysetColumn, KeysetPage, KeysetPageOptions, KeysetQuery } from './keyset.js';
+export { BatchLoader } from './batch-loader.js';
+export type { BatchLoaderOptions } from './batch-loader.js';
+export { lateralLoader, buildLateralQuery, buildAnyDistinctQuery } from './lateral.js';
+export type { PerKeyQueryOptions } from './lateral.js';
+export { insertMultiRow, insertUnnest, copyRows } from './bulk-insert.js';
+export type { BulkInsertOptions, CopyCapableClient } from './bulk-insert.js';
+export { ShardRouter, ReadWriteRouter, jumpHash, hashKey } from './shard-router.js';
+export type { ShardRouterOptions, ReadWriteRouterOptions } from './shard-router.js';
+export {
   PoolTimeoutError,
   NPlusOneError,
   InvalidCursorError,

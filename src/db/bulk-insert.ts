@@ -1,0 +1,150 @@
+import { InvalidOptionError } from '../errors/index.js';
+import { quoteIdent, throwIfAborted, type SqlClient } from './sql-client.js';
+
+/** What to insert: rows as arrays aligned with `columns`. */
+export interface BulkInsertOptions {
+  table: string;
+  columns: string[];
+  rows: readonly (readonly unknown[])[];
+  signal?: AbortSignal;
+}
+
+// PostgreSQL's wire protocol caps a statement at 65535 parameters.
+const MAX_PARAMS = 65_535;
+
+function check(options: BulkInsertOptions): void {
+  if (!Array.isArray(options.columns) || options.columns.length === 0) {
+    throw new InvalidOptionError('columns', 'expected at least one column');
+  }
+  for (const [i, row] of options.rows.entries()) {
+    if (row.length !== options.columns.length) {
+      throw new InvalidOptionError(
+        'rows',
+        `row ${i} has ${row.length} values, expected ${options.columns.length}`,
+      );
+    }
+  }
+}
+
+/**
+ * Inserts with multi-row `INSERT ... VALUES ($1, $2), ($3, $4), ...` statements of `chunkSize`
+ * rows (capped so a statement stays under 65535 parameters). Returns the rows inserted. Run it
+ * in a transaction for all-or-nothing.
+ */
+export async function insertMultiRow(
+  client: SqlClient,
+  options: BulkInsertOptions & { chunkSize?: number },
+): Promise<number> {
+  check(options);
+  const width = options.columns.length;
+  const chunk = Math.max(1, Math.min(options.chunkSize ?? 1000, Math.floor(MAX_PARAMS / width)));
+  const head = `INSERT INTO ${quoteIdent(options.table)} (${options.columns.map((c) => quoteIdent(c)).join(', ')}) VALUES `;
+  let inserted = 0;
+  let cachedSize = -1;
+  let cachedText = '';
+  for (let start = 0; start < options.rows.length; start += chunk) {
+    throwIfAborted(options.signal);
+    const rows = options.rows.slice(start, start + chunk);
+    if (rows.length !== cachedSize) {
+      const groups: string[] = [];
+      for (let r = 0; r < rows.length; r++) {
+        const ps: string[] = [];
+        for (let c = 1; c <= width; c++) ps.push(`$${r * width + c}`);
+        groups.push(`(${ps.join(', ')})`);
+      }
+      cachedText = head + groups.join(', ');
+      cachedSize = rows.length;
+    }
+    const result = await client.query(cachedText, rows.flat());
+    inserted += result.rowCount ?? rows.length;
+  }
+  return inserted;
+}
+
+/**
+ * Inserts with one statement whatever the row count: one array parameter per column,
+ * `INSERT ... SELECT * FROM unnest($1::int[], $2::text[])`. `types` are the PostgreSQL types of
+ * the columns. One parse and plan for any size, and no parameter limit.
+ */
+export async function insertUnnest(
+  client: SqlClient,
+  options: BulkInsertOptions & { types: string[] },
+): Promise<number> {
+  check(options);
+  if (options.types?.length !== options.columns.length) {
+    throw new InvalidOptionError('types', 'expected one PostgreSQL type per column');
+  }
+  for (const t of options.types) {
+    if (!/^[a-z][a-z0-9_ ]*(\(\d+(, ?\d+)?\))?$/i.test(t))
+      throw new InvalidOptionError('types', `bad type ${t}`);
+  }
+  throwIfAborted(options.signal);
+  const arrays = options.columns.map((_, c) => options.rows.map((row) => row[c]));
+  const text =
+    `INSERT INTO ${quoteIdent(options.table)} (${options.columns.map((c) => quoteIdent(c)).join(', ')}) ` +
+    `SELECT * FROM unnest(${options.types.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})`;
+  const result = await client.query(text, arrays);
+  return result.rowCount ?? options.rows.length;
+}
+
+/** Writes one value in COPY text format. */
+function copyValue(value: unknown): string {
+  if (value === null || value === undefined) return '\\N';
+  let text: string;
+  if (value instanceof Date) text = value.toISOString();
+  else if (typeof value === 'object') text = JSON.stringify(value);
+  else text = String(value);
+  return text.replace(/[\\\n\r\t]/g, (c) =>
+    c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t',
+  );
+}
+
+/** A pg client that can run a COPY stream (a `pg.PoolClient` or `pg.Client`). */
+export interface CopyCapableClient {
+  query(stream: unknown): unknown;
+}
+
+/**
+ * Streams rows with `COPY table (columns) FROM STDIN` (text format) through pg-copy-streams,
+ * the fastest way in: no per-row parse, plan or parameter. Needs a dedicated client
+ * (`pool.connect()`), and the optional `pg-copy-streams` package.
+ * @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` when pg-copy-streams is not installed.
+ */
+export async function copyRows(
+  client: CopyCapableClient,
+  options: BulkInsertOptions,
+): Promise<number> {
+  check(options);
+  throwIfAborted(options.signal);
+  let copyFrom: (text: string) => NodeJS.WritableStream & { rowCount?: number };
+  try {
+    ({ from: copyFrom } = (await import('pg-copy-streams')) as unknown as {
+      from: typeof copyFrom;
+    });
+  } catch (error) {
+    throw new InvalidOptionError('client', 'copyRows needs the pg-copy-streams package', {
+      cause: error,
+    });
+  }
+  const stream = client.query(
+    copyFrom(
+      `COPY ${quoteIdent(options.table)} (${options.columns.map((c) => quoteIdent(c)).join(', ')}) FROM STDIN`,
+    ),
+  ) as NodeJS.WritableStream & { rowCount?: number };
+  const { Readable } = await import('node:stream');
+  const { pipeline } = await import('node:stream/promises');
+  const rows = options.rows;
+  function* lines(): Generator<string> {
+    let buffer = '';
+    for (const row of rows) {
+      buffer += row.map(copyValue).join('\t') + '\n';
+      if (buffer.length >= 64 * 1024) {
+        yield buffer;
+        buffer = '';
+      }
+    }
+    if (buffer.length > 0) yield buffer;
+  }
+  await pipeline(Readable.from(lines()), stream, { signal: options.signal });
+  return stream.rowCount ?? rows.length;
+}

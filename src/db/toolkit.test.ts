@@ -1,0 +1,229 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { createTestDatabase, postgresForTests } from '../../test/helpers/services.js';
+import { BatchLoader } from './batch-loader.js';
+import { copyRows, insertMultiRow, insertUnnest } from './bulk-insert.js';
+import { IndexAdvisor, filterColumns } from './index-advisor.js';
+import { checkKeysetIndex, decodeCursor, encodeCursor, keysetPage } from './keyset.js';
+import { buildAnyDistinctQuery, buildLateralQuery, lateralLoader } from './lateral.js';
+import { InvalidCursorError, MissingIndexError } from './toolkit-errors.js';
+
+const server = await postgresForTests();
+
+describe('db helpers on PostgreSQL', { skip: server.skip }, () => {
+  let db: { url: string; drop: () => Promise<void> };
+  let pool: pg.Pool;
+  before(async () => {
+    db = await createTestDatabase(server.url);
+    pool = new pg.Pool({ connectionString: db.url, max: 3 });
+    await pool.query(`CREATE TABLE payments (
+      id bigint PRIMARY KEY, user_id bigint NOT NULL, amount int NOT NULL,
+      created_at timestamptz NOT NULL, note text)`);
+    await pool.query(`INSERT INTO payments
+      SELECT g, g % 50, g * 10, timestamptz '2026-01-01' + g * interval '1 minute', NULL
+      FROM generate_series(1, 20000) g`);
+    await pool.query('CREATE INDEX payments_user_created ON payments (user_id, created_at, id)');
+    await pool.query('ANALYZE payments');
+  });
+  after(async () => {
+    await pool?.end();
+    await db?.drop();
+  });
+
+  test('keyset pages walk every row of a user once, in order, then stop', async () => {
+    const orderBy = [
+      { column: 'created_at', direction: 'desc' as const },
+      { column: 'id', direction: 'desc' as const },
+    ];
+    const seen: number[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await keysetPage<{ id: string }>(pool, {
+        table: 'payments',
+        where: { user_id: 7 },
+        orderBy,
+        limit: 150,
+        cursor,
+      });
+      seen.push(...page.rows.map((r) => Number(r.id)));
+      cursor = page.nextCursor ?? undefined;
+      pages++;
+    } while (cursor !== undefined);
+    assert.equal(seen.length, 400);
+    assert.equal(pages, 3);
+    assert.deepEqual(
+      seen,
+      [...seen].sort((a, b) => b - a),
+    );
+    assert.equal(new Set(seen).size, 400);
+  });
+
+  test('cursors round-trip dates and reject tampering', () => {
+    const date = new Date('2026-01-02T03:04:05.000Z');
+    assert.deepEqual(decodeCursor(encodeCursor([date, 42]), 2), [date, 42]);
+    assert.throws(() => decodeCursor('not a cursor!', 2), InvalidCursorError);
+    assert.throws(() => decodeCursor(encodeCursor([1]), 2), InvalidCursorError);
+  });
+
+  test('checkKeysetIndex finds the matching index or names the one to create', async () => {
+    const name = await checkKeysetIndex(pool, {
+      table: 'payments',
+      where: { user_id: 1 },
+      orderBy: [
+        { column: 'created_at', direction: 'desc' },
+        { column: 'id', direction: 'desc' },
+      ],
+    });
+    assert.equal(name, 'payments_user_created');
+    await assert.rejects(
+      checkKeysetIndex(pool, {
+        table: 'payments',
+        orderBy: [{ column: 'amount' }, { column: 'id' }],
+      }),
+      (error: unknown) => {
+        assert.ok(error instanceof MissingIndexError);
+        assert.equal(
+          error.suggestion,
+          'CREATE INDEX CONCURRENTLY ON "payments" ("amount" ASC, "id" ASC)',
+        );
+        return true;
+      },
+    );
+  });
+
+  test('the LATERAL loader answers many keys in one query, same rows as DISTINCT ON', async () => {
+    const spec = {
+      table: 'payments',
+      keyColumn: 'user_id',
+      orderBy: [{ column: 'created_at', direction: 'desc' as const }],
+    };
+    const loader = lateralLoader<number, { id: string }>(pool, spec);
+    const users = [1, 2, 3, 999];
+    const results = await Promise.all(users.map((u) => loader.load(u)));
+    assert.equal(loader.batches, 1);
+    assert.deepEqual(
+      results.map((r) => r?.map((p) => Number(p.id))),
+      [[19951], [19952], [19953], []],
+    );
+    const distinct = await pool.query(buildAnyDistinctQuery(spec), [users]);
+    assert.deepEqual(
+      distinct.rows.map((r) => Number(r.id)).sort(),
+      ['19951', '19952', '19953'].map(Number),
+    );
+    const plan = await pool.query(`EXPLAIN ${buildLateralQuery(spec)}`, [users]);
+    assert.match(
+      plan.rows.map((r) => r['QUERY PLAN']).join('\n'),
+      /Index Scan Backward using payments_user_created/,
+    );
+  });
+
+  test('BatchLoader dedupes keys, splits at maxBatchSize and retries a failed batch', async () => {
+    const calls: number[][] = [];
+    let fail = true;
+    const loader = new BatchLoader<number, string>({
+      maxBatchSize: 3,
+      batch: async (keys) => {
+        calls.push(keys);
+        if (fail) throw new Error('down');
+        return keys.map((k) => `v${k}`);
+      },
+    });
+    await assert.rejects(loader.load(1), /down/);
+    fail = false;
+    assert.deepEqual(await loader.loadMany([1, 2, 2, 3, 4]), ['v1', 'v2', 'v2', 'v3', 'v4']);
+    assert.deepEqual(calls, [[1], [1, 2, 3], [4]]);
+  });
+
+  test('multi-row, unnest and COPY insert the same rows, COPY escaping tabs and newlines', async () => {
+    await pool.query('CREATE TABLE bulk (id int PRIMARY KEY, label text, at timestamptz)');
+    const at = new Date('2026-05-01T00:00:00.000Z');
+    const rows = (from: number) =>
+      Array.from({ length: 3000 }, (_, i) => [
+        from + i,
+        i % 7 === 0 ? null : `a\tb\\c\nd ${i}`,
+        at,
+      ]);
+    assert.equal(
+      await insertMultiRow(pool, {
+        table: 'bulk',
+        columns: ['id', 'label', 'at'],
+        rows: rows(0),
+        chunkSize: 1000,
+      }),
+      3000,
+    );
+    assert.equal(
+      await insertUnnest(pool, {
+        table: 'bulk',
+        columns: ['id', 'label', 'at'],
+        types: ['int', 'text', 'timestamptz'],
+        rows: rows(10_000),
+      }),
+      3000,
+    );
+    const client = await pool.connect();
+    try {
+      assert.equal(
+        await copyRows(client, {
+          table: 'bulk',
+          columns: ['id', 'label', 'at'],
+          rows: rows(20_000),
+        }),
+        3000,
+      );
+    } finally {
+      client.release();
+    }
+    const { rows: check } = await pool.query(
+      `SELECT count(*)::int AS n, count(DISTINCT label)::int AS labels, count(*) FILTER (WHERE label IS NULL)::int AS nulls,
+              bool_and(at = '2026-05-01T00:00:00Z') AS same_at FROM bulk`,
+    );
+    assert.deepEqual(check[0], { n: 9000, labels: 2571, nulls: 3 * 429, same_at: true });
+    const { rows: one } = await pool.query('SELECT label FROM bulk WHERE id IN (1, 10001, 20001)');
+    assert.deepEqual(
+      one.map((r) => r.label),
+      ['a\tb\\c\nd 1', 'a\tb\\c\nd 1', 'a\tb\\c\nd 1'],
+    );
+  });
+
+  test('index advice proposes an index for a selective seq scan and HypoPG confirms it', async () => {
+    await pool.query('CREATE EXTENSION IF NOT EXISTS hypopg');
+    const advisor = new IndexAdvisor();
+    const advice = await advisor.advise(pool, 'SELECT * FROM payments WHERE amount = $1', [500]);
+    assert.equal(advice.length, 1);
+    assert.deepEqual(advice[0]!.columns, ['amount']);
+    assert.equal(advice[0]!.statement, 'CREATE INDEX CONCURRENTLY ON "payments" ("amount")');
+    assert.equal(advice[0]!.confirmed, true);
+    assert.ok(advice[0]!.costBefore / advice[0]!.costAfter! >= 10);
+    // served by an index already: nothing to advise; nor for an unselective filter
+    assert.deepEqual(
+      await advisor.advise(
+        pool,
+        'SELECT * FROM payments WHERE user_id = $1 ORDER BY created_at',
+        [3],
+      ),
+      [],
+    );
+    assert.deepEqual(
+      await advisor.advise(pool, 'SELECT * FROM payments WHERE amount > $1', [10]),
+      [],
+    );
+    const { rows } = await pool.query(
+      "SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'payments'",
+    );
+    assert.equal(rows[0]!.n, 2, 'advice is never applied');
+  });
+
+  test('filterColumns puts equality columns first and one range column last', () => {
+    const known = new Set(['user_id', 'status', 'created_at', 'amount']);
+    assert.deepEqual(
+      filterColumns(
+        "((created_at > '2026-01-01'::timestamptz) AND (user_id = 4) AND ((status)::text = 'paid'::text))",
+        known,
+      ),
+      ['user_id', 'status', 'created_at'],
+    );
+  });
+});
