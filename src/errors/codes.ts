@@ -9,6 +9,7 @@ import { coreCodes } from './codes-core.js';
 import { dbCodes } from './codes-db.js';
 import { metricsCodes } from './codes-metrics.js';
 import { profileCodes } from './codes-profile.js';
+import { resilienceCodes } from './codes-resilience.js';
 
 export const errorCodes: Readonly<Record<string, string>> = Object.freeze({
   ...coreCodes,
@@ -16,4 +17,5 @@ export const errorCodes: Readonly<Record<string, string>> = Object.freeze({
   ...dbCodes,
   ...metricsCodes,
   ...profileCodes,
+  ...resilienceCodes,
 });

@@ -1,0 +1,6 @@
+/** Codes of hotpath/resilience. */
+export const resilienceCodes = {
+  HP_ERR_CIRCUIT_OPEN: 'The circuit breaker is open and refused the call without running it.',
+  HP_ERR_BULKHEAD_FULL: 'The bulkhead has no free slot and its queue is full.',
+  HP_ERR_TIMEOUT: 'The operation did not finish within its time limit.',
+} as const;

@@ -1,0 +1,90 @@
+import { AbortedError } from '../errors/index.js';
+import { checkNumber } from '../internal/validate-options.js';
+import { BulkheadFullError } from './errors.js';
+
+/** Options of {@link Bulkhead}. */
+export interface BulkheadOptions {
+  /** Calls running at once. */
+  maxConcurrent: number;
+  /** Calls waiting for a slot; one more is refused at once. Default 0. */
+  maxQueue?: number;
+}
+
+interface Waiter {
+  start: () => void;
+  fail: (error: unknown) => void;
+}
+
+/**
+ * Caps the calls running at once against one dependency, so a slow dependency holds a bounded
+ * share of the process (its sockets, memory, event-loop time) instead of all of it. Calls past
+ * the cap wait in a bounded FIFO queue; past the queue they fail fast.
+ * @example
+ * const bulkhead = new Bulkhead({ maxConcurrent: 32, maxQueue: 64 });
+ * await bulkhead.execute((signal) => gateway.charge(payment, signal));
+ */
+export class Bulkhead {
+  readonly #maxConcurrent: number;
+  readonly #maxQueue: number;
+  readonly #queue: Waiter[] = [];
+  #running = 0;
+
+  /** @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` naming a bad option. */
+  constructor(options: BulkheadOptions) {
+    this.#maxConcurrent = checkNumber('maxConcurrent', options.maxConcurrent, {
+      min: 1,
+      integer: true,
+    });
+    this.#maxQueue = checkNumber('maxQueue', options.maxQueue ?? 0, { min: 0, integer: true });
+  }
+
+  /** Calls running now. */
+  get running(): number {
+    return this.#running;
+  }
+
+  /** Calls waiting for a slot. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /**
+   * Runs `fn` when a slot is free.
+   * @throws {@link BulkheadFullError} `HP_ERR_BULKHEAD_FULL` when slots and queue are full.
+   * @throws {@link AbortedError} `HP_ERR_ABORTED` when `signal` aborts while queued.
+   */
+  async execute<T>(fn: (signal?: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) throw new AbortedError(undefined, { cause: signal.reason });
+    if (this.#running >= this.#maxConcurrent) {
+      if (this.#queue.length >= this.#maxQueue)
+        throw new BulkheadFullError(this.#maxConcurrent, this.#maxQueue);
+      await new Promise<void>((resolve, reject) => {
+        const waiter: Waiter = {
+          start: () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          },
+          fail: reject,
+        };
+        const onAbort = () => {
+          const index = this.#queue.indexOf(waiter);
+          if (index !== -1) this.#queue.splice(index, 1);
+          reject(new AbortedError(undefined, { cause: signal?.reason }));
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.#queue.push(waiter);
+      });
+    } else {
+      this.#running++;
+    }
+    try {
+      return await fn(signal);
+    } finally {
+      const next = this.#queue.shift();
+      // The slot passes straight to the next waiter, so `running` never dips below the cap
+      // while work is queued.
+      if (next !== undefined) next.start();
+      else this.#running--;
+    }
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * @module hotpath/resilience
+ * Policies that keep a service up when a dependency is not: a circuit breaker (failure-rate
+ * and slow-call thresholds), a bulkhead (bounded concurrency and queue), a timeout that
+ * aborts, and retry with exponential backoff and jitter. Each is a small object or function
+ * that wraps an async call; compose them by nesting. It does not do rate limiting or load
+ * shedding yet.
+ */
+export { CircuitBreaker } from './circuit-breaker.js';
+export type { CircuitBreakerOptions, CircuitState, CircuitStateChange } from './circuit-breaker.js';
+export { Bulkhead } from './bulkhead.js';
+export type { BulkheadOptions } from './bulkhead.js';
+export { withTimeout } from './timeout.js';
+export { retry } from './retry.js';
+export type { RetryOptions } from './retry.js';
+export { CircuitOpenError, BulkheadFullError, TimeoutError } from './errors.js';
