@@ -34,6 +34,8 @@ export { RuntimeMetrics } from './runtime-metrics.js';
 export type { RuntimeMetricsOptions, RuntimeSnapshot, GcKind } from './runtime-metrics.js';
 export { SloMonitor, parseSloRule } from './slo.js';
 export type { SloRule, SloSubject, SloStatus, SloEvent, SloMonitorOptions } from './slo.js';
+export { LeakDetector } from './leak-detector.js';
+export type { LeakDetectorOptions, LeakEvidence, LeakStatus, HeapSample } from './leak-detector.js';
 export {
   HistogramMismatchError,
   DuplicateMetricError,
