@@ -96,6 +96,10 @@ export class Cache {
       options.l2TimeoutMs === undefined
         ? 200
         : checkNumber('l2TimeoutMs', options.l2TimeoutMs, { min: 1 });
+    const readBatch =
+      options.l2ReadBatch === undefined
+        ? 32
+        : checkNumber('l2ReadBatch', options.l2ReadBatch, { min: 1, integer: true });
     this.#l2RetryMs =
       options.l2RetryMs === undefined
         ? 1000
@@ -131,6 +135,7 @@ export class Cache {
             namespace,
             timeoutMs: l2TimeoutMs,
             retryMs: this.#l2RetryMs,
+            readBatch,
             clock,
             onError: () => counters.onError(),
           });

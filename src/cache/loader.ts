@@ -21,7 +21,8 @@ export interface Flight {
   fallback: Outcome | undefined;
   version: number;
   tags: readonly string[] | undefined;
-  controller: AbortController;
+  /** Made when the factory is called: aborted on hardTimeoutMs or close(). */
+  controller: AbortController | undefined;
   /** A factory still running after the callers were answered with a stale value. */
   background: Promise<unknown> | undefined;
 }
@@ -75,25 +76,26 @@ export class Loader {
       this.#core.counters.coalesced++;
       return running;
     }
-    const controller = new AbortController();
     const flight: Flight = {
       promise: undefined as unknown as Promise<Outcome>,
       invalidated: false,
       fallback: l1Stale === undefined ? undefined : { value: l1Stale.value, stale: true },
       version: this.#core.nextVersion(),
       tags: o.tags,
-      controller,
+      controller: undefined,
       background: undefined,
     };
     this.#flights.set(key, flight);
     flight.promise = this.#run(key, factory, o, flight);
     // The flight stays joinable until a background compute (stale answered first) is done.
-    void flight.promise
-      .then(() => flight.background)
-      .catch(() => undefined)
-      .finally(() => {
-        if (this.#flights.get(key) === flight) this.#flights.delete(key);
-      });
+    const remove = (): void => {
+      if (this.#flights.get(key) === flight) this.#flights.delete(key);
+    };
+    flight.promise.then(
+      () =>
+        flight.background === undefined ? remove() : void flight.background.then(remove, remove),
+      remove,
+    );
     return flight;
   }
 
@@ -116,7 +118,7 @@ export class Loader {
 
   /** Aborts every running factory (close()). */
   abortAll(reason: unknown): void {
-    for (const flight of this.#flights.values()) flight.controller.abort(reason);
+    for (const flight of this.#flights.values()) flight.controller?.abort(reason);
   }
 
   /** Waits for every running load to settle. */
@@ -280,17 +282,22 @@ export class Loader {
       const message = announce ? formatMessage('r', core.origin, 0, key) : '';
       core.track(l2.release(key, owner, message));
     };
+    if (this.#closed.aborted) {
+      release(true);
+      throw new ClosedError('cache');
+    }
     counters.factoryCalls++;
-    const signal = flight.controller.signal;
+    const controller = (flight.controller ??= new AbortController());
+    const signal = controller.signal;
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
     if (o.hardTimeoutMs > 0) {
       timer = setTimeout(
-        () => flight.controller.abort(new CacheTimeoutError(key, o.hardTimeoutMs)),
+        () => controller.abort(new CacheTimeoutError(key, o.hardTimeoutMs)),
         o.hardTimeoutMs,
       );
     }
-    const onClose = (): void => flight.controller.abort(new ClosedError('cache'));
+    const onClose = (): void => controller.abort(new ClosedError('cache'));
     this.#closed.addEventListener('abort', onClose, { once: true });
     let value: unknown;
     try {

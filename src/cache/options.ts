@@ -53,6 +53,11 @@ export interface CacheOptions {
   };
   /** Deadline of every L2 operation; past it L2 counts as down. @defaultValue 200 */
   l2TimeoutMs?: number;
+  /**
+   * L2 reads issued in the same event-loop turn go out as MGETs of at most this many keys,
+   * pipelined. @defaultValue 32
+   */
+  l2ReadBatch?: number;
   /** After an L2 failure, L2 is skipped for this long before it is tried again. @defaultValue 1000 */
   l2RetryMs?: number;
   /** Lifetime of the cross-instance compute lease (the longest a crashed holder blocks others). @defaultValue 10000 */
