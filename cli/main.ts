@@ -15,6 +15,10 @@ const commands: Record<string, Command> = {
     summary: 'load generator: open/closed model, HDR latency, reports, CI thresholds',
     load: () => import('./commands/load.js'),
   },
+  profile: {
+    summary: 'CPU or heap profile of a running service: pprof, .cpuprofile, flame graph, diff',
+    load: () => import('./commands/profile.js'),
+  },
 };
 
 function version(): string {
