@@ -124,7 +124,7 @@ const SCRIPT = `
       var s = Math.min(1, Math.abs(n.delta) / n.total);
       return n.delta > 0 ? 'hsl(0, 85%, ' + (90 - 40 * s) + '%)' : 'hsl(220, 85%, ' + (90 - 40 * s) + '%)';
     }
-    if (n.name.charAt(0) === '(') return 'hsl(0, 0%, 80%)';
+    if (n.file === '' && n.name.charAt(0) === '(') return 'hsl(0, 0%, 80%)';
     if (n.file.indexOf('node:') === 0) return 'hsl(200, 30%, ' + (70 + hash(n.name) % 15) + '%)';
     if (n.file.indexOf('node_modules') >= 0) return 'hsl(' + (40 + hash(n.name) % 20) + ', 70%, 70%)';
     return 'hsl(' + (hash(n.name) % 40) + ', 80%, ' + (60 + hash(n.file) % 15) + '%)';
