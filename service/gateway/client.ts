@@ -1,10 +1,25 @@
 /**
- * The service's client of the payment gateway: one undici keep-alive pool, a timeout on every
- * attempt, and retries with exponential backoff and jitter. Retrying a charge is safe because
- * the gateway is idempotent by payment id. When every attempt fails, the client asks the
- * gateway once whether the charge exists (an attempt may have timed out after the charge was
- * made) and otherwise reports `failed`: every payment ends in a definite state.
+ * The service's client of the payment gateway: one undici keep-alive pool behind hotpath's
+ * resilience policies, outermost first:
+ *
+ *   bulkhead (bounded concurrent charges) -> retry (backoff + full jitter)
+ *     -> circuit breaker (fail fast while the gateway is down) -> timeout per attempt
+ *
+ * Retrying a charge is safe because the gateway is idempotent by payment id. When every
+ * attempt fails after at least one was sent, the client asks the gateway once whether the
+ * charge exists (an attempt may have timed out after the charge was made) and otherwise
+ * reports `failed`: every payment ends in a definite state.
  */
+import {
+  Bulkhead,
+  BulkheadFullError,
+  CircuitBreaker,
+  CircuitOpenError,
+  TimeoutError,
+  retry,
+  withTimeout,
+  type CircuitState,
+} from 'hotpath/resilience';
 import { Pool } from 'undici';
 
 export interface GatewayClientOptions {
@@ -17,6 +32,12 @@ export interface GatewayClientOptions {
   backoffMs?: number;
   /** Keep-alive connections to the gateway. Default 64. */
   connections?: number;
+  /** Charges in flight at once; more wait in a queue of 4x this, then fail. Default 256. */
+  maxConcurrent?: number;
+  /** Breaker: failure rate over the last 20 attempts that opens it. Default 0.5. */
+  breakerFailureRate?: number;
+  /** Breaker: how long it stays open before a trial. Default 5,000 ms. */
+  breakerOpenMs?: number;
 }
 
 export interface ChargeRequest {
@@ -36,13 +57,20 @@ interface ChargeBody {
   reason?: string;
 }
 
-class RetryableError extends Error {}
+/** The gateway answered but could not take the request now (5xx): worth another attempt. */
+class GatewayUnavailableError extends Error {}
+/** The gateway refused the request itself (4xx): sending it again changes nothing. */
+class GatewayRejectedError extends Error {}
+
+const isTransient = (error: unknown) => !(error instanceof GatewayRejectedError);
 
 export class GatewayClient {
   readonly #pool: Pool;
   readonly #timeoutMs: number;
   readonly #retries: number;
   readonly #backoffMs: number;
+  readonly #breaker: CircuitBreaker;
+  readonly #bulkhead: Bulkhead;
 
   constructor(options: GatewayClientOptions) {
     this.#timeoutMs = options.timeoutMs ?? 2000;
@@ -54,57 +82,76 @@ export class GatewayClient {
       headersTimeout: this.#timeoutMs,
       bodyTimeout: this.#timeoutMs,
     });
+    this.#breaker = new CircuitBreaker({
+      name: 'gateway',
+      windowSize: 20,
+      minimumCalls: 10,
+      failureRateThreshold: options.breakerFailureRate ?? 0.5,
+      openMs: options.breakerOpenMs ?? 5000,
+      isFailure: isTransient,
+    });
+    const maxConcurrent = options.maxConcurrent ?? 256;
+    this.#bulkhead = new Bulkhead({ maxConcurrent, maxQueue: maxConcurrent * 4 });
+  }
+
+  /** The gateway circuit's state, for readiness and dashboards. */
+  get circuitState(): CircuitState {
+    return this.#breaker.state;
   }
 
   /** Charges the gateway; never throws: failures become a `failed` outcome with a reason. */
   async charge(request: ChargeRequest): Promise<ChargeOutcome> {
-    let lastReason = 'gateway_unavailable';
-    for (let attempt = 0; attempt <= this.#retries; attempt++) {
-      if (attempt > 0) await this.#backoff(attempt);
-      try {
-        const body = await this.#request('POST', '/v1/charges', request);
-        if (body === undefined) throw new RetryableError('gateway_unavailable');
-        return toOutcome(body);
-      } catch (error) {
-        lastReason = error instanceof RetryableError ? error.message : reasonOf(error);
-        // The gateway refused the request itself (4xx): sending it again changes nothing.
-        if (lastReason.startsWith('gateway_rejected_'))
-          return { status: 'failed', reason: lastReason };
-      }
-    }
-    // Every attempt failed; one may still have charged before timing out. Ask once.
+    let sent = false;
     try {
-      const existing = await this.#request('GET', `/v1/charges/${encodeURIComponent(request.id)}`);
+      const body = await this.#bulkhead.execute(() =>
+        retry(
+          () =>
+            this.#breaker.execute(() => {
+              sent = true;
+              return withTimeout(
+                (signal) => this.#request('POST', '/v1/charges', signal, request),
+                this.#timeoutMs,
+              );
+            }),
+          {
+            retries: this.#retries,
+            baseMs: this.#backoffMs,
+            shouldRetry: (error) => isTransient(error) && !(error instanceof CircuitOpenError),
+          },
+        ),
+      );
+      if (body === undefined) return { status: 'failed', reason: 'gateway_bad_response' };
+      return toOutcome(body);
+    } catch (error) {
+      const reason = reasonOf(error);
+      if (!sent || error instanceof GatewayRejectedError) return { status: 'failed', reason };
+      return this.#lookup(request.id, reason);
+    }
+  }
+
+  /** After failed attempts: did one of them charge before it failed? Ask once. */
+  async #lookup(id: string, reason: string): Promise<ChargeOutcome> {
+    try {
+      const existing = await withTimeout(
+        (signal) => this.#request('GET', `/v1/charges/${encodeURIComponent(id)}`, signal),
+        this.#timeoutMs,
+      );
       if (existing !== undefined) return toOutcome(existing);
     } catch {
       // The gateway is unreachable: the charge is reported failed below.
     }
-    return { status: 'failed', reason: lastReason };
-  }
-
-  /** Is the gateway answering? For readiness checks. */
-  async ping(): Promise<boolean> {
-    try {
-      const { statusCode, body } = await this.#pool.request({
-        method: 'GET',
-        path: '/health',
-        signal: AbortSignal.timeout(this.#timeoutMs),
-      });
-      await body.dump();
-      return statusCode === 200;
-    } catch {
-      return false;
-    }
+    return { status: 'failed', reason };
   }
 
   async close(): Promise<void> {
     await this.#pool.close();
   }
 
-  /** Resolves to the JSON body of a 200, `undefined` for a 404; throws RetryableError on 5xx. */
+  /** Resolves to the JSON body of a 200, `undefined` for a 404. */
   async #request(
     method: 'GET' | 'POST',
     path: string,
+    signal: AbortSignal,
     payload?: unknown,
   ): Promise<ChargeBody | undefined> {
     const { statusCode, body } = await this.#pool.request({
@@ -112,19 +159,13 @@ export class GatewayClient {
       path,
       headers: payload === undefined ? {} : { 'content-type': 'application/json' },
       ...(payload === undefined ? {} : { body: JSON.stringify(payload) }),
-      signal: AbortSignal.timeout(this.#timeoutMs),
+      signal,
     });
     if (statusCode === 200) return (await body.json()) as ChargeBody;
     await body.dump();
     if (statusCode === 404) return undefined;
-    if (statusCode >= 500) throw new RetryableError('gateway_unavailable');
-    throw new Error(`gateway_rejected_${statusCode}`);
-  }
-
-  #backoff(attempt: number): Promise<void> {
-    // Full jitter: uniform in [0, base * 2^attempt), so retries of many payments spread out.
-    const ms = Math.random() * this.#backoffMs * 2 ** attempt;
-    return new Promise((resolve) => setTimeout(resolve, ms));
+    if (statusCode >= 500) throw new GatewayUnavailableError(`gateway answered ${statusCode}`);
+    throw new GatewayRejectedError(`gateway_rejected_${statusCode}`);
   }
 }
 
@@ -136,14 +177,12 @@ function toOutcome(body: ChargeBody): ChargeOutcome {
 }
 
 function reasonOf(error: unknown): string {
-  const e = error as { name?: string; code?: string; message?: string };
-  if (
-    e.name === 'TimeoutError' ||
-    e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
-    e.code === 'UND_ERR_BODY_TIMEOUT'
-  ) {
+  if (error instanceof CircuitOpenError) return 'gateway_circuit_open';
+  if (error instanceof BulkheadFullError) return 'gateway_busy';
+  if (error instanceof GatewayRejectedError) return error.message;
+  if (error instanceof TimeoutError) return 'gateway_timeout';
+  const e = error as { code?: string };
+  if (e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT')
     return 'gateway_timeout';
-  }
-  if (typeof e.message === 'string' && e.message.startsWith('gateway_rejected_')) return e.message;
   return 'gateway_unavailable';
 }

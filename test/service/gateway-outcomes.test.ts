@@ -40,6 +40,24 @@ describe('gateway outcomes are stored as final states', () => {
     }
   });
 
+  test('after repeated gateway failures the circuit opens and payments fail fast', async () => {
+    const svc = await startTestService({ kind: 'pglite' }, { failureRate: 1, retries: 0 });
+    try {
+      const reasons: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        const res = await svc.app.inject(create({ user_id: 2, amount: 100 + i, currency: 'EUR' }));
+        assert.equal(res.statusCode, 201);
+        assert.equal(res.json().status, 'failed');
+        reasons.push(res.json().failure_reason);
+      }
+      // The breaker judges the last 20 attempts once it has seen 10, all failed here.
+      assert.deepEqual(reasons.slice(0, 10), Array(10).fill('gateway_unavailable'));
+      assert.deepEqual(reasons.slice(10), ['gateway_circuit_open', 'gateway_circuit_open']);
+    } finally {
+      await svc.close();
+    }
+  });
+
   test('a gateway slower than the timeout gives failed with gateway_timeout', async () => {
     const svc = await startTestService(
       { kind: 'pglite' },
