@@ -4,8 +4,8 @@
  *
  * Noise model: a metric with per-second samples x1..xn (requests/s, per-second p50, per-second
  * p99) has a standard error s/sqrt(n). A difference counts as noise when it is within twice
- * the combined standard error of the two runs (about 95% confidence), or within the
- * histogram's 1% resolution. Tail percentiles above p99 and max have too few samples per
+ * the combined standard error of the two runs (about 95% confidence), or within 2%, the
+ * width of one histogram bucket (two percentiles in neighbouring buckets differ by that much). Tail percentiles above p99 and max have too few samples per
  * second to estimate; they borrow the per-second p99's relative noise.
  */
 import type { LoadResult, TimelinePoint } from './result.js';
@@ -66,7 +66,7 @@ export function compareResults(base: LoadResult, current: LoadResult): ComparedM
     c: number,
     noise: number,
     higherIsBetter: boolean,
-    resolution = 0.01,
+    resolution = 0.02,
   ) => {
     const delta = c - b;
     const relative = b === 0 ? 0 : delta / b;

@@ -28,8 +28,10 @@ export interface MixEntry {
   body?: unknown;
 }
 
-/** A request mix file: `{ "headers"?: {...}, "requests": [ ... ] }`. */
+/** A request mix file: `{ "description"?: "...", "headers"?: {...}, "requests": [ ... ] }`. */
 export interface RequestMix {
+  /** Free text for the reader; ignored. */
+  description?: string;
   /** Headers added to every request. */
   headers?: Record<string, string>;
   requests: MixEntry[];
