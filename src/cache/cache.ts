@@ -1,11 +1,12 @@
 import { channel } from 'node:diagnostics_channel';
 import type { Redis } from 'ioredis';
-import { ClosedError, InvalidOptionError } from '../errors/index.js';
-import { checkNumber, checkString } from '../internal/validate-options.js';
-import { coarseWallClock } from './coarse-clock.js';
+import { ClosedError } from '../errors/index.js';
+import { checkString } from '../internal/validate-options.js';
+import { resolveCacheOptions } from './cache-settings.js';
 import { Core } from './core.js';
 import { CacheFlushError } from './errors.js';
 import { InvalidationBus, type BusMessage, formatMessage } from './invalidation-bus.js';
+import { L2Repair } from './l2-repair.js';
 import { Loader } from './loader.js';
 import { MemoryTier } from './memory-tier.js';
 import type {
@@ -17,13 +18,10 @@ import type {
 } from './options.js';
 import { resolveCallOptions } from './options.js';
 import { RedisTier } from './redis-tier.js';
-import { jsonSerializer } from './serializer.js';
-import { estimateSize } from './size.js';
 import type { CacheStats } from './stats.js';
 import { WriteBehindQueue } from './write-behind.js';
 
 const EMPTY: GetOrSetOptions = Object.freeze({});
-const MAX_DIRTY = 10_000;
 
 /**
  * `hotpath:cache:invalidation`: published (only when subscribed) each time this instance
@@ -49,107 +47,42 @@ export class Cache {
   readonly #closeTimeoutMs: number;
   readonly #l2RetryMs: number;
   readonly #client: Redis | undefined;
-  readonly #dirtyKeys = new Set<string>();
-  readonly #dirtyTags = new Set<string>();
-  #dirtyAll = false;
+  readonly #repair = new L2Repair();
   #mutations = 0;
   #closing: Promise<void> | undefined;
   #busStarted: Promise<void> | undefined;
 
   constructor(options: CacheOptions) {
-    if (options === null || typeof options !== 'object')
-      throw new InvalidOptionError('options', 'expected an object');
-    const namespace = checkString('namespace', options.namespace);
-    const l1 = options.l1 ?? {};
-    const max =
-      l1.max === undefined ? 10_000 : checkNumber('l1.max', l1.max, { min: 1, integer: true });
-    const maxBytes =
-      l1.maxBytes === undefined
-        ? undefined
-        : checkNumber('l1.maxBytes', l1.maxBytes, { min: 1, integer: true });
-    const l1TtlMs = l1.ttlMs === undefined ? 10_000 : checkNumber('l1.ttlMs', l1.ttlMs, { min: 0 });
-    if (l1.sizeOf !== undefined && typeof l1.sizeOf !== 'function')
-      throw new InvalidOptionError('l1.sizeOf', 'expected a function');
-    const ttlMs =
-      options.ttlMs === undefined ? 60_000 : checkNumber('ttlMs', options.ttlMs, { min: 1 });
-    const jitter =
-      options.jitter === undefined
-        ? 0.1
-        : checkNumber('jitter', options.jitter, { min: 0, max: 0.9 });
-    const writeMode = options.writeMode ?? 'through';
-    if (writeMode !== 'through' && writeMode !== 'behind')
-      throw new InvalidOptionError('writeMode', 'expected "through" or "behind"');
-    const wb = options.writeBehind ?? {};
-    const flushIntervalMs =
-      wb.flushIntervalMs === undefined
-        ? 50
-        : checkNumber('writeBehind.flushIntervalMs', wb.flushIntervalMs, { min: 1 });
-    const maxBatch =
-      wb.maxBatch === undefined
-        ? 500
-        : checkNumber('writeBehind.maxBatch', wb.maxBatch, { min: 1, integer: true });
-    this.#closeTimeoutMs =
-      wb.closeTimeoutMs === undefined
-        ? 5000
-        : checkNumber('writeBehind.closeTimeoutMs', wb.closeTimeoutMs, { min: 0 });
-    const l2TimeoutMs =
-      options.l2TimeoutMs === undefined
-        ? 200
-        : checkNumber('l2TimeoutMs', options.l2TimeoutMs, { min: 1 });
-    const readBatch =
-      options.l2ReadBatch === undefined
-        ? 32
-        : checkNumber('l2ReadBatch', options.l2ReadBatch, { min: 1, integer: true });
-    this.#l2RetryMs =
-      options.l2RetryMs === undefined
-        ? 1000
-        : checkNumber('l2RetryMs', options.l2RetryMs, { min: 0 });
-    const leaseMs =
-      options.leaseMs === undefined ? 10_000 : checkNumber('leaseMs', options.leaseMs, { min: 1 });
-    const tombstoneMs =
-      options.tombstoneMs === undefined
-        ? 30_000
-        : checkNumber('tombstoneMs', options.tombstoneMs, { min: 1 });
-    const clock = options.clock ?? coarseWallClock();
-    if (typeof clock.now !== 'function')
-      throw new InvalidOptionError('clock', 'expected an object with now()');
-    const random = options.random ?? Math.random;
-    if (typeof random !== 'function') throw new InvalidOptionError('random', 'expected a function');
-    const serializer = options.serializer ?? jsonSerializer;
-    if (typeof serializer.serialize !== 'function' || typeof serializer.deserialize !== 'function')
-      throw new InvalidOptionError('serializer', 'expected { serialize, deserialize }');
-    if (
-      options.l2 !== undefined &&
-      (typeof options.l2 !== 'object' || typeof options.l2.duplicate !== 'function')
-    )
-      throw new InvalidOptionError('l2', 'expected an ioredis client');
-
+    const settings = resolveCacheOptions(options);
+    const { namespace, ttlMs, l1TtlMs, max, maxBytes, clock, writeMode } = settings;
+    this.#closeTimeoutMs = settings.closeTimeoutMs;
+    this.#l2RetryMs = settings.l2RetryMs;
     this.#defaults = { ttlMs, l1TtlMs };
     this.#l1 = new MemoryTier({ max, maxBytes });
-    this.#client = options.l2;
+    this.#client = settings.l2;
     const counters = { onError: (): void => undefined };
     this.#l2 =
-      options.l2 === undefined
+      settings.l2 === undefined
         ? undefined
-        : new RedisTier(options.l2, {
+        : new RedisTier(settings.l2, {
             namespace,
-            timeoutMs: l2TimeoutMs,
+            timeoutMs: settings.l2TimeoutMs,
             retryMs: this.#l2RetryMs,
-            readBatch,
+            readBatch: settings.l2ReadBatch,
             clock,
             onError: () => counters.onError(),
           });
     this.#core = new Core({
       l1: this.#l1,
       l2: this.#l2,
-      serializer,
+      serializer: settings.serializer,
       clock,
-      random,
-      jitter,
+      random: settings.random,
+      jitter: settings.jitter,
       maxBytes: maxBytes !== undefined,
-      sizeOf: l1.sizeOf ?? estimateSize,
-      leaseMs,
-      tombstoneMs,
+      sizeOf: settings.sizeOf,
+      leaseMs: settings.leaseMs,
+      tombstoneMs: settings.tombstoneMs,
     });
     counters.onError = () => void this.#core.counters.l2Errors++;
     this.#clock = clock;
@@ -158,18 +91,18 @@ export class Cache {
     const l2 = this.#l2;
     if (l2 !== undefined && writeMode === 'behind') {
       this.#queue = new WriteBehindQueue({
-        flushIntervalMs,
-        maxBatch,
+        flushIntervalMs: settings.flushIntervalMs,
+        maxBatch: settings.maxBatch,
         write: (batch) => l2.writeMany(batch),
       });
     }
-    if (options.l2 !== undefined) {
-      this.#core.bus = new InvalidationBus(options.l2, l2!.channel, {
+    if (settings.l2 !== undefined && l2 !== undefined) {
+      this.#core.bus = new InvalidationBus(settings.l2, l2.channel, {
         onMessage: (m) => this.#onMessage(m),
         onReconnect: () => this.#onReconnect(true),
       });
       this.#busStarted = this.#core.bus.start().catch(() => undefined);
-      options.l2.on('ready', this.#onClientReady);
+      settings.l2.on('ready', this.#onClientReady);
     }
   }
 
@@ -291,7 +224,7 @@ export class Cache {
       this.#queue.enqueue(write);
       return;
     }
-    if (!(await this.#l2.write(write))) this.#markDirty(key);
+    if (!(await this.#l2.write(write))) this.#repair.markKey(key);
   }
 
   /** Removes `key` from every instance's L1 and from L2. */
@@ -302,7 +235,7 @@ export class Cache {
     this.#l1.delete(key);
     this.#queue?.drop(key);
     if (this.#l2 === undefined) return;
-    if (!(await this.#deleteInL2(key))) this.#markDirty(key);
+    if (!(await this.#deleteInL2(key))) this.#repair.markKey(key);
   }
 
   #deleteInL2(key: string): Promise<boolean> {
@@ -327,7 +260,7 @@ export class Cache {
     this.#queue?.dropWhere((w) => w.tags?.includes(tag) === true);
     if (this.#l2 === undefined) return;
     if (!(await this.#deleteTagInL2(tag))) {
-      this.#dirtyTags.add(tag);
+      this.#repair.markTag(tag);
     }
   }
 
@@ -352,7 +285,7 @@ export class Cache {
     if (this.#l2 === undefined) return;
     const core = this.#core;
     if (!(await this.#l2.clear(formatMessage('c', core.origin, core.nextVersion(), ''))))
-      this.#dirtyAll = true;
+      this.#repair.markAll();
   }
 
   /** Counters per tier since creation. */
@@ -435,11 +368,6 @@ export class Cache {
     return resolved;
   }
 
-  #markDirty(key: string): void {
-    if (this.#dirtyKeys.size >= MAX_DIRTY) this.#dirtyAll = true;
-    else this.#dirtyKeys.add(key);
-  }
-
   #onMessage(m: BusMessage): void {
     const core = this.#core;
     core.observeVersion(m.version);
@@ -487,25 +415,13 @@ export class Cache {
     }
     const l2 = this.#l2;
     const core = this.#core;
-    const repair = async (): Promise<void> => {
-      if (this.#dirtyAll) {
-        this.#dirtyAll = false;
-        this.#dirtyKeys.clear();
-        this.#dirtyTags.clear();
-        if (!(await l2.clear(formatMessage('c', core.origin, core.nextVersion(), ''))))
-          this.#dirtyAll = true;
-        return;
-      }
-      for (const tag of [...this.#dirtyTags]) {
-        this.#dirtyTags.delete(tag);
-        if (!(await this.#deleteTagInL2(tag))) this.#dirtyTags.add(tag);
-      }
-      for (const key of [...this.#dirtyKeys]) {
-        this.#dirtyKeys.delete(key);
-        if (!(await this.#deleteInL2(key))) this.#markDirty(key);
-      }
-    };
-    core.track(repair());
+    core.track(
+      this.#repair.replay({
+        deleteKey: (key) => this.#deleteInL2(key),
+        deleteTag: (tag) => this.#deleteTagInL2(tag),
+        clear: () => l2.clear(formatMessage('c', core.origin, core.nextVersion(), '')),
+      }),
+    );
   }
 }
 
