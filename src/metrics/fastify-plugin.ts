@@ -15,6 +15,13 @@ export interface FastifyMetricsOptions {
   sliceMs?: number;
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** `false` leaves the route out of request metrics (long-lived streams). */
+    hotpathMetrics?: boolean;
+  }
+}
+
 const kAborted = Symbol('hotpath.metrics.aborted');
 type Marked = FastifyRequest & { [kAborted]?: true };
 
@@ -22,7 +29,8 @@ type Marked = FastifyRequest & { [kAborted]?: true };
  * Fastify plugin: records every request in a {@link RequestMetrics} (route *template* from
  * `request.routeOptions.url`, `unmatched` for 404s, latency from `reply.elapsedTime`, so no
  * extra clock read) and serves the registry at `GET /metrics`. Registered without
- * encapsulation, so its hooks see every route of the instance.
+ * encapsulation, so its hooks see every route of the instance. A route with
+ * `config: { hotpathMetrics: false }` is left out (the dashboard's event stream is).
  * @example
  * ```ts
  * const requests = new RequestMetrics({ slowMs: 500 });
@@ -52,11 +60,12 @@ export const fastifyMetrics: FastifyPluginCallback<FastifyMetricsOptions> = Obje
     const path = options.path ?? '/metrics';
     const sliceMs = options.sliceMs;
 
-    fastify.addHook('onRequest', (_request, _reply, next) => {
-      requests.inFlight++;
+    fastify.addHook('onRequest', (request, _reply, next) => {
+      if (request.routeOptions.config.hotpathMetrics !== false) requests.inFlight++;
       next();
     });
     fastify.addHook('onResponse', (request: Marked, reply: FastifyReply, next) => {
+      if (request.routeOptions.config.hotpathMetrics === false) return next();
       const aborted = request[kAborted] === true;
       if (!aborted) requests.inFlight--;
       requests.observe(
@@ -69,6 +78,7 @@ export const fastifyMetrics: FastifyPluginCallback<FastifyMetricsOptions> = Obje
       next();
     });
     fastify.addHook('onRequestAbort', (request: Marked, next) => {
+      if (request.routeOptions.config.hotpathMetrics === false) return next();
       // The client gave up: no longer in flight; if a reply still completes it is recorded as 499.
       request[kAborted] = true;
       requests.inFlight--;

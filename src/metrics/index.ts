@@ -1,11 +1,14 @@
 /**
  * @module hotpath/metrics
- * Low-overhead instruments for a Node.js service: a log-linear (HDR-style) histogram with
- * bounded relative error that merges exactly across threads and processes, and a sliding
- * recent-window view of it.
+ * Measure a Node.js service with little overhead: counters, gauges and a log-linear
+ * (HDR-style) histogram with bounded relative error that merges exactly across threads and
+ * processes; request instrumentation for Fastify and `node:http`; runtime metrics over a
+ * recent window (event-loop delay and utilization, GC, memory); Prometheus text exposition
+ * that never holds the event loop long and can include prom-client registries; a heap leak
+ * detector; SLO rules with breach and recovery events; and a live dashboard page.
  *
- * It does not ship metrics anywhere by itself: read the instruments in process, or expose
- * them for a scraper.
+ * It does not push metrics anywhere, store them over time or alert: expose `/metrics` to a
+ * Prometheus server for that.
  */
 export { Histogram } from './histogram.js';
 export type { HistogramOptions, HistogramSnapshot, HistogramBucket } from './histogram.js';
@@ -36,6 +39,20 @@ export { SloMonitor, parseSloRule } from './slo.js';
 export type { SloRule, SloSubject, SloStatus, SloEvent, SloMonitorOptions } from './slo.js';
 export { LeakDetector } from './leak-detector.js';
 export type { LeakDetectorOptions, LeakEvidence, LeakStatus, HeapSample } from './leak-detector.js';
+export { Dashboard, requestPanels, runtimePanels, sloPanel } from './dashboard.js';
+export type {
+  DashboardOptions,
+  DashboardFrame,
+  DashboardEvent,
+  Panel,
+  ChartPanel,
+  StatusPanel,
+  StatusItem,
+  PanelSeries,
+  PanelDefinition,
+} from './dashboard.js';
+export { fastifyDashboard } from './dashboard-plugin.js';
+export type { FastifyDashboardOptions } from './dashboard-plugin.js';
 export {
   HistogramMismatchError,
   DuplicateMetricError,
