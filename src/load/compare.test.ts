@@ -20,6 +20,7 @@ function run(seed: number, factor: number, rps: number): LoadResult {
     }
     timeline.push({
       second,
+      durationMs: 1000,
       requests: n,
       errors: 0,
       non2xx: 0,

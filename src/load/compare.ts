@@ -33,10 +33,9 @@ function standardError(values: number[]): number {
   return Math.sqrt(variance / values.length);
 }
 
-/** Whole seconds only: the last partial second would skew requests/s. */
+/** Whole seconds only: the last, partial second would skew requests/s. */
 function fullSeconds(r: LoadResult): TimelinePoint[] {
-  const full = r.timeline.filter((p) => p.requests > 0);
-  return full.length > 2 ? full.slice(0, -1) : full;
+  return r.timeline.filter((p) => p.requests > 0 && (p.durationMs ?? 1000) >= 990);
 }
 
 /**

@@ -377,7 +377,12 @@ export class Engine implements ConnectionOwner {
     this.#pending.clear();
     const o = this.#o;
     const target = o.model === 'open' ? rateAt(o, this.#measureEnd - this.#t0) : null;
-    const last = this.#stats.takeSecond(this.#second++, target);
+    const partMs = this.#measureEnd - this.#measureStart - this.#second * 1000;
+    const last = this.#stats.takeSecond(
+      this.#second++,
+      target,
+      Math.max(0, Math.min(1000, partMs)),
+    );
     const e = this.#stats.errors;
     this.#hooks.onSecond?.(last, this.#stats.completed, e.connect + e.timeout + e.reset);
     const done = this.#done;

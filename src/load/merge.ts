@@ -31,6 +31,7 @@ function mergeTimelines(timelines: TimelinePoint[][]): TimelinePoint[] {
         e.errors += p.errors;
         e.non2xx += p.non2xx;
         e.bytesRead += p.bytesRead;
+        e.durationMs = Math.max(e.durationMs, p.durationMs);
         e.weighted += p.p50 * p.requests;
         e.p99 = Math.max(e.p99, p.p99);
         e.max = Math.max(e.max, p.max);

@@ -126,14 +126,22 @@ export function renderHtmlReport(result: LoadResult, options: HtmlReportOptions 
       ([x]) => x <= Math.max(1, Math.ceil(Math.log10(Math.max(10, r.latency.count)))),
     ),
   });
+  // The last point may cover part of a second: scale it, and leave out slivers too short to
+  // say much.
+  const perSecond = t.filter((p) => p.durationMs >= 250);
+  const scale = (p: (typeof t)[number], n: number) => (n * 1000) / p.durationMs;
   const rps: Series[] = [
-    { name: 'responses/s', color: '#2b8a3e', points: t.map((p) => [p.second + 1, p.requests]) },
+    {
+      name: 'responses/s',
+      color: '#2b8a3e',
+      points: perSecond.map((p) => [p.second + 1, scale(p, p.requests)]),
+    },
   ];
   if (r.model === 'open') {
     rps.push({
       name: 'target rate',
       color: '#868e96',
-      points: t.map((p) => [p.second + 1, p.targetRate ?? 0]),
+      points: perSecond.map((p) => [p.second + 1, p.targetRate ?? 0]),
       isDashed: true,
     });
   }
@@ -141,7 +149,7 @@ export function renderHtmlReport(result: LoadResult, options: HtmlReportOptions 
     rps.push({
       name: 'errors + non-2xx /s',
       color: '#c92a2a',
-      points: t.map((p) => [p.second + 1, p.errors + p.non2xx]),
+      points: perSecond.map((p) => [p.second + 1, scale(p, p.errors + p.non2xx)]),
     });
   }
   const throughput = lineChart(rps, {

@@ -24,6 +24,8 @@ export interface LatencySummary {
 export interface TimelinePoint {
   /** Seconds since the measured part of the run began (0-based). */
   second: number;
+  /** Length of this point's interval: 1000, less for the run's last, partial second. */
+  durationMs: number;
   /** Responses completed in this second. */
   requests: number;
   /** Failures (connect, timeout, reset) in this second; non-2xx responses are in `non2xx`. */

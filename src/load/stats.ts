@@ -35,6 +35,7 @@ export function summarize(h: Histogram): LatencySummary {
 /** The raw data of one second, as workers send it to be merged. */
 export interface SecondSample {
   second: number;
+  durationMs: number;
   requests: number;
   errors: number;
   non2xx: number;
@@ -93,9 +94,10 @@ export class Stats {
   }
 
   /** Ends the current second and returns its raw sample. */
-  takeSecond(second: number, targetRate: number | null): SecondSample {
+  takeSecond(second: number, targetRate: number | null, durationMs = 1000): SecondSample {
     const sample: SecondSample = {
       second,
+      durationMs,
       requests: this.#secRequests,
       errors: this.#secErrors,
       non2xx: this.#secNon2xx,
@@ -152,6 +154,7 @@ export class TimelineBuilder {
       entry.sample.errors += s.errors;
       entry.sample.non2xx += s.non2xx;
       entry.sample.bytesRead += s.bytesRead;
+      entry.sample.durationMs = Math.max(entry.sample.durationMs, s.durationMs);
       if (s.targetRate !== null)
         entry.sample.targetRate = (entry.sample.targetRate ?? 0) + s.targetRate;
     }
@@ -183,6 +186,7 @@ export class TimelineBuilder {
 function toPoint({ sample, h }: { sample: SecondSample; h: Histogram }): TimelinePoint {
   return {
     second: sample.second,
+    durationMs: Math.round(sample.durationMs),
     requests: sample.requests,
     errors: sample.errors,
     non2xx: sample.non2xx,

@@ -41,7 +41,7 @@ export function lineChart(series: readonly Series[], o: ChartOptions): string {
   const width = o.width ?? 760;
   const height = o.height ?? 300;
   const left = 70;
-  const right = 20;
+  const right = 40;
   const top = 34;
   const bottom = 46;
   const all = series.flatMap((s) => s.points);
