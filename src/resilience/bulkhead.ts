@@ -53,38 +53,60 @@ export class Bulkhead {
    * @throws {@link BulkheadFullError} `HP_ERR_BULKHEAD_FULL` when slots and queue are full.
    * @throws {@link AbortedError} `HP_ERR_ABORTED` when `signal` aborts while queued.
    */
-  async execute<T>(fn: (signal?: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    if (signal?.aborted) throw new AbortedError(undefined, { cause: signal.reason });
-    if (this.#running >= this.#maxConcurrent) {
-      if (this.#queue.length >= this.#maxQueue)
-        throw new BulkheadFullError(this.#maxConcurrent, this.#maxQueue);
-      await new Promise<void>((resolve, reject) => {
-        const waiter: Waiter = {
-          start: () => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-          },
-          fail: reject,
-        };
-        const onAbort = () => {
-          const index = this.#queue.indexOf(waiter);
-          if (index !== -1) this.#queue.splice(index, 1);
-          reject(new AbortedError(undefined, { cause: signal?.reason }));
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-        this.#queue.push(waiter);
-      });
-    } else {
+  execute<T>(fn: (signal?: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted)
+      return Promise.reject(new AbortedError(undefined, { cause: signal.reason }));
+    if (this.#running < this.#maxConcurrent) {
+      // Fast path, no queue: not async and no finally(), one promise hop fewer per call
+      // (bench/resilience/policies.bench.ts).
       this.#running++;
+      return this.#run(fn, signal);
     }
+    if (this.#queue.length >= this.#maxQueue) {
+      return Promise.reject(new BulkheadFullError(this.#maxConcurrent, this.#maxQueue));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        start: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        fail: reject,
+      };
+      const onAbort = () => {
+        const index = this.#queue.indexOf(waiter);
+        if (index !== -1) this.#queue.splice(index, 1);
+        reject(new AbortedError(undefined, { cause: signal?.reason }));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#queue.push(waiter);
+    }).then(() => this.#run(fn, signal));
+  }
+
+  #run<T>(fn: (signal?: AbortSignal) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    let pending: Promise<T>;
     try {
-      return await fn(signal);
-    } finally {
-      const next = this.#queue.shift();
-      // The slot passes straight to the next waiter, so `running` never dips below the cap
-      // while work is queued.
-      if (next !== undefined) next.start();
-      else this.#running--;
+      pending = fn(signal);
+    } catch (error) {
+      pending = Promise.reject(error);
     }
+    return pending.then(
+      (value) => {
+        this.#release();
+        return value;
+      },
+      (error: unknown) => {
+        this.#release();
+        throw error;
+      },
+    );
+  }
+
+  #release(): void {
+    const next = this.#queue.shift();
+    // The slot passes straight to the next waiter, so `running` never dips below the cap
+    // while work is queued.
+    if (next !== undefined) next.start();
+    else this.#running--;
   }
 }
