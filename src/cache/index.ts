@@ -30,3 +30,5 @@ export {
   CacheSerializeError,
   CacheFlushError,
 } from './errors.js';
+export { registerCacheMetrics, cachePanels } from './cache-metrics.js';
+export type { CacheMetricsOptions, CachePanelsOptions } from './cache-metrics.js';
