@@ -1,0 +1,226 @@
+/**
+ * Profiling overhead and stop-to-bytes latency: hotpath/profile (V8 CPU profiler through
+ * node:inspector) vs @datadog/pprof's wall profiler (native addon), in one process.
+ *
+ * 1. Overhead: a fixed CPU-bound workload (a request-handler-like mix of JSON, validation,
+ *    arithmetic and string rendering) runs in paired blocks: profiler off, hotpath on,
+ *    @datadog/pprof on, in a rotating order each round. Per round the ratio on/off is taken
+ *    for the main thread's CPU time (Linux /proc/thread-self/schedstat, in nanoseconds: wall
+ *    time would count the time other processes hold the CPU) and for the process CPU time
+ *    (which adds the profiler's sampling thread). Medians of the per-round ratios are
+ *    printed. Both profilers sample every 1 ms.
+ * 2. Stop to bytes: a 10 s profile of the same workload, then the time from "stop" to the
+ *    gzip pprof bytes (hotpath: Profiler.stop + source maps + pprof encoding + gzip;
+ *    @datadog/pprof: time.stop + encodeSync), over several rounds.
+ *
+ *   npm run bench -- profile
+ *   BENCH_ROUNDS=15 BENCH_PROFILE_SECONDS=10 npm run bench -- profile
+ */
+import { readFileSync } from 'node:fs';
+import { time as ddTime, encodeSync as ddEncode } from '@datadog/pprof';
+import type { CpuProfile } from 'hotpath/profile';
+import {
+  cpuProfileToPprof,
+  encodePprof,
+  openThreadTarget,
+  SourceMapResolver,
+} from 'hotpath/profile';
+import { environment, median, writeResult } from '../lib/report.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
+const STOP_ROUNDS = Number(process.env.BENCH_STOP_ROUNDS ?? 3);
+const PROFILE_SECONDS = Number(process.env.BENCH_PROFILE_SECONDS ?? 10);
+const INTERVAL_US = 1000;
+
+// ---- workload ---------------------------------------------------------------------------
+const bodies = Array.from({ length: 64 }, (_, i) =>
+  JSON.stringify({
+    userId: `user-${i}`,
+    currency: i % 2 === 0 ? 'EUR' : 'USD',
+    lines: Array.from({ length: 8 }, (_, j) => ({
+      sku: `sku-${i}-${j}`,
+      qty: (j % 3) + 1,
+      price: 199 + j * 7,
+    })),
+  }),
+);
+
+interface Order {
+  userId: string;
+  currency: string;
+  lines: { sku: string; qty: number; price: number }[];
+}
+
+function parseBody(i: number): Order {
+  return JSON.parse(bodies[i & 63]!) as Order;
+}
+
+function validateOrder(order: Order): boolean {
+  if (!/^user-\d+$/.test(order.userId)) return false;
+  if (order.currency !== 'EUR' && order.currency !== 'USD') return false;
+  return order.lines.every((l) => Number.isInteger(l.qty) && l.qty > 0 && l.price > 0);
+}
+
+function priceOrder(order: Order): number {
+  let total = 0;
+  for (const line of order.lines) {
+    let unit = line.price;
+    for (let k = 0; k < 40; k++) unit = Math.round(unit * 1.0001 + Math.sin(k) * 0.01);
+    total += unit * line.qty;
+  }
+  return total;
+}
+
+function renderReceipt(order: Order, total: number): string {
+  const rows = order.lines.map(
+    (l) =>
+      `${l.sku.padEnd(16)}${String(l.qty).padStart(4)}${(l.price / 100).toFixed(2).padStart(10)}`,
+  );
+  return `${order.userId}\n${rows.join('\n')}\nTOTAL ${(total / 100).toFixed(2)} ${order.currency}`;
+}
+
+function handleRequest(i: number): number {
+  const order = parseBody(i);
+  if (!validateOrder(order)) return 0;
+  const total = priceOrder(order);
+  return renderReceipt(order, total).length;
+}
+
+/** CPU time of the calling thread in ms (Linux); falls back to wall time elsewhere. */
+function threadCpuMs(): number {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return performance.now();
+  }
+}
+
+let sink = 0;
+function runBlock(ops: number): { wallMs: number; cpuMs: number } {
+  const cpu0 = process.cpuUsage();
+  const t0 = threadCpuMs();
+  for (let i = 0; i < ops; i++) sink += handleRequest(i);
+  const wallMs = threadCpuMs() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000 };
+}
+
+// Calibrate ~150 ms blocks (after warming up the JIT).
+runBlock(5000);
+let ops = 2000;
+while (runBlock(ops).wallMs < 150) ops *= 2;
+
+// ---- profilers ---------------------------------------------------------------------------
+const target = openThreadTarget();
+await target.post('Profiler.enable');
+await target.post('Profiler.setSamplingInterval', { interval: INTERVAL_US });
+const resolver = new SourceMapResolver();
+
+type Mode = 'off' | 'hotpath' | 'datadog';
+async function block(mode: Mode): Promise<{ wallMs: number; cpuMs: number }> {
+  if (mode === 'hotpath') await target.post('Profiler.start');
+  if (mode === 'datadog') ddTime.start({ intervalMicros: INTERVAL_US, durationMillis: 60_000 });
+  const result = runBlock(ops);
+  if (mode === 'hotpath') await target.post('Profiler.stop');
+  if (mode === 'datadog') ddTime.stop();
+  return result;
+}
+
+const modes: Mode[] = ['off', 'hotpath', 'datadog'];
+const wallRatios: Record<string, number[]> = { hotpath: [], datadog: [] };
+const cpuRatios: Record<string, number[]> = { hotpath: [], datadog: [] };
+for (let r = 0; r < ROUNDS; r++) {
+  const order = [...modes.slice(r % 3), ...modes.slice(0, r % 3)];
+  const results: Partial<Record<Mode, { wallMs: number; cpuMs: number }>> = {};
+  for (const mode of order) results[mode] = await block(mode);
+  for (const mode of ['hotpath', 'datadog'] as const) {
+    wallRatios[mode]!.push(results[mode]!.wallMs / results.off!.wallMs);
+    cpuRatios[mode]!.push(results[mode]!.cpuMs / results.off!.cpuMs);
+  }
+}
+
+// ---- stop to bytes, 10 s profiles -----------------------------------------------------------
+async function busyFor(ms: number): Promise<void> {
+  const end = performance.now() + ms;
+  let i = 0;
+  while (performance.now() < end) {
+    for (let k = 0; k < 200; k++) sink += handleRequest(i++);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+// Warm up both encoders (JIT) so the measured rounds compare steady states.
+await target.post('Profiler.start');
+await busyFor(200);
+encodePprof(
+  cpuProfileToPprof(
+    resolver.mapCpuProfile(
+      ((await target.post('Profiler.stop')) as { profile: CpuProfile }).profile,
+    ),
+  ),
+);
+ddTime.start({ intervalMicros: INTERVAL_US, durationMillis: 60_000 });
+await busyFor(200);
+ddEncode(ddTime.stop());
+
+const stopMs: Record<string, number[]> = { hotpath: [], datadog: [] };
+const bytes: Record<string, number[]> = { hotpath: [], datadog: [] };
+const v8StopMs: number[] = [];
+for (let r = 0; r < STOP_ROUNDS; r++) {
+  await target.post('Profiler.start');
+  await busyFor(PROFILE_SECONDS * 1000);
+  let t0 = performance.now();
+  const { profile } = (await target.post('Profiler.stop')) as { profile: CpuProfile };
+  const stopped = performance.now();
+  const ours = encodePprof(
+    cpuProfileToPprof(resolver.mapCpuProfile(profile), { intervalUs: INTERVAL_US }),
+  );
+  stopMs.hotpath!.push(performance.now() - t0);
+  v8StopMs.push(stopped - t0);
+  bytes.hotpath!.push(ours.length);
+
+  ddTime.start({ intervalMicros: INTERVAL_US, durationMillis: 60_000 });
+  await busyFor(PROFILE_SECONDS * 1000);
+  t0 = performance.now();
+  const theirs = ddEncode(ddTime.stop());
+  stopMs.datadog!.push(performance.now() - t0);
+  bytes.datadog!.push(theirs.length);
+}
+await target.close();
+
+// ---- report ------------------------------------------------------------------------------
+const env = environment();
+const pct = (ratio: number): string => `${ratio.toFixed(3)}x (${((ratio - 1) * 100).toFixed(1)}%)`;
+console.log(
+  `profiling overhead, ${ROUNDS} paired rounds of ${ops} requests, 1 ms sampling  (node ${env.node}, ${env.cpu}, ${env.cores} cores)`,
+);
+for (const mode of ['hotpath', 'datadog'] as const) {
+  console.log(
+    `  ${mode === 'hotpath' ? 'hotpath (node:inspector)' : '@datadog/pprof wall    '}  main thread ${pct(median(wallRatios[mode]!))}   process CPU ${pct(median(cpuRatios[mode]!))}`,
+  );
+}
+console.log(
+  `stop -> gzip pprof bytes for a ${PROFILE_SECONDS} s profile, median of ${STOP_ROUNDS}`,
+);
+for (const mode of ['hotpath', 'datadog'] as const) {
+  console.log(
+    `  ${mode === 'hotpath' ? 'hotpath (node:inspector)' : '@datadog/pprof wall    '}  ${median(stopMs[mode]!).toFixed(1)} ms   ${(median(bytes[mode]!) / 1024).toFixed(1)} KB` +
+      (mode === 'hotpath' ? `   (of which Profiler.stop ${median(v8StopMs).toFixed(1)} ms)` : ''),
+  );
+}
+writeResult('profile-overhead', {
+  rounds: ROUNDS,
+  opsPerBlock: ops,
+  intervalUs: INTERVAL_US,
+  mainThreadRatio: { hotpath: median(wallRatios.hotpath!), datadog: median(wallRatios.datadog!) },
+  processCpuRatio: { hotpath: median(cpuRatios.hotpath!), datadog: median(cpuRatios.datadog!) },
+  perRound: { wallRatios, cpuRatios },
+  stopToBytesMs: {
+    hotpath: median(stopMs.hotpath!),
+    datadog: median(stopMs.datadog!),
+    rounds: stopMs,
+  },
+  profileSeconds: PROFILE_SECONDS,
+  bytes,
+  sink,
+});
