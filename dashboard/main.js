@@ -71,6 +71,7 @@ function createChart(def) {
           label: s.label,
           stroke: s.color,
           width: 2,
+          points: { show: false },
           value: (/** @type {unknown} */ _u, /** @type {number | null} */ v) =>
             v === null ? '–' : format(v),
         })),
@@ -130,10 +131,11 @@ function push(frame, draw) {
         for (const column of state.data) column.shift();
       if (draw) {
         state.plot.setData(/** @type {any} */ (state.data));
+        const unit = state.def.unit;
         state.latest.textContent = state.def.series
-          .map((s, i) => `${s.label} ${format(numbers[i] ?? 0)}`)
+          .map((s, i) => (s.label === unit ? '' : `${s.label} `) + format(numbers[i] ?? 0))
           .join(' · ')
-          .concat(state.def.unit === '' ? '' : ` ${state.def.unit}`);
+          .concat(unit === '' ? '' : ` ${unit}`);
         state.root.dataset['latest'] = JSON.stringify(numbers);
         state.root.dataset['points'] = String(state.data[0]?.length ?? 0);
       }
