@@ -1,6 +1,6 @@
 import { channel } from 'node:diagnostics_channel';
 import type { Redis } from 'ioredis';
-import { ClosedError } from '../errors/index.js';
+import { AbortedError, ClosedError } from '../errors/index.js';
 import { checkString } from '../internal/validate-options.js';
 import { resolveCacheOptions } from './cache-settings.js';
 import { Core } from './core.js';
@@ -106,8 +106,29 @@ export class Cache {
     }
   }
 
-  /** Resolves once the invalidation subscription is active (immediately without L2). */
-  async ready(): Promise<void> {
+  /**
+   * Resolves once the Redis client is connected and the invalidation subscription is active
+   * (at once without L2). Until then the cache works from L1 and the source only. Rejects
+   * with AbortedError when `signal` aborts first.
+   */
+  async ready(signal?: AbortSignal): Promise<void> {
+    const client = this.#client;
+    if (client !== undefined && client.status !== 'ready') {
+      await new Promise<void>((resolve, reject) => {
+        const done = (): void => {
+          client.off('ready', done);
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        const onAbort = (): void => {
+          client.off('ready', done);
+          reject(new AbortedError('waiting for Redis was aborted', { cause: signal?.reason }));
+        };
+        if (signal?.aborted === true) return onAbort();
+        client.on('ready', done);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    }
     await this.#busStarted;
   }
 
@@ -156,9 +177,12 @@ export class Cache {
     const counters = this.#core.counters;
     counters.l1Misses++;
     const now = this.#core.clock.now();
+    // Past l1Until an L1 copy may have missed an invalidation: it is not served, even stale.
     const stale =
-      entry !== undefined && !entry.negative && now < entry.staleUntil ? entry : undefined;
-    if (stale !== undefined && now < stale.l1Until && o.softTimeoutMs === 0) {
+      entry !== undefined && !entry.negative && now < entry.staleUntil && now < entry.l1Until
+        ? entry
+        : undefined;
+    if (stale !== undefined && o.softTimeoutMs === 0) {
       // Stale-while-revalidate: answer now, one background load refreshes. With a
       // softTimeoutMs the caller waits that long for the fresh value first (loader.wait).
       counters.l1Stale++;

@@ -213,6 +213,32 @@ describe('hotpath/cache on a real Redis', { skip: available.skip }, () => {
     );
   });
 
+  test('a stale L2 value is served at once while one instance refreshes it', async () => {
+    const clock = manualClock();
+    const [a, b] = await pair({ clock, jitter: 0 });
+    const options = { ttlMs: 100, staleMs: 60_000 };
+    await a.getOrSet('swr', () => 'old', options);
+    clock.advance(200);
+    let calls = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const refresh = async (): Promise<string> => {
+      calls++;
+      await gate;
+      return 'new';
+    };
+    assert.equal(await b.getOrSet('swr', refresh, options), 'old', 'stale from L2, at once');
+    assert.equal(await a.getOrSet('swr', refresh, options), 'old', 'the other instance too');
+    // Both refreshes run in the background: wait until B's factory runs and A found B's lease.
+    while (calls === 0 || a.stats().singleFlight.remoteWaits === 0) await settle();
+    assert.equal(calls, 1, 'one refresh across both instances');
+    const seen = invalidationSeen(a, 'swr');
+    release();
+    await seen;
+    assert.equal(await a.getOrSet('swr', refresh, options), 'new');
+    assert.equal(calls, 1);
+  });
+
   test('deleteByTag removes tagged entries in every instance and in L2', async () => {
     const [a, b] = await pair();
     await a.getOrSet('u1:p1', () => 1, { tags: ['user:1'] });
@@ -259,7 +285,7 @@ describe('hotpath/cache on a real Redis', { skip: available.skip }, () => {
   test('Redis down: requests are served from L1 and the source; the cache recovers by itself', async () => {
     const [a, , , aClient] = await pair({ l2RetryMs: 20 });
     assert.equal(await a.getOrSet('before', () => 'b'), 'b');
-    const down = once(aClient, 'close');
+    const down = new Promise((resolve) => aClient.once('close', resolve));
     await server.stop();
     await down;
     assert.equal(await a.getOrSet('before', () => 'again'), 'b', 'L1 still answers');
@@ -267,13 +293,14 @@ describe('hotpath/cache on a real Redis', { skip: available.skip }, () => {
     await a.set('written-during', 'x');
     assert.equal(await a.get('written-during'), 'x');
     assert.equal(a.stats().l2.available, false);
-    const back = once(aClient, 'ready');
+    // events.once would reject on the reconnect attempts' 'error' events: wait for 'ready' only.
+    const back = new Promise((resolve) => aClient.once('ready', resolve));
     await server.start();
     await back;
     assert.equal(a.stats().l2.available, true);
     await a.set('after', 'y');
     const raw = client();
-    await once(raw, 'ready');
+    await new Promise((resolve) => raw.once('ready', resolve));
     assert.match((await raw.get(`${namespaceOf(a)}:v:after`)) ?? '', /"y"$/);
   });
 });
