@@ -116,30 +116,37 @@ await target.post('Profiler.enable');
 await target.post('Profiler.setSamplingInterval', { interval: INTERVAL_US });
 const resolver = new SourceMapResolver();
 
-type Mode = 'off' | 'hotpath' | 'datadog';
+type Mode = 'off' | 'hotpath' | 'hotpath10' | 'datadog';
 async function block(mode: Mode): Promise<{ wallMs: number; cpuMs: number }> {
-  if (mode === 'hotpath') await target.post('Profiler.start');
+  if (mode === 'hotpath' || mode === 'hotpath10') {
+    await target.post('Profiler.setSamplingInterval', {
+      interval: mode === 'hotpath' ? INTERVAL_US : 10_000,
+    });
+    await target.post('Profiler.start');
+  }
   if (mode === 'datadog') ddTime.start({ intervalMicros: INTERVAL_US, durationMillis: 60_000 });
   const result = runBlock(ops);
-  if (mode === 'hotpath') await target.post('Profiler.stop');
+  if (mode === 'hotpath' || mode === 'hotpath10') await target.post('Profiler.stop');
   if (mode === 'datadog') ddTime.stop();
   return result;
 }
 
-const modes: Mode[] = ['off', 'hotpath', 'datadog'];
-const wallRatios: Record<string, number[]> = { hotpath: [], datadog: [] };
-const cpuRatios: Record<string, number[]> = { hotpath: [], datadog: [] };
+const modes: Mode[] = ['off', 'hotpath', 'hotpath10', 'datadog'];
+const onModes = ['hotpath', 'hotpath10', 'datadog'] as const;
+const wallRatios: Record<string, number[]> = { hotpath: [], hotpath10: [], datadog: [] };
+const cpuRatios: Record<string, number[]> = { hotpath: [], hotpath10: [], datadog: [] };
 for (let r = 0; r < ROUNDS; r++) {
-  const order = [...modes.slice(r % 3), ...modes.slice(0, r % 3)];
+  const order = [...modes.slice(r % modes.length), ...modes.slice(0, r % modes.length)];
   const results: Partial<Record<Mode, { wallMs: number; cpuMs: number }>> = {};
   for (const mode of order) results[mode] = await block(mode);
-  for (const mode of ['hotpath', 'datadog'] as const) {
+  for (const mode of onModes) {
     wallRatios[mode]!.push(results[mode]!.wallMs / results.off!.wallMs);
     cpuRatios[mode]!.push(results[mode]!.cpuMs / results.off!.cpuMs);
   }
 }
 
 // ---- stop to bytes, 10 s profiles -----------------------------------------------------------
+await target.post('Profiler.setSamplingInterval', { interval: INTERVAL_US });
 async function busyFor(ms: number): Promise<void> {
   const end = performance.now() + ms;
   let i = 0;
@@ -191,12 +198,17 @@ await target.close();
 // ---- report ------------------------------------------------------------------------------
 const env = environment();
 const pct = (ratio: number): string => `${ratio.toFixed(3)}x (${((ratio - 1) * 100).toFixed(1)}%)`;
+const labels = {
+  hotpath: 'hotpath, 1 ms sampling',
+  hotpath10: 'hotpath, 10 ms sampling',
+  datadog: '@datadog/pprof wall, 1 ms',
+};
 console.log(
-  `profiling overhead, ${ROUNDS} paired rounds of ${ops} requests, 1 ms sampling  (node ${env.node}, ${env.cpu}, ${env.cores} cores)`,
+  `profiling overhead, ${ROUNDS} paired rounds of ${ops} requests, on/off  (node ${env.node}, ${env.cpu}, ${env.cores} cores)`,
 );
-for (const mode of ['hotpath', 'datadog'] as const) {
+for (const mode of onModes) {
   console.log(
-    `  ${mode === 'hotpath' ? 'hotpath (node:inspector)' : '@datadog/pprof wall    '}  main thread ${pct(median(wallRatios[mode]!))}   process CPU ${pct(median(cpuRatios[mode]!))}`,
+    `  ${labels[mode].padEnd(26)}  main thread ${pct(median(wallRatios[mode]!))}   process CPU ${pct(median(cpuRatios[mode]!))}`,
   );
 }
 console.log(
@@ -204,7 +216,7 @@ console.log(
 );
 for (const mode of ['hotpath', 'datadog'] as const) {
   console.log(
-    `  ${mode === 'hotpath' ? 'hotpath (node:inspector)' : '@datadog/pprof wall    '}  ${median(stopMs[mode]!).toFixed(1)} ms   ${(median(bytes[mode]!) / 1024).toFixed(1)} KB` +
+    `  ${labels[mode].padEnd(26)}  ${median(stopMs[mode]!).toFixed(1)} ms   ${(median(bytes[mode]!) / 1024).toFixed(1)} KB` +
       (mode === 'hotpath' ? `   (of which Profiler.stop ${median(v8StopMs).toFixed(1)} ms)` : ''),
   );
 }
@@ -212,8 +224,8 @@ writeResult('profile-overhead', {
   rounds: ROUNDS,
   opsPerBlock: ops,
   intervalUs: INTERVAL_US,
-  mainThreadRatio: { hotpath: median(wallRatios.hotpath!), datadog: median(wallRatios.datadog!) },
-  processCpuRatio: { hotpath: median(cpuRatios.hotpath!), datadog: median(cpuRatios.datadog!) },
+  mainThreadRatio: Object.fromEntries(onModes.map((m) => [m, median(wallRatios[m]!)])),
+  processCpuRatio: Object.fromEntries(onModes.map((m) => [m, median(cpuRatios[m]!)])),
   perRound: { wallRatios, cpuRatios },
   stopToBytesMs: {
     hotpath: median(stopMs.hotpath!),
