@@ -9,6 +9,7 @@ import { ApiError, fastifyCodes, statusByCode } from './errors.js';
 import type { GatewayClient } from './gateway/client.js';
 import { PaymentRepository } from './payments/repository.js';
 import { PaymentService } from './payments/payment-service.js';
+import { observability } from './plugins/observability.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { paymentRoutes } from './routes/payments.js';
 
@@ -51,6 +52,7 @@ export async function buildApp(
   });
   app.decorate('payments', payments);
   app.decorate('draining', false);
+  await observability(app);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof ApiError) {
