@@ -8,6 +8,9 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { ResponseParser } from './response-parser.js';
 
+/** Size of each plain-TCP connection's reusable read buffer. */
+const READ_BUFFER_BYTES = 64 * 1024;
+
 /** Where requests go. */
 export interface Target {
   host: string;
@@ -58,6 +61,13 @@ export class Connection {
       if (shouldClose) this.#destroy('reset');
     });
     this.#parser.expectNoBody = () => this.#inflight[0]?.isHead ?? false;
+    const onData = (chunk: Buffer) => {
+      try {
+        this.#parser.execute(chunk);
+      } catch {
+        this.#destroy('reset');
+      }
+    };
     const socket = target.isTls
       ? tlsConnect({
           host: target.host,
@@ -66,19 +76,25 @@ export class Connection {
           rejectUnauthorized: target.rejectUnauthorized,
           ALPNProtocols: ['http/1.1'],
         })
-      : netConnect({ host: target.host, port: target.port });
+      : netConnect({
+          host: target.host,
+          port: target.port,
+          // Reads land in one reused buffer and skip the readable-stream machinery: the
+          // parser copies only a partial response head (bench/load/generators.bench.ts).
+          onread: {
+            buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+            callback: (n: number, buf: Buffer) => {
+              onData(buf.subarray(0, n));
+              return true;
+            },
+          },
+        });
     this.#socket = socket;
     socket.setNoDelay(true);
     socket.once(target.isTls ? 'secureConnect' : 'connect', () => {
       this.#isConnected = true;
     });
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        this.#parser.execute(chunk);
-      } catch {
-        this.#destroy('reset');
-      }
-    });
+    if (target.isTls) socket.on('data', onData);
     socket.on('end', () => {
       this.#parser.end();
       this.#destroy('reset');
