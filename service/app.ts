@@ -7,6 +7,7 @@ import type { Database } from 'hotpath/db';
 import type { ServiceConfig } from './config.js';
 import { ApiError, fastifyCodes, statusByCode } from './errors.js';
 import type { GatewayClient } from './gateway/client.js';
+import { gatewayPanels } from './plugins/gateway-panels.js';
 import { PaymentRepository } from './payments/repository.js';
 import { PaymentService } from './payments/payment-service.js';
 import { observability } from './plugins/observability.js';
@@ -15,7 +16,8 @@ import { paymentRoutes } from './routes/payments.js';
 
 export interface AppDeps {
   db: Database;
-  gateway: Pick<GatewayClient, 'charge'>;
+  /** The gateway client; with `stats`, the dashboard and /metrics show its circuit and load. */
+  gateway: Pick<GatewayClient, 'charge'> & Partial<Pick<GatewayClient, 'stats'>>;
   /** A Redis client when REDIS_URL is set: readiness pings it. */
   redis?: { ping(): Promise<unknown> };
 }
@@ -53,6 +55,8 @@ export async function buildApp(
   app.decorate('payments', payments);
   app.decorate('draining', false);
   await observability(app);
+  const gateway = deps.gateway;
+  if (gateway.stats !== undefined) gatewayPanels(app, () => gateway.stats!);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof ApiError) {

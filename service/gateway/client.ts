@@ -40,6 +40,15 @@ export interface GatewayClientOptions {
   breakerOpenMs?: number;
 }
 
+export interface GatewayStats {
+  circuit: CircuitState;
+  /** Failure rate of the breaker's window of recent attempts. */
+  failureRate: number;
+  /** Charges in flight and waiting in the bulkhead. */
+  running: number;
+  queued: number;
+}
+
 export interface ChargeRequest {
   id: string;
   amount: number;
@@ -94,9 +103,14 @@ export class GatewayClient {
     this.#bulkhead = new Bulkhead({ maxConcurrent, maxQueue: maxConcurrent * 4 });
   }
 
-  /** The gateway circuit's state, for readiness and dashboards. */
-  get circuitState(): CircuitState {
-    return this.#breaker.state;
+  /** The circuit's state and the bulkhead's load, for the dashboard and metrics. */
+  get stats(): GatewayStats {
+    return {
+      circuit: this.#breaker.state,
+      failureRate: this.#breaker.failureRate,
+      running: this.#bulkhead.running,
+      queued: this.#bulkhead.queued,
+    };
   }
 
   /** Charges the gateway; never throws: failures become a `failed` outcome with a reason. */

@@ -53,6 +53,8 @@ describe('gateway outcomes are stored as final states', () => {
       // The breaker judges the last 20 attempts once it has seen 10, all failed here.
       assert.deepEqual(reasons.slice(0, 10), Array(10).fill('gateway_unavailable'));
       assert.deepEqual(reasons.slice(10), ['gateway_circuit_open', 'gateway_circuit_open']);
+      const metrics = await svc.app.inject({ method: 'GET', url: '/metrics' });
+      assert.match(metrics.body, /^payments_gateway_circuit_state 2$/m);
     } finally {
       await svc.close();
     }
