@@ -87,16 +87,30 @@ export async function insertUnnest(
   return result.rowCount ?? options.rows.length;
 }
 
-/** Writes one value in COPY text format. */
+const special = /[\\\n\r\t]/;
+const specials = /[\\\n\r\t]/g;
+const escapes: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+function escapeCopy(text: string): string {
+  // most values hold no special character: test before building a new string
+  return special.test(text) ? text.replace(specials, (c) => escapes[c]!) : text;
+}
+
+/** Writes one value in COPY text format (a switch on the type, no per-value allocation). */
 function copyValue(value: unknown): string {
-  if (value === null || value === undefined) return '\\N';
-  let text: string;
-  if (value instanceof Date) text = value.toISOString();
-  else if (typeof value === 'object') text = JSON.stringify(value);
-  else text = String(value);
-  return text.replace(/[\\\n\r\t]/g, (c) =>
-    c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t',
-  );
+  switch (typeof value) {
+    case 'number':
+    case 'bigint':
+      return String(value);
+    case 'string':
+      return escapeCopy(value);
+    case 'boolean':
+      return value ? 't' : 'f';
+    default:
+      if (value === null || value === undefined) return '\\N';
+      if (value instanceof Date) return value.toISOString();
+      return escapeCopy(JSON.stringify(value));
+  }
 }
 
 /** A pg client that can run a COPY stream (a `pg.PoolClient` or `pg.Client`). */
@@ -137,7 +151,9 @@ export async function copyRows(
   function* lines(): Generator<string> {
     let buffer = '';
     for (const row of rows) {
-      buffer += row.map(copyValue).join('\t') + '\n';
+      let line = '';
+      for (let c = 0; c < row.length; c++) line += (c === 0 ? '' : '\t') + copyValue(row[c]);
+      buffer += line + '\n';
       if (buffer.length >= 64 * 1024) {
         yield buffer;
         buffer = '';

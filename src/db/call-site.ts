@@ -34,7 +34,14 @@ export function appFrames(stack: string | undefined, max = 8): string[] {
   const out: string[] = [];
   for (const line of stack.split('\n').slice(1)) {
     const frame = line.trim();
-    if (!frame.startsWith('at ') || isOwn(frame) || frame.includes('node:')) continue;
+    if (
+      !frame.startsWith('at ') ||
+      isOwn(frame) ||
+      frame.includes('node:') ||
+      frame.includes('(<anonymous>)')
+    ) {
+      continue;
+    }
     out.push(frame.slice(3));
     if (out.length >= max) break;
   }

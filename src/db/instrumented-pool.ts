@@ -110,6 +110,8 @@ interface Held {
 
 type QueryFn = (...args: unknown[]) => unknown;
 type Callback = (error: Error | undefined, result?: unknown) => void;
+type AcquireCallback = (error: Error | undefined, client?: PoolClient, done?: unknown) => void;
+type Shape = { fp: Fingerprint; statement: string };
 
 /**
  * A pg `Pool` with metrics, an acquire deadline, a leak detector and per-query hooks (timing,
@@ -180,32 +182,36 @@ export class InstrumentedPool {
     // pg-pool's own query() calls this.connect(callback) synchronously: #inPoolQuery tells
     // such short checkouts (released by pg itself) from application ones, which get a stack.
     pool.connect = ((callback?: unknown): Promise<PoolClient> | undefined => {
-      const promise = this.#acquire(!this.#inPoolQuery);
-      if (typeof callback !== 'function') return promise;
-      const cb = callback as (e: Error | undefined, c?: PoolClient, done?: unknown) => void;
-      promise.then(
-        (client) => cb(undefined, client, client.release),
-        (error: Error) => cb(error),
+      const track = !this.#inPoolQuery;
+      if (typeof callback === 'function') {
+        this.#acquire(track, callback as AcquireCallback);
+        return undefined;
+      }
+      return new Promise<PoolClient>((resolve, reject) =>
+        this.#acquire(track, (error, client) =>
+          error !== undefined || client === undefined ? reject(error) : resolve(client),
+        ),
       );
-      return undefined;
     }) as Pool['connect'];
     const origPoolQuery = pool.query as unknown as QueryFn;
     pool.query = ((config: unknown, values?: unknown, callback?: unknown): unknown => {
       // pg-pool runs client.query from a callback, where the caller's stack is gone: count
       // N+1 here, while the application's frame is still on the stack, and mark the query.
       if (typeof config === 'string' && this.#nPlusOne !== undefined) {
+        let shape: Shape;
         if (typeof values === 'function') {
           callback = values;
           values = undefined;
         }
         try {
-          this.#nPlusOne.observe(this.#shape(config).fp);
+          shape = this.#shape(config);
+          this.#nPlusOne.observe(shape.fp);
         } catch (error) {
           if (typeof callback !== 'function') return Promise.reject(error);
           process.nextTick(callback as Callback, error);
           return undefined;
         }
-        config = { text: config, values, [OBSERVED]: true };
+        config = { text: config, values, [OBSERVED]: shape };
         values = undefined;
       }
       this.#inPoolQuery = true;
@@ -346,51 +352,52 @@ export class InstrumentedPool {
     if (this.#ownsPool) await pool.end();
   }
 
-  #acquire(track: boolean): Promise<PoolClient> {
+  #acquire(track: boolean, callback: AcquireCallback): void {
     const start = this.#clock.now();
     const site = track && this.#leakMs > 0 ? new Error('client acquired here') : undefined;
-    return new Promise<PoolClient>((resolve, reject) => {
-      let settled = false;
-      let timer: NodeJS.Timeout | undefined;
-      if (this.#acquireTimeoutMs > 0) {
-        timer = setTimeout(() => {
-          settled = true;
-          this.#acquireTimeouts++;
-          this.#waitedMs += this.#clock.now() - start;
-          reject(this.#timeoutError());
-        }, this.#acquireTimeoutMs);
-        timer.unref();
-      }
-      this.#origConnect.call(this.#pool, (error: Error | undefined, client?: PoolClient) => {
-        if (settled) {
-          // the caller gave up: hand the late connection straight back
-          if (error === undefined && client !== undefined) client.release();
-          return;
-        }
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    // With a client idle for every waiter, pg hands one out on the next tick: no deadline
+    // timer needed (one setTimeout per query is measurable: bench/db/instrumentation.bench.ts).
+    const pool = this.#pool;
+    if (this.#acquireTimeoutMs > 0 && pool.idleCount <= pool.waitingCount) {
+      timer = setTimeout(() => {
         settled = true;
-        if (timer !== undefined) clearTimeout(timer);
-        const waitMs = this.#clock.now() - start;
-        this.#waitedMs += waitMs;
-        this.#acquireWait.record(waitMs * 1000);
-        if (dbChannels.acquire.hasSubscribers) dbChannels.acquire.publish({ waitMs, error });
-        if (error !== undefined || client === undefined) {
-          this.#acquireErrors++;
-          reject(error);
-          return;
-        }
-        this.#acquires++;
-        this.#patchClient(client);
-        if (site !== undefined) {
-          this.#held.set(client, { since: this.#clock.now(), site, reported: false });
-          const release = client.release;
-          client.release = (err?: Error | boolean) => {
-            this.#held.delete(client);
-            client.release = release;
-            return release.call(client, err);
-          };
-        }
-        resolve(client);
-      });
+        this.#acquireTimeouts++;
+        this.#waitedMs += this.#clock.now() - start;
+        callback(this.#timeoutError());
+      }, this.#acquireTimeoutMs);
+      timer.unref();
+    }
+    this.#origConnect.call(pool, (error: Error | undefined, client?: PoolClient) => {
+      if (settled) {
+        // the caller gave up: hand the late connection straight back
+        if (error === undefined && client !== undefined) client.release();
+        return;
+      }
+      settled = true;
+      if (timer !== undefined) clearTimeout(timer);
+      const waitMs = this.#clock.now() - start;
+      this.#waitedMs += waitMs;
+      this.#acquireWait.record(waitMs * 1000);
+      if (dbChannels.acquire.hasSubscribers) dbChannels.acquire.publish({ waitMs, error });
+      if (error !== undefined || client === undefined) {
+        this.#acquireErrors++;
+        callback(error ?? new Error('pg returned no client'));
+        return;
+      }
+      this.#acquires++;
+      this.#patchClient(client);
+      if (site !== undefined) {
+        this.#held.set(client, { since: this.#clock.now(), site, reported: false });
+        const release = client.release;
+        client.release = (err?: Error | boolean) => {
+          this.#held.delete(client);
+          client.release = release;
+          return release.call(client, err);
+        };
+      }
+      callback(undefined, client, client.release);
     });
   }
 
@@ -441,11 +448,13 @@ export class InstrumentedPool {
     const text = typeof config === 'string' ? config : ((config as { text?: string }).text ?? '');
     if (text.startsWith(INTERNAL_SQL)) return orig.call(client, config, values, callback);
     const params = (values ?? (config as { values?: unknown[] }).values) as unknown[] | undefined;
-    const shape = this.#shape(text);
+    const marked =
+      typeof config === 'object'
+        ? (config as Record<symbol, Shape | undefined>)[OBSERVED]
+        : undefined;
+    const shape = marked ?? this.#shape(text);
     const cb = typeof callback === 'function' ? (callback as Callback) : undefined;
-    const observed =
-      typeof config === 'object' && (config as Record<symbol, unknown>)[OBSERVED] === true;
-    if (!observed) {
+    if (marked === undefined) {
       try {
         this.#nPlusOne?.observe(shape.fp);
       } catch (error) {
@@ -459,33 +468,48 @@ export class InstrumentedPool {
     let sent: unknown = config;
     if (
       this.#prepare &&
-      (observed || typeof config === 'string') &&
+      (marked !== undefined || typeof config === 'string') &&
       params !== undefined &&
       params.length > 0
     ) {
       sent = { name: shape.statement, text, values: params };
+    } else if (marked !== undefined) {
+      sent = text;
     }
     const start = performance.now();
+    if (cb !== undefined) {
+      // pg-pool's query() passes a callback: stay callback-style, no promise in between
+      const done = (error: Error | undefined, result?: QueryResult | QueryResult[]): void => {
+        const ms = performance.now() - start;
+        if (error) {
+          this.#queryErrors++;
+          this.#finish(shape.fp, text, params, ms, 0, error);
+        } else this.#finish(shape.fp, text, params, ms, rowsOf(result!), undefined);
+        cb(error, result);
+      };
+      if (sent === config) orig.call(client, config, values, done);
+      else if (sent === text) orig.call(client, text, params, done);
+      else orig.call(client, sent, done);
+      return undefined;
+    }
     const promise = (
-      sent === config ? orig.call(client, config, values) : orig.call(client, sent)
+      sent === config
+        ? orig.call(client, config, values)
+        : sent === text
+          ? orig.call(client, text, params)
+          : orig.call(client, sent)
     ) as Promise<QueryResult | QueryResult[]>;
-    const done = promise.then(
+    return promise.then(
       (result) => {
         this.#finish(shape.fp, text, params, performance.now() - start, rowsOf(result), undefined);
-        if (cb !== undefined) cb(undefined, result);
         return result;
       },
       (error: unknown) => {
         this.#queryErrors++;
         this.#finish(shape.fp, text, params, performance.now() - start, 0, error);
-        if (cb !== undefined) {
-          cb(error as Error);
-          return undefined;
-        }
         throw error;
       },
     );
-    return cb !== undefined ? undefined : done;
   }
 
   #finish(
