@@ -146,53 +146,93 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 
 // ---- stop to bytes, 10 s profiles -----------------------------------------------------------
+// Two workloads: the request mix above (a few dozen call-tree nodes) and a wide call tree of
+// 300 generated functions calling each other 6 deep (thousands of nodes, closer to a real
+// service's profile).
+const wide: ((depth: number, x: number) => number)[] = [];
+for (let i = 0; i < 300; i++) {
+  const make = new Function(
+    'fns',
+    `return function wide_${i}(d, x) {
+       let s = x;
+       for (let k = 0; k < 40; k++) s += (k * ${i + 1}) % 7;
+       return d > 0 ? fns[(x * 31 + ${i}) % fns.length](d - 1, s & 0xffff) + 1 : s;
+     }`,
+  ) as (fns: unknown) => (depth: number, x: number) => number;
+  wide.push(make(wide));
+}
+const wideRequest = (i: number): number => wide[i % wide.length]!(6, i);
+
 await target.post('Profiler.setSamplingInterval', { interval: INTERVAL_US });
-async function busyFor(ms: number): Promise<void> {
+async function busyFor(ms: number, work: (i: number) => number): Promise<void> {
   const end = performance.now() + ms;
   let i = 0;
   while (performance.now() < end) {
-    for (let k = 0; k < 200; k++) sink += handleRequest(i++);
+    for (let k = 0; k < 200; k++) sink += work(i++);
     await new Promise((resolve) => setImmediate(resolve));
   }
 }
 
-// Warm up both encoders (JIT) so the measured rounds compare steady states.
-await target.post('Profiler.start');
-await busyFor(200);
-encodePprof(
-  cpuProfileToPprof(
-    resolver.mapCpuProfile(
-      ((await target.post('Profiler.stop')) as { profile: CpuProfile }).profile,
-    ),
-  ),
-);
-ddTime.start({ intervalMicros: INTERVAL_US, durationMillis: 60_000 });
-await busyFor(200);
-ddEncode(ddTime.stop());
-
-const stopMs: Record<string, number[]> = { hotpath: [], datadog: [] };
-const bytes: Record<string, number[]> = { hotpath: [], datadog: [] };
-const v8StopMs: number[] = [];
-for (let r = 0; r < STOP_ROUNDS; r++) {
-  await target.post('Profiler.start');
-  await busyFor(PROFILE_SECONDS * 1000);
-  let t0 = performance.now();
-  const { profile } = (await target.post('Profiler.stop')) as { profile: CpuProfile };
-  const stopped = performance.now();
-  const ours = encodePprof(
-    cpuProfileToPprof(resolver.mapCpuProfile(profile), { intervalUs: INTERVAL_US }),
-  );
-  stopMs.hotpath!.push(performance.now() - t0);
-  v8StopMs.push(stopped - t0);
-  bytes.hotpath!.push(ours.length);
-
-  ddTime.start({ intervalMicros: INTERVAL_US, durationMillis: 60_000 });
-  await busyFor(PROFILE_SECONDS * 1000);
-  t0 = performance.now();
-  const theirs = ddEncode(ddTime.stop());
-  stopMs.datadog!.push(performance.now() - t0);
-  bytes.datadog!.push(theirs.length);
+interface StopResult {
+  stopMs: Record<'hotpath' | 'datadog', number[]>;
+  /** Main-thread CPU time of the same span: what the latency is on an otherwise idle core. */
+  stopCpuMs: Record<'hotpath' | 'datadog', number[]>;
+  inspectorStopMs: number[];
+  bytes: Record<'hotpath' | 'datadog', number[]>;
+  nodes: number[];
 }
+
+async function stopToBytes(work: (i: number) => number, rounds: number): Promise<StopResult> {
+  const result: StopResult = {
+    stopMs: { hotpath: [], datadog: [] },
+    stopCpuMs: { hotpath: [], datadog: [] },
+    inspectorStopMs: [],
+    bytes: { hotpath: [], datadog: [] },
+    nodes: [],
+  };
+  for (let r = 0; r < rounds; r++) {
+    await target.post('Profiler.start');
+    await busyFor(PROFILE_SECONDS * 1000, work);
+    let c0 = threadCpuMs();
+    let t0 = performance.now();
+    const { profile } = (await target.post('Profiler.stop')) as { profile: CpuProfile };
+    const stopped = performance.now();
+    const ours = encodePprof(
+      cpuProfileToPprof(resolver.mapCpuProfile(profile), { intervalUs: INTERVAL_US }),
+    );
+    result.stopMs.hotpath.push(performance.now() - t0);
+    result.stopCpuMs.hotpath.push(threadCpuMs() - c0);
+    result.inspectorStopMs.push(stopped - t0);
+    result.bytes.hotpath.push(ours.length);
+    result.nodes.push(profile.nodes.length);
+
+    ddTime.start({ intervalMicros: INTERVAL_US, durationMillis: 60_000 });
+    await busyFor(PROFILE_SECONDS * 1000, work);
+    c0 = threadCpuMs();
+    t0 = performance.now();
+    const theirs = ddEncode(ddTime.stop());
+    result.stopMs.datadog.push(performance.now() - t0);
+    result.stopCpuMs.datadog.push(threadCpuMs() - c0);
+    result.bytes.datadog.push(theirs.length);
+  }
+  return result;
+}
+
+// Warm up both encoders (JIT) so the measured rounds compare steady states.
+const savedSeconds = PROFILE_SECONDS; // printed with the results
+await (async () => {
+  await target.post('Profiler.start');
+  await busyFor(200, wideRequest);
+  const { profile } = (await target.post('Profiler.stop')) as { profile: CpuProfile };
+  encodePprof(cpuProfileToPprof(resolver.mapCpuProfile(profile)));
+  ddTime.start({ intervalMicros: INTERVAL_US, durationMillis: 60_000 });
+  await busyFor(200, wideRequest);
+  ddEncode(ddTime.stop());
+})();
+const stops = {
+  'request mix': await stopToBytes(handleRequest, STOP_ROUNDS),
+  'wide call tree': await stopToBytes(wideRequest, STOP_ROUNDS),
+};
 await target.close();
 
 // ---- report ------------------------------------------------------------------------------
@@ -211,14 +251,18 @@ for (const mode of onModes) {
     `  ${labels[mode].padEnd(26)}  main thread ${pct(median(wallRatios[mode]!))}   process CPU ${pct(median(cpuRatios[mode]!))}`,
   );
 }
-console.log(
-  `stop -> gzip pprof bytes for a ${PROFILE_SECONDS} s profile, median of ${STOP_ROUNDS}`,
-);
-for (const mode of ['hotpath', 'datadog'] as const) {
+for (const [name, stop] of Object.entries(stops)) {
   console.log(
-    `  ${labels[mode].padEnd(26)}  ${median(stopMs[mode]!).toFixed(1)} ms   ${(median(bytes[mode]!) / 1024).toFixed(1)} KB` +
-      (mode === 'hotpath' ? `   (of which Profiler.stop ${median(v8StopMs).toFixed(1)} ms)` : ''),
+    `stop -> gzip pprof bytes, ${savedSeconds} s profile of the ${name} (${median(stop.nodes)} nodes), median of ${STOP_ROUNDS}`,
   );
+  for (const mode of ['hotpath', 'datadog'] as const) {
+    console.log(
+      `  ${labels[mode].padEnd(26)}  wall ${median(stop.stopMs[mode]).toFixed(1)} ms   main-thread CPU ${median(stop.stopCpuMs[mode]).toFixed(1)} ms   ${(median(stop.bytes[mode]) / 1024).toFixed(1)} KB` +
+        (mode === 'hotpath'
+          ? `   (of which Profiler.stop ${median(stop.inspectorStopMs).toFixed(1)} ms)`
+          : ''),
+    );
+  }
 }
 writeResult('profile-overhead', {
   rounds: ROUNDS,
@@ -227,12 +271,20 @@ writeResult('profile-overhead', {
   mainThreadRatio: Object.fromEntries(onModes.map((m) => [m, median(wallRatios[m]!)])),
   processCpuRatio: Object.fromEntries(onModes.map((m) => [m, median(cpuRatios[m]!)])),
   perRound: { wallRatios, cpuRatios },
-  stopToBytesMs: {
-    hotpath: median(stopMs.hotpath!),
-    datadog: median(stopMs.datadog!),
-    rounds: stopMs,
-  },
-  profileSeconds: PROFILE_SECONDS,
-  bytes,
+  profileSeconds: savedSeconds,
+  stopToBytesMs: Object.fromEntries(
+    Object.entries(stops).map(([name, stop]) => [
+      name,
+      {
+        hotpath: median(stop.stopMs.hotpath),
+        datadog: median(stop.stopMs.datadog),
+        hotpathCpu: median(stop.stopCpuMs.hotpath),
+        datadogCpu: median(stop.stopCpuMs.datadog),
+        inspectorStop: median(stop.inspectorStopMs),
+        nodes: median(stop.nodes),
+        rounds: stop,
+      },
+    ]),
+  ),
   sink,
 });
