@@ -14,7 +14,12 @@ interface Outcome {
 
 /** One load of one key in this process; every concurrent caller of that key shares it. */
 export interface Flight {
-  promise: Promise<Outcome>;
+  /** Settles with the value every caller gets. */
+  promise: Promise<unknown>;
+  /** Set when that value is a stale one. */
+  stale: boolean;
+  /** Callers sharing this flight (for the stale-served count). */
+  callers: number;
   /** Set when the key was written or deleted while loading: the result is not cached. */
   invalidated: boolean;
   /** A value to fall back on (stale, or fresh but due for refresh) once known. */
@@ -64,20 +69,32 @@ export class Loader {
     return this.#flights.get(key);
   }
 
-  /** Joins the running load of `key` or starts one. */
+  /**
+   * Joins the running load of `key` or starts one. `waiting` is false for a background
+   * refresh whose caller was already answered (it is not counted as served). `prefetched`
+   * is an L2 read the caller already made (its first L2 read is skipped).
+   */
   load(
     key: string,
     factory: Factory<unknown>,
     o: ResolvedOptions,
     l1Stale: L1Entry | undefined,
+    waiting = true,
+    prefetched?: string | null,
   ): Flight {
     const running = this.#flights.get(key);
     if (running !== undefined) {
+      if (!waiting) return running;
       this.#core.counters.coalesced++;
+      running.callers++;
+      // Joined during a background refresh: the answer already given was stale.
+      if (running.stale) this.#core.counters.staleServed++;
       return running;
     }
     const flight: Flight = {
-      promise: undefined as unknown as Promise<Outcome>,
+      promise: undefined as unknown as Promise<unknown>,
+      stale: false,
+      callers: waiting ? 1 : 0,
       invalidated: false,
       fallback: l1Stale === undefined ? undefined : { value: l1Stale.value, stale: true },
       version: this.#core.nextVersion(),
@@ -86,16 +103,7 @@ export class Loader {
       background: undefined,
     };
     this.#flights.set(key, flight);
-    flight.promise = this.#run(key, factory, o, flight);
-    // The flight stays joinable until a background compute (stale answered first) is done.
-    const remove = (): void => {
-      if (this.#flights.get(key) === flight) this.#flights.delete(key);
-    };
-    flight.promise.then(
-      () =>
-        flight.background === undefined ? remove() : void flight.background.then(remove, remove),
-      remove,
-    );
+    flight.promise = this.#run(key, factory, o, flight, prefetched);
     return flight;
   }
 
@@ -137,12 +145,7 @@ export class Loader {
     signal: AbortSignal | undefined,
   ): Promise<unknown> {
     const counters = this.#core.counters;
-    if (o.softTimeoutMs === 0 && signal === undefined) {
-      return flight.promise.then((outcome) => {
-        if (outcome.stale) counters.staleServed++;
-        return outcome.value;
-      });
-    }
+    if (o.softTimeoutMs === 0 && signal === undefined) return flight.promise;
     if (signal?.aborted === true)
       return Promise.reject(new AbortedError(undefined, { cause: signal.reason }));
     return new Promise((resolve, reject) => {
@@ -169,10 +172,9 @@ export class Loader {
         }, o.softTimeoutMs);
       }
       flight.promise.then(
-        (outcome) => {
+        (value) => {
           finish();
-          if (outcome.stale) counters.staleServed++;
-          resolve(outcome.value);
+          resolve(value);
         },
         (error: unknown) => {
           finish();
@@ -187,13 +189,41 @@ export class Loader {
     factory: Factory<unknown>,
     o: ResolvedOptions,
     flight: Flight,
+    prefetched: string | null | undefined,
+  ): Promise<unknown> {
+    try {
+      const outcome = await this.#steps(key, factory, o, flight, prefetched);
+      if (outcome.stale) {
+        flight.stale = true;
+        this.#core.counters.staleServed += flight.callers;
+      }
+      return outcome.value;
+    } finally {
+      // The flight stays joinable until a background compute (stale answered first) is done.
+      const remove = (): void => {
+        if (this.#flights.get(key) === flight) this.#flights.delete(key);
+      };
+      if (flight.background === undefined) remove();
+      else void flight.background.then(remove, remove);
+    }
+  }
+
+  async #steps(
+    key: string,
+    factory: Factory<unknown>,
+    o: ResolvedOptions,
+    flight: Flight,
+    prefetched: string | null | undefined,
   ): Promise<Outcome> {
     const core = this.#core;
     const l2 = core.l2;
     let owner: string | undefined;
     if (l2 !== undefined) {
       for (let round = 0; round < MAX_WAIT_ROUNDS; round++) {
-        const found = await this.#readL2(key, o, flight);
+        const found =
+          round === 0 && prefetched !== undefined
+            ? this.#classify(key, o, flight, prefetched)
+            : await this.#readL2(key, o, flight);
         if (found.kind === 'fresh') return { value: found.value, stale: false };
         if (found.kind === 'down') break;
         if (found.kind !== 'none')
@@ -233,8 +263,16 @@ export class Loader {
   }
 
   async #readL2(key: string, o: ResolvedOptions, flight: Flight): Promise<L2Read> {
+    return this.#classify(key, o, flight, await this.#core.l2!.get(key));
+  }
+
+  #classify(
+    key: string,
+    o: ResolvedOptions,
+    flight: Flight,
+    text: string | null | undefined,
+  ): L2Read {
     const core = this.#core;
-    const text = await core.l2!.get(key);
     if (text === undefined) return DOWN;
     const record = core.readRecord(text);
     if (record === undefined) {

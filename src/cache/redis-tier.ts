@@ -101,6 +101,7 @@ export class RedisTier {
   readonly #options: RedisTierOptions;
   #downUntil = 0;
   #reads: PendingRead[] = [];
+  #queued = new Map<string, Promise<string | null | undefined>>();
   #flushScheduled = false;
 
   constructor(client: Redis, options: RedisTierOptions) {
@@ -132,19 +133,25 @@ export class RedisTier {
   /** Reads one record: a string, null when absent, undefined when L2 is unusable or failed. */
   get(key: string): Promise<string | null | undefined> {
     if (!this.usable) return Promise.resolve(undefined);
-    return new Promise((resolve) => {
+    // Reads of one key in one batch share one promise (a hot key asked by many requests).
+    const queued = this.#queued.get(key);
+    if (queued !== undefined) return queued;
+    const read = new Promise<string | null | undefined>((resolve) => {
       this.#reads.push({ key, resolve });
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         setImmediate(this.#flushReads);
       }
     });
+    this.#queued.set(key, read);
+    return read;
   }
 
   readonly #flushReads = (): void => {
     this.#flushScheduled = false;
     const pending = this.#reads;
     this.#reads = [];
+    this.#queued.clear();
     // Several smaller MGETs in one pipeline, rather than one big one: Redis answers the
     // first while this process parses the previous reply (bench/cache/l2-hit.bench.ts).
     const size = this.#options.readBatch;
