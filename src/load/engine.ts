@@ -67,7 +67,7 @@ export class Engine implements ConnectionOwner {
   readonly #target: Target;
   readonly #source: RequestSource;
   readonly #hooks: EngineHooks;
-  readonly #stats = new Stats();
+  readonly #stats: Stats;
   readonly #lag = latencyHistogram();
   readonly #conns = new Set<Connection>();
   readonly #idle: Connection[] = [];
@@ -98,6 +98,7 @@ export class Engine implements ConnectionOwner {
   constructor(options: ResolvedOptions, hooks: EngineHooks = {}) {
     this.#o = options;
     this.#hooks = hooks;
+    this.#stats = new Stats(options.model);
     const u = options.url;
     const isTls = u.protocol === 'https:';
     const port = u.port === '' ? (isTls ? 443 : 80) : Number(u.port);
@@ -176,8 +177,8 @@ export class Engine implements ConnectionOwner {
     const o = this.#o;
     const target = o.model === 'open' ? rateAt(o, performance.now() - this.#t0) : null;
     const sample = this.#stats.takeSecond(this.#second++, target);
-    if (o.model === 'closed' && this.#stats.actual.count > 0) {
-      this.#stats.expectedIntervalUs = this.#stats.actual.percentile(50);
+    if (o.model === 'closed' && this.#stats.intended.count > 0) {
+      this.#stats.expectedIntervalUs = this.#stats.intended.percentile(50);
     }
     const e = this.#stats.errors;
     this.#hooks.onSecond?.(sample, this.#stats.completed, e.connect + e.timeout + e.reset);
@@ -233,9 +234,8 @@ export class Engine implements ConnectionOwner {
   }
 
   /** Open model: a connection is free; give it the oldest waiting request, if any. */
-  #release(conn: Connection): void {
+  #release(conn: Connection, now = performance.now()): void {
     if (conn.isClosed) return;
-    const now = performance.now();
     while (this.#pending.size > 0) {
       const intended = this.#pending.shift();
       if (now - intended > this.#o.timeoutMs) {
@@ -257,8 +257,7 @@ export class Engine implements ConnectionOwner {
     this.#fillClosed(conn);
   }
 
-  #fillClosed(conn: Connection): void {
-    const now = performance.now();
+  #fillClosed(conn: Connection, now = performance.now()): void {
     while (
       this.#isRunning &&
       !conn.isClosed &&
@@ -308,11 +307,11 @@ export class Engine implements ConnectionOwner {
       this.#stats.recordResponse((now - intended) * 1000, (now - sent) * 1000, status, bytes);
       const s = this.#stats;
       if (this.#o.model === 'closed' && s.expectedIntervalUs === 0 && s.completed === 200) {
-        s.expectedIntervalUs = s.actual.percentile(50);
+        s.expectedIntervalUs = s.intended.percentile(50);
       }
     }
-    if (this.#o.model === 'open') this.#release(conn);
-    else if (this.#isRunning) this.#fillClosed(conn);
+    if (this.#o.model === 'open') this.#release(conn, now);
+    else if (this.#isRunning) this.#fillClosed(conn, now);
     else if (this.#isStopping) this.#checkDrained();
   }
 
@@ -403,8 +402,8 @@ export class Engine implements ConnectionOwner {
     const elu = performance.eventLoopUtilization(this.#elu0).utilization;
     const cpu = process.cpuUsage(this.#cpu0);
     const s = this.#stats;
-    const statuses: Record<string, number> = {};
-    for (const [k, v] of [...s.statuses].sort((a, b) => a[0] - b[0])) statuses[String(k)] = v;
+    const statuses = s.statuses();
+    const corrected = o.model === 'closed' ? s.corrected() : null;
     const latency = summarize(s.intended);
     const actualLatency = o.model === 'closed' ? latency : summarize(s.actual);
     const result: LoadResult = {
@@ -427,13 +426,13 @@ export class Engine implements ConnectionOwner {
       latency,
       actualLatency,
       coordinatedOmission:
-        o.model === 'closed'
-          ? coordinatedOmission(
+        corrected === null
+          ? null
+          : coordinatedOmission(
               latency.percentiles['99']!,
-              s.corrected.percentile(99),
-              s.corrected.percentile(99.9),
-            )
-          : null,
+              Math.round(corrected.percentile(99)),
+              Math.round(corrected.percentile(99.9)),
+            ),
       timeline: [],
       generator: {
         eventLoopUtilization: elu,
