@@ -21,6 +21,8 @@ export type {
   LeakReport,
   PoolMetrics,
 } from './instrumented-pool.js';
+export { instrumentDatabase, InstrumentedDatabase } from './instrumented-database.js';
+export type { InstrumentDatabaseOptions } from './instrumented-database.js';
 export { fingerprint, normalizeSql, FingerprintCache } from './fingerprint.js';
 export type { Fingerprint } from './fingerprint.js';
 export { QueryStats } from './query-stats.js';

@@ -1,13 +1,12 @@
-import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, PoolConfig, QueryResult } from 'pg';
 import { InvalidOptionError } from '../errors/index.js';
 import { monotonicClock, type Clock } from '../internal/clock.js';
 import { checkNumber } from '../internal/validate-options.js';
 import { Histogram } from '../metrics/index.js';
 import { appFrames } from './call-site.js';
-import { dbChannels, type QueryEvent } from './channels.js';
-import { fingerprint, type Fingerprint } from './fingerprint.js';
+import { dbChannels } from './channels.js';
 import type { NPlusOneDetector } from './n-plus-one.js';
+import { QueryObserver, type QueryShape } from './query-observer.js';
 import { QueryStats } from './query-stats.js';
 import { INTERNAL_SQL } from './sql-client.js';
 import type { SlowQueryLog } from './slow-query-log.js';
@@ -111,7 +110,6 @@ interface Held {
 type QueryFn = (...args: unknown[]) => unknown;
 type Callback = (error: Error | undefined, result?: unknown) => void;
 type AcquireCallback = (error: Error | undefined, client?: PoolClient, done?: unknown) => void;
-type Shape = { fp: Fingerprint; statement: string };
 
 /**
  * A pg `Pool` with metrics, an acquire deadline, a leak detector and per-query hooks (timing,
@@ -126,13 +124,11 @@ export class InstrumentedPool {
   readonly #leakMs: number;
   readonly #prepare: boolean;
   readonly #stats: QueryStats | undefined;
-  readonly #slow: SlowQueryLog | undefined;
-  readonly #nPlusOne: NPlusOneDetector | undefined;
+  readonly #observer: QueryObserver;
   readonly #onLeak: ((report: LeakReport) => void) | undefined;
   readonly #clock: Clock;
   readonly #origConnect: Pool['connect'];
   readonly #origQueries = new Map<PoolClient, QueryFn>();
-  readonly #shapes = new Map<string, { fp: Fingerprint; statement: string }>();
   readonly #held = new Map<PoolClient, Held>();
   readonly #warnedSites = new Set<string>();
   readonly #acquireWait = new Histogram({ lowest: 1, highest: 3.6e9, precision: 0.01 });
@@ -169,8 +165,11 @@ export class InstrumentedPool {
     this.#leakMs = checkNumber('leakDetectionMs', options.leakDetectionMs ?? 30_000, { min: 0 });
     this.#prepare = options.prepare ?? true;
     this.#stats = options.stats === false ? undefined : (options.stats ?? new QueryStats());
-    this.#slow = options.slowQueries;
-    this.#nPlusOne = options.nPlusOne;
+    this.#observer = new QueryObserver({
+      stats: this.#stats,
+      slowQueries: options.slowQueries,
+      nPlusOne: options.nPlusOne,
+    });
     this.#onLeak = options.onLeak;
     this.#clock = options.clock ?? monotonicClock;
     this.#pool = pool;
@@ -197,15 +196,15 @@ export class InstrumentedPool {
     pool.query = ((config: unknown, values?: unknown, callback?: unknown): unknown => {
       // pg-pool runs client.query from a callback, where the caller's stack is gone: count
       // N+1 here, while the application's frame is still on the stack, and mark the query.
-      if (typeof config === 'string' && this.#nPlusOne !== undefined) {
-        let shape: Shape;
+      if (typeof config === 'string' && this.#observer.detectsNPlusOne) {
+        let shape: QueryShape;
         if (typeof values === 'function') {
           callback = values;
           values = undefined;
         }
         try {
-          shape = this.#shape(config);
-          this.#nPlusOne.observe(shape.fp);
+          shape = this.#observer.shape(config);
+          this.#observer.before(shape);
         } catch (error) {
           if (typeof callback !== 'function') return Promise.reject(error);
           process.nextTick(callback as Callback, error);
@@ -339,7 +338,7 @@ export class InstrumentedPool {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#leakTimer !== undefined) clearInterval(this.#leakTimer);
-    await this.#slow?.flush();
+    await this.#observer.flush();
     const pool = this.#pool;
     pool.connect = this.#origConnect;
     this.#restorePoolQuery();
@@ -450,13 +449,13 @@ export class InstrumentedPool {
     const params = (values ?? (config as { values?: unknown[] }).values) as unknown[] | undefined;
     const marked =
       typeof config === 'object'
-        ? (config as Record<symbol, Shape | undefined>)[OBSERVED]
+        ? (config as Record<symbol, QueryShape | undefined>)[OBSERVED]
         : undefined;
-    const shape = marked ?? this.#shape(text);
+    const shape = marked ?? this.#observer.shape(text);
     const cb = typeof callback === 'function' ? (callback as Callback) : undefined;
     if (marked === undefined) {
       try {
-        this.#nPlusOne?.observe(shape.fp);
+        this.#observer.before(shape);
       } catch (error) {
         if (cb !== undefined) {
           process.nextTick(cb, error);
@@ -483,8 +482,8 @@ export class InstrumentedPool {
         const ms = performance.now() - start;
         if (error) {
           this.#queryErrors++;
-          this.#finish(shape.fp, text, params, ms, 0, error);
-        } else this.#finish(shape.fp, text, params, ms, rowsOf(result!), undefined);
+          this.#observer.after(shape, text, params, ms, 0, error);
+        } else this.#observer.after(shape, text, params, ms, rowsOf(result!), undefined);
         cb(error, result);
       };
       if (sent === config) orig.call(client, config, values, done);
@@ -501,50 +500,22 @@ export class InstrumentedPool {
     ) as Promise<QueryResult | QueryResult[]>;
     return promise.then(
       (result) => {
-        this.#finish(shape.fp, text, params, performance.now() - start, rowsOf(result), undefined);
+        this.#observer.after(
+          shape,
+          text,
+          params,
+          performance.now() - start,
+          rowsOf(result),
+          undefined,
+        );
         return result;
       },
       (error: unknown) => {
         this.#queryErrors++;
-        this.#finish(shape.fp, text, params, performance.now() - start, 0, error);
+        this.#observer.after(shape, text, params, performance.now() - start, 0, error);
         throw error;
       },
     );
-  }
-
-  #finish(
-    fp: Fingerprint,
-    text: string,
-    params: unknown[] | undefined,
-    durationMs: number,
-    rows: number,
-    error: unknown,
-  ): void {
-    this.#stats?.record(fp, durationMs, rows, error !== undefined);
-    if (error === undefined) this.#slow?.consider(fp, text, params, durationMs);
-    if (dbChannels.query.hasSubscribers) {
-      const event: QueryEvent = {
-        text,
-        fingerprint: fp.normalized,
-        fingerprintId: fp.id,
-        durationMs,
-        rows,
-        error,
-      };
-      dbChannels.query.publish(event);
-    }
-  }
-
-  #shape(text: string): { fp: Fingerprint; statement: string } {
-    let shape = this.#shapes.get(text);
-    if (shape === undefined) {
-      // named after the exact text: two texts of one fingerprint are two statements to pg
-      const statement = `hp_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
-      shape = { fp: fingerprint(text), statement };
-      if (this.#shapes.size >= 5000) this.#shapes.clear();
-      this.#shapes.set(text, shape);
-    }
-    return shape;
   }
 }
 

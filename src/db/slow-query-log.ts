@@ -5,12 +5,16 @@ import { dbChannels } from './channels.js';
 import { explainQuery, isReadOnly, type QueryPlan } from './explain.js';
 import type { Fingerprint } from './fingerprint.js';
 import type { IndexAdvice, IndexAdvisor } from './index-advisor.js';
-import type { SqlPool } from './sql-client.js';
+import type { SqlClient, SqlPool } from './sql-client.js';
 
 /** Options of {@link SlowQueryLog}. */
 export interface SlowQueryLogOptions {
-  /** Where EXPLAIN runs: the pool the queries go to (an instrumented one is fine). */
-  pool: SqlPool;
+  /**
+   * Where EXPLAIN runs: the pool the queries go to (an instrumented one is fine), or anything
+   * with `query()` such as a {@link Database}; `EXPLAIN ANALYZE` and index advice need
+   * `connect()` (a pg pool).
+   */
+  pool: SqlPool | SqlClient;
   /**
    * Queries taking at least this long are slow, in milliseconds.
    * @defaultValue 200
@@ -64,7 +68,7 @@ export interface SlowQueryEntry {
  * `hotpath:db:slow-query` channel and {@link SlowQueryLog.entries}.
  */
 export class SlowQueryLog {
-  readonly #pool: SqlPool;
+  readonly #pool: SqlPool | SqlClient;
   readonly #thresholdMs: number;
   readonly #intervalMs: number;
   readonly #explain: false | 'plan' | 'analyze';
@@ -151,9 +155,10 @@ export class SlowQueryLog {
     let advice: IndexAdvice[] = [];
     if (this.#explain !== false) {
       try {
-        const analyze = this.#explain === 'analyze' && isReadOnly(fp.normalized);
+        const analyze =
+          this.#explain === 'analyze' && isReadOnly(fp.normalized) && 'connect' in this.#pool;
         plan = await explainQuery(this.#pool, text, params, { analyze });
-        if (this.#advisor !== undefined) {
+        if (this.#advisor !== undefined && 'connect' in this.#pool) {
           advice = await this.#advisor.advise(this.#pool, text, params, { plan });
         }
       } catch (error) {
