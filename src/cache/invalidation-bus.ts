@@ -75,7 +75,14 @@ export class InvalidationBus {
   constructor(client: Redis, channel: string, handlers: BusHandlers) {
     this.#channel = channel;
     this.#handlers = handlers;
-    this.#subscriber = client.duplicate();
+    // Whatever the caller's client does (lazyConnect, no offline queue), the subscriber
+    // connects at once, queues SUBSCRIBE until connected and re-subscribes after reconnects.
+    this.#subscriber = client.duplicate({
+      lazyConnect: false,
+      enableOfflineQueue: true,
+      autoResubscribe: true,
+      maxRetriesPerRequest: null,
+    });
     this.#subscriber.on('error', () => {
       // Connection errors surface as 'close' + reconnect; the cache degrades meanwhile.
     });

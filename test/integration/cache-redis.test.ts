@@ -239,6 +239,31 @@ describe('hotpath/cache on a real Redis', { skip: available.skip }, () => {
     assert.equal(calls, 1);
   });
 
+  test('works with a lazily connected client without an offline queue', async () => {
+    const strict = (): Redis => {
+      const c = new Redis(server.url, {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+      });
+      c.on('error', () => undefined);
+      clients.push(c);
+      return c;
+    };
+    const namespace = `strict${++namespaceSeq}`;
+    const [ca, cb] = [strict(), strict()];
+    await Promise.all([ca.connect(), cb.connect()]);
+    const a = createCache({ namespace, l2: ca, l2TimeoutMs: 5000 });
+    const b = createCache({ namespace, l2: cb, l2TimeoutMs: 5000 });
+    caches.push(a, b);
+    await Promise.all([a.ready(), b.ready()]);
+    assert.equal(await b.getOrSet('k', () => 'v1'), 'v1');
+    const seen = invalidationSeen(b, 'k');
+    await a.set('k', 'v2');
+    await seen;
+    assert.equal(await b.get('k'), 'v2');
+  });
+
   test('deleteByTag removes tagged entries in every instance and in L2', async () => {
     const [a, b] = await pair();
     await a.getOrSet('u1:p1', () => 1, { tags: ['user:1'] });
