@@ -1,12 +1,11 @@
-import { channel } from 'node:diagnostics_channel';
-import type { Redis } from 'ioredis';
-import { AbortedError, ClosedError } from '../errors/index.js';
+import { ClosedError } from '../errors/index.js';
 import { checkString } from '../internal/validate-options.js';
 import { resolveCacheOptions } from './cache-settings.js';
 import { Core } from './core.js';
 import { CacheFlushError } from './errors.js';
-import { InvalidationBus, type BusMessage, formatMessage } from './invalidation-bus.js';
+import { formatMessage } from './invalidation-bus.js';
 import { L2Repair } from './l2-repair.js';
+import { L2Sync } from './l2-sync.js';
 import { type Flight, Loader } from './loader.js';
 import { MemoryTier } from './memory-tier.js';
 import type {
@@ -22,12 +21,6 @@ import type { CacheStats } from './stats.js';
 import { WriteBehindQueue } from './write-behind.js';
 
 const EMPTY: GetOrSetOptions = Object.freeze({});
-
-/**
- * `hotpath:cache:invalidation`: published (only when subscribed) each time this instance
- * applies another instance's invalidation, with `{ cache, type, subject, version }`.
- */
-const invalidationChannel = channel('hotpath:cache:invalidation');
 
 /**
  * A two-level cache: L1 in process (lru-cache, bounded by count and bytes) in front of an
@@ -46,11 +39,10 @@ export class Cache {
   readonly #resolved = new WeakMap<object, ResolvedOptions>();
   readonly #closeTimeoutMs: number;
   readonly #l2RetryMs: number;
-  readonly #client: Redis | undefined;
   readonly #repair = new L2Repair();
   #mutations = 0;
   #closing: Promise<void> | undefined;
-  #busStarted: Promise<void> | undefined;
+  #sync: L2Sync | undefined;
 
   constructor(options: CacheOptions) {
     const settings = resolveCacheOptions(options);
@@ -59,7 +51,6 @@ export class Cache {
     this.#l2RetryMs = settings.l2RetryMs;
     this.#defaults = { ttlMs, l1TtlMs };
     this.#l1 = new MemoryTier({ max, maxBytes });
-    this.#client = settings.l2;
     const counters = { onError: (): void => undefined };
     this.#l2 =
       settings.l2 === undefined
@@ -97,12 +88,17 @@ export class Cache {
       });
     }
     if (settings.l2 !== undefined && l2 !== undefined) {
-      this.#core.bus = new InvalidationBus(settings.l2, l2.channel, {
-        onMessage: (m) => this.#onMessage(m),
-        onReconnect: () => this.#onReconnect(true),
+      this.#sync = new L2Sync({
+        client: settings.l2,
+        core: this.#core,
+        l2,
+        loader: this.#loader,
+        repair: this.#repair,
+        closed: this.#closeController.signal,
+        owner: this,
+        deleteKey: (key) => this.#deleteInL2(key),
+        deleteTag: (tag) => this.#deleteTagInL2(tag),
       });
-      this.#busStarted = this.#core.bus.start().catch(() => undefined);
-      settings.l2.on('ready', this.#onClientReady);
     }
   }
 
@@ -112,24 +108,7 @@ export class Cache {
    * with AbortedError when `signal` aborts first.
    */
   async ready(signal?: AbortSignal): Promise<void> {
-    const client = this.#client;
-    if (client !== undefined && client.status !== 'ready') {
-      await new Promise<void>((resolve, reject) => {
-        const done = (): void => {
-          client.off('ready', done);
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        const onAbort = (): void => {
-          client.off('ready', done);
-          reject(new AbortedError('waiting for Redis was aborted', { cause: signal?.reason }));
-        };
-        if (signal?.aborted === true) return onAbort();
-        client.on('ready', done);
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
-    }
-    await this.#busStarted;
+    await this.#sync?.ready(signal);
   }
 
   /**
@@ -430,9 +409,7 @@ export class Cache {
         ? 0
         : await this.#queue.drain(this.#closeTimeoutMs, Math.max(10, this.#l2RetryMs));
     await this.#core.settled();
-    this.#client?.off('ready', this.#onClientReady);
-    await this.#busStarted;
-    await this.#core.bus?.close();
+    await this.#sync?.close();
     this.#l1.clear();
     if (left > 0) throw new CacheFlushError(left);
   }
@@ -453,62 +430,6 @@ export class Cache {
       this.#resolved.set(options, resolved);
     }
     return resolved;
-  }
-
-  #onMessage(m: BusMessage): void {
-    const core = this.#core;
-    core.observeVersion(m.version);
-    if (m.origin === core.origin) return;
-    switch (m.type) {
-      case 'i':
-        core.noteInvalidation(m.subject, m.version);
-        this.#l1.delete(m.subject);
-        break;
-      case 't':
-        for (const key of this.#l1.deleteTag(m.subject)) core.noteInvalidation(key, m.version);
-        this.#loader.invalidateTag(m.subject);
-        break;
-      case 'c':
-        this.#l1.clear();
-        this.#loader.invalidateAll();
-        break;
-      default:
-        return;
-    }
-    if (invalidationChannel.hasSubscribers) {
-      invalidationChannel.publish({
-        cache: this,
-        type: m.type,
-        subject: m.subject,
-        version: m.version,
-      });
-    }
-  }
-
-  readonly #onClientReady = (): void => {
-    this.#onReconnect(false);
-  };
-
-  /**
-   * Redis is reachable again. If the subscription was lost, invalidations may have been
-   * missed: drop L1. Then replay, as deletes, the writes that could not reach L2 meanwhile.
-   */
-  #onReconnect(subscriptionLost: boolean): void {
-    if (this.#closeController.signal.aborted || this.#l2 === undefined) return;
-    this.#l2.markUp();
-    if (subscriptionLost) {
-      this.#l1.clear();
-      this.#loader.invalidateAll();
-    }
-    const l2 = this.#l2;
-    const core = this.#core;
-    core.track(
-      this.#repair.replay({
-        deleteKey: (key) => this.#deleteInL2(key),
-        deleteTag: (tag) => this.#deleteTagInL2(tag),
-        clear: () => l2.clear(formatMessage('c', core.origin, core.nextVersion(), '')),
-      }),
-    );
   }
 }
 
