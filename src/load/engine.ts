@@ -13,7 +13,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Connection, type ConnectionOwner, type FailureKind, type Target } from './connection.js';
-import { type ResolvedOptions, rateAt } from './options.js';
+import { type ResolvedOptions, rateAt, Schedule } from './options.js';
 import { createMixSource, seededRandom, type RequestSource } from './request-mix.js';
 import type { LoadResult } from './result.js';
 import { latencyHistogram, type SecondSample, Stats, summarize } from './stats.js';
@@ -79,6 +79,9 @@ export class Engine implements ConnectionOwner {
   #measureStart = 0;
   #measureEnd = 0;
   #next = 0;
+  /** Open model: index of the next scheduled request. */
+  #k = 0;
+  #schedule: Schedule | null = null;
   #sent = 0;
   #dispatched = 0;
   #measuredSent = 0;
@@ -145,7 +148,10 @@ export class Engine implements ConnectionOwner {
     const o = this.#o;
     this.#isRunning = true;
     this.#t0 = performance.now();
-    this.#next = this.#t0;
+    if (o.model === 'open') {
+      this.#schedule = new Schedule(o);
+      this.#next = this.#t0 + this.#schedule.at(0);
+    }
     if (o.warmupMs > 0) this.#timers.push(setTimeout(() => this.#beginMeasuring(), o.warmupMs));
     else this.#beginMeasuring();
     if (Number.isFinite(o.durationMs)) {
@@ -197,22 +203,13 @@ export class Engine implements ConnectionOwner {
         return;
       }
       this.#dispatch(this.#next, now);
-      this.#next = this.#nextIntended(this.#next);
+      this.#next = this.#t0 + this.#schedule!.at(++this.#k);
     }
-    if (this.#isRunning) {
+    // A schedule that has ended (a ramp down to 0) waits for the duration timer.
+    if (this.#isRunning && Number.isFinite(this.#next)) {
       const wait = this.#next - EARLY_MS - performance.now();
       this.#tick = setTimeout(() => this.#onTick(), Math.max(0, Math.floor(wait)));
     }
-  }
-
-  #nextIntended(prev: number): number {
-    let t = prev;
-    for (let i = 0; i < 100_000; i++) {
-      const rate = rateAt(this.#o, t - this.#t0);
-      if (rate > 0) return t + 1000 / rate;
-      t += 10; // a zero-rate stretch: look again 10 ms later
-    }
-    return t;
   }
 
   #dispatch(intended: number, now: number): void {

@@ -188,3 +188,66 @@ export function shareFor(o: ResolvedOptions, index: number, n: number): Resolved
     seed: o.seed === null ? null : o.seed + index,
   };
 }
+
+/** A stretch of the schedule with a linearly changing rate. */
+interface Segment {
+  /** Start, ms since the run (warm-up included) began. */
+  start: number;
+  durationMs: number;
+  /** Rates at its start and end, requests per ms. */
+  from: number;
+  to: number;
+  /** Arrivals before the segment. */
+  before: number;
+}
+
+/**
+ * The open model's schedule: `at(k)` is the intended send time of the k-th request (0-based),
+ * in ms since the run began, or Infinity when the schedule has ended. It inverts the
+ * cumulative arrival count of {@link rateAt}, so a ramp from 0 starts sending at once and times
+ * never drift the way summing 1/rate steps would.
+ */
+export class Schedule {
+  readonly #segments: Segment[] = [];
+
+  constructor(o: ResolvedOptions) {
+    const perMs = (r: number) => r / 1000;
+    let start = 0;
+    let before = 0;
+    const push = (durationMs: number, from: number, to: number) => {
+      this.#segments.push({ start, durationMs, from: perMs(from), to: perMs(to), before });
+      start += durationMs;
+      before += ((perMs(from) + perMs(to)) / 2) * durationMs;
+    };
+    if (o.stages.length === 0) {
+      push(Infinity, o.rate ?? 0, o.rate ?? 0);
+      return;
+    }
+    if (o.warmupMs > 0) push(o.warmupMs, o.stages[0]!.rate, o.stages[0]!.rate);
+    let from = 0;
+    for (const stage of o.stages) {
+      push(stage.durationMs, from, stage.rate);
+      from = stage.rate;
+    }
+    push(Infinity, from, from);
+  }
+
+  /** Intended send time of request `k`, ms since the run began. */
+  at(k: number): number {
+    for (const seg of this.#segments) {
+      const m = k - seg.before;
+      const slope = seg.durationMs === Infinity ? 0 : (seg.to - seg.from) / seg.durationMs;
+      const inSegment =
+        seg.durationMs === Infinity
+          ? seg.from > 0
+          : seg.before + ((seg.from + seg.to) / 2) * seg.durationMs > k;
+      if (!inSegment) continue;
+      if (m <= 0) return seg.start;
+      // Solve from*x + slope*x^2/2 = m in the form that stays exact for slope near 0.
+      const root = Math.sqrt(Math.max(0, seg.from * seg.from + 2 * slope * m));
+      const x = (2 * m) / (seg.from + root);
+      return seg.start + x;
+    }
+    return Infinity;
+  }
+}
