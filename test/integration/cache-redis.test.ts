@@ -4,79 +4,14 @@
  * with its own connections, as two service instances would have.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { type Cache, createCache } from 'hotpath/cache';
 import { redisForTests } from '../helpers/services.js';
+import { RedisServer } from './cache-redis-server.js';
 
 const available = await redisForTests();
-
-class RedisServer {
-  readonly dir = mkdtempSync(join(tmpdir(), 'hotpath-cache-redis-'));
-  port = 0;
-  #child: ChildProcess | undefined;
-
-  async start(): Promise<void> {
-    if (this.port === 0) this.port = await freePort();
-    const child = spawn(
-      'redis-server',
-      [
-        '--bind',
-        '127.0.0.1',
-        '--port',
-        String(this.port),
-        '--dir',
-        this.dir,
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    this.#child = child;
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        if (out.includes('Ready to accept connections')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
-    });
-    child.stdout!.resume();
-  }
-
-  async stop(): Promise<void> {
-    const child = this.#child;
-    if (child === undefined || child.exitCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    await exited;
-    this.#child = undefined;
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function manualClock(): { now(): number; advance(ms: number): void } {
   let t = Date.now();
@@ -131,8 +66,7 @@ describe('hotpath/cache on a real Redis', { skip: available.skip }, () => {
   after(async () => {
     for (const cache of caches) await cache.close().catch(() => undefined);
     for (const c of clients) c.disconnect();
-    await server.stop();
-    rmSync(server.dir, { recursive: true, force: true });
+    await server.dispose();
   });
 
   test('1,000 concurrent cold reads over two instances call the factory once', async () => {
