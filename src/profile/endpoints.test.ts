@@ -101,6 +101,23 @@ describe('profiling endpoints over node:http', () => {
     assert.ok(Array.isArray(profile.nodes) && profile.nodes.length > 0);
   });
 
+  test('/heap answers an in-use pprof heap profile; an unknown worker gets 404', async () => {
+    const res = await fetch(`${open.base}/debug/pprof/heap?seconds=0.2`);
+    assert.equal(res.status, 200);
+    const profile = decodePprof(new Uint8Array(await res.arrayBuffer()));
+    const strings = profile.stringTable.strings;
+    assert.deepEqual(
+      profile.sampleType.map((t) => strings[Number(t.type)]),
+      ['inuse_objects', 'inuse_space'],
+    );
+    const missing = await fetch(`${open.base}/debug/pprof/profile?seconds=0.1&worker=nobody`);
+    assert.equal(missing.status, 404);
+    assert.equal(
+      ((await missing.json()) as { code: string }).code,
+      'HP_ERR_PROFILE_WORKER_NOT_FOUND',
+    );
+  });
+
   test('bad parameters get a 400 JSON error', async () => {
     for (const query of ['seconds=0', 'seconds=abc', 'seconds=3600', 'format=svg']) {
       const res = await fetch(`${open.base}/debug/pprof/profile?${query}`);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { AbortedError, HotpathError, InvalidOptionError } from '../errors/index.js';
+import { AbortedError, ClosedError, HotpathError, InvalidOptionError } from '../errors/index.js';
 import type { AccessOptions } from './access.js';
 import { checkAccess } from './access.js';
 import { HeapSnapshotRefusedError, ProfileBusyError, WorkerNotFoundError } from './errors.js';
@@ -78,7 +78,7 @@ function sendBytes(
 function statusOf(error: unknown): number {
   if (error instanceof ProfileBusyError) return 409;
   if (error instanceof WorkerNotFoundError) return 404;
-  if (error instanceof HeapSnapshotRefusedError) return 503;
+  if (error instanceof HeapSnapshotRefusedError || error instanceof ClosedError) return 503;
   if (error instanceof RequestError || error instanceof InvalidOptionError) return 400;
   return 500;
 }

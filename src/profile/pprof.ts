@@ -45,10 +45,15 @@ class Interner {
   readonly functions: PprofFunction[] = [];
   readonly locations: Location[] = [];
   #ids = new Map<string, number>();
+  #files = new Map<string, string>();
 
   location(frame: FrameLike): number {
     const name = frame.functionName === '' ? '(anonymous)' : frame.functionName;
-    const file = displayPath(frame.url);
+    let file = this.#files.get(frame.url);
+    if (file === undefined) {
+      file = displayPath(frame.url);
+      this.#files.set(frame.url, file);
+    }
     const line = frame.lineNumber + 1;
     const key = `${name}\u0000${file}\u0000${line}`;
     let id = this.#ids.get(key);
@@ -88,15 +93,22 @@ export function cpuProfileToPprof(profile: CpuProfile, options: CpuPprofOptions 
   const self = selfTimes(profile);
   const rootId = profile.nodes[0]?.id;
   const samples: Sample[] = [];
+  // Location ids per node, computed once: stacks share their upper frames.
+  const locationOf = new Map<number, number>();
   for (const [id, count] of counts) {
+    const leafNode = byId.get(id);
+    if (leafNode === undefined) continue;
+    if (leafNode.callFrame.functionName === '(idle)' && options.keepIdle !== true) continue;
     const stack: number[] = [];
-    let idle = false;
     for (let at: number | undefined = id; at !== undefined && at !== rootId; at = parents.get(at)) {
-      const node = byId.get(at)!;
-      if (node.callFrame.functionName === '(idle)') idle = true;
-      stack.push(interner.location(node.callFrame));
+      let location = locationOf.get(at);
+      if (location === undefined) {
+        location = interner.location(byId.get(at)!.callFrame);
+        locationOf.set(at, location);
+      }
+      stack.push(location);
     }
-    if (stack.length === 0 || (idle && options.keepIdle !== true)) continue;
+    if (stack.length === 0) continue;
     const ns = Math.round((self.get(id) ?? 0) * 1000);
     samples.push(new Sample({ locationId: stack, value: [count, ns] }));
   }
