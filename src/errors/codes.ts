@@ -7,6 +7,7 @@
 import { cacheCodes } from './codes-cache.js';
 import { coreCodes } from './codes-core.js';
 import { dbCodes } from './codes-db.js';
+import { loadCodes } from './codes-load.js';
 import { metricsCodes } from './codes-metrics.js';
 import { profileCodes } from './codes-profile.js';
 import { resilienceCodes } from './codes-resilience.js';
@@ -15,6 +16,7 @@ export const errorCodes: Readonly<Record<string, string>> = Object.freeze({
   ...coreCodes,
   ...cacheCodes,
   ...dbCodes,
+  ...loadCodes,
   ...metricsCodes,
   ...profileCodes,
   ...resilienceCodes,

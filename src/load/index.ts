@@ -13,6 +13,7 @@
  * bodies. The `hotpath load` command is a thin shell over this module.
  */
 export { load } from './load.js';
+export { LoadWorkerError } from './errors.js';
 export type { LoadProgress, LoadControls } from './load.js';
 export type { LoadOptions, Stage } from './options.js';
 export type {

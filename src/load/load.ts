@@ -42,8 +42,9 @@ export interface LoadControls {
  * closed model: `connections` connections each send their next request when the previous
  * answer arrives.
  *
- * @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` on a bad option (synchronously
- * checked, reported as a rejection).
+ * @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` on a bad option (checked before
+ * any traffic, reported as a rejection).
+ * @throws {@link LoadWorkerError} `HP_ERR_LOAD_WORKER_FAILED` when a worker thread crashes.
  * @example
  * ```ts
  * import { load } from 'hotpath/load';

@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import type { LoadOptions } from './options.js';
 import type { LoadResult } from './result.js';
 import type { SecondSample } from './stats.js';
+import { LoadWorkerError } from './errors.js';
 import { mergeResults } from './merge.js';
 
 /** Messages from a worker to the parent. */
@@ -54,10 +55,10 @@ export async function runWorkers(
               if (m.type === 'second') onSecond(m.sample, i, m.completed, m.errors);
               else result = m.result;
             });
-            w.once('error', reject);
+            w.once('error', (error) => reject(new LoadWorkerError(i, 'failed', { cause: error })));
             w.once('exit', (code) => {
               if (result !== null) resolve(result);
-              else reject(new Error(`load worker ${i} exited with code ${code} before reporting`));
+              else reject(new LoadWorkerError(i, `exited with code ${code} before reporting`));
             });
           }),
       ),
