@@ -15,12 +15,8 @@ export { migrate, splitStatements } from './migrate.js';
 export type { Migration, MigrateResult } from './migrate.js';
 export { QueryError, ConnectError, MigrationError } from './errors.js';
 export { createPool, instrumentPool, InstrumentedPool } from './instrumented-pool.js';
-export type {
-  CreatePoolOptions,
-  InstrumentPoolOptions,
-  LeakReport,
-  PoolMetrics,
-} from './instrumented-pool.js';
+export type { CreatePoolOptions, InstrumentPoolOptions, PoolMetrics } from './instrumented-pool.js';
+export type { LeakReport } from './leak-detector.js';
 export { instrumentDatabase, InstrumentedDatabase } from './instrumented-database.js';
 export type { InstrumentDatabaseOptions } from './instrumented-database.js';
 export { fingerprint, normalizeSql, FingerprintCache } from './fingerprint.js';

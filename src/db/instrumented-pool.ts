@@ -3,9 +3,9 @@ import { InvalidOptionError } from '../errors/index.js';
 import { monotonicClock, type Clock } from '../internal/clock.js';
 import { checkNumber } from '../internal/validate-options.js';
 import { Histogram } from '../metrics/index.js';
-import { appFrames } from './call-site.js';
 import { dbChannels } from './channels.js';
 import type { NPlusOneDetector } from './n-plus-one.js';
+import { LeakDetector, type LeakReport } from './leak-detector.js';
 import { QueryObserver, type QueryShape } from './query-observer.js';
 import { QueryStats } from './query-stats.js';
 import { INTERNAL_SQL } from './sql-client.js';
@@ -61,15 +61,6 @@ export interface CreatePoolOptions extends InstrumentPoolOptions {
   pg?: PoolConfig;
 }
 
-/** A client held past the leak threshold. */
-export interface LeakReport {
-  heldMs: number;
-  /** Application frames of the stack that acquired it, innermost first. */
-  acquiredAt: string[];
-  /** The full stack that acquired it. */
-  stack: string;
-}
-
 /** The pool's state and counters; see {@link InstrumentedPool.metrics}. */
 export interface PoolMetrics {
   /** Connections open (idle + in use). */
@@ -101,12 +92,6 @@ export interface PoolMetrics {
   leaked: number;
 }
 
-interface Held {
-  since: number;
-  site: Error;
-  reported: boolean;
-}
-
 type QueryFn = (...args: unknown[]) => unknown;
 type Callback = (error: Error | undefined, result?: unknown) => void;
 type AcquireCallback = (error: Error | undefined, client?: PoolClient, done?: unknown) => void;
@@ -125,14 +110,11 @@ export class InstrumentedPool {
   readonly #prepare: boolean;
   readonly #stats: QueryStats | undefined;
   readonly #observer: QueryObserver;
-  readonly #onLeak: ((report: LeakReport) => void) | undefined;
   readonly #clock: Clock;
   readonly #origConnect: Pool['connect'];
   readonly #origQueries = new Map<PoolClient, QueryFn>();
-  readonly #held = new Map<PoolClient, Held>();
-  readonly #warnedSites = new Set<string>();
+  readonly #leaks: LeakDetector<PoolClient>;
   readonly #acquireWait = new Histogram({ lowest: 1, highest: 3.6e9, precision: 0.01 });
-  readonly #leakTimer: NodeJS.Timeout | undefined;
   #inPoolQuery = false;
   #acquires = 0;
   #acquireTimeouts = 0;
@@ -148,7 +130,7 @@ export class InstrumentedPool {
   };
   readonly #onRemove = (client: PoolClient): void => {
     this.#origQueries.delete(client);
-    this.#held.delete(client);
+    this.#leaks.release(client);
   };
 
   /** @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` on a bad option. */
@@ -170,8 +152,8 @@ export class InstrumentedPool {
       slowQueries: options.slowQueries,
       nPlusOne: options.nPlusOne,
     });
-    this.#onLeak = options.onLeak;
     this.#clock = options.clock ?? monotonicClock;
+    this.#leaks = new LeakDetector<PoolClient>(this.#leakMs, this.#clock, options.onLeak);
     this.#pool = pool;
     this.#ownsPool = ownsPool;
     this.#lastSaturationAt = this.#clock.now();
@@ -225,11 +207,6 @@ export class InstrumentedPool {
     };
     pool.on('error', this.#onIdleError);
     pool.on('remove', this.#onRemove);
-    if (this.#leakMs > 0) {
-      const every = Math.min(Math.max(this.#leakMs / 2, 100), 10_000);
-      this.#leakTimer = setInterval(() => this.checkLeaks(), every);
-      this.#leakTimer.unref();
-    }
   }
 
   readonly #restorePoolQuery: () => void;
@@ -275,8 +252,6 @@ export class InstrumentedPool {
     this.#lastWaitedMs = this.#waitedMs;
     const h = this.#acquireWait;
     const empty = h.count === 0;
-    let leaked = 0;
-    for (const held of this.#held.values()) if (now - held.since >= this.#leakMs) leaked++;
     return {
       total: pool.totalCount,
       idle: pool.idleCount,
@@ -296,7 +271,7 @@ export class InstrumentedPool {
         max: empty ? 0 : h.max / 1000,
       },
       saturation,
-      leaked: this.#leakMs > 0 ? leaked : 0,
+      leaked: this.#leaks.count(),
     };
   }
 
@@ -305,29 +280,7 @@ export class InstrumentedPool {
    * acquired them. Runs on a timer; call it to check now.
    */
   checkLeaks(): LeakReport[] {
-    if (this.#leakMs <= 0) return [];
-    const now = this.#clock.now();
-    const found: LeakReport[] = [];
-    for (const held of this.#held.values()) {
-      if (held.reported || now - held.since < this.#leakMs) continue;
-      held.reported = true;
-      const stack = held.site.stack ?? '';
-      const report: LeakReport = { heldMs: now - held.since, acquiredAt: appFrames(stack), stack };
-      found.push(report);
-      if (dbChannels.leak.hasSubscribers) dbChannels.leak.publish(report);
-      if (this.#onLeak !== undefined) this.#onLeak(report);
-      else {
-        const site = report.acquiredAt[0] ?? '(unknown)';
-        if (!this.#warnedSites.has(site)) {
-          this.#warnedSites.add(site);
-          process.emitWarning(
-            `a pg client has been checked out for ${Math.round(report.heldMs)} ms without release(); acquired at ${report.acquiredAt.join(' <- ') || stack}`,
-            { code: 'HP_WARN_DB_CLIENT_LEAK' },
-          );
-        }
-      }
-    }
-    return found;
+    return this.#leaks.check();
   }
 
   /**
@@ -337,14 +290,13 @@ export class InstrumentedPool {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#leakTimer !== undefined) clearInterval(this.#leakTimer);
+    this.#leaks.close();
     await this.#observer.flush();
     const pool = this.#pool;
     pool.connect = this.#origConnect;
     this.#restorePoolQuery();
     for (const [client, query] of this.#origQueries) client.query = query as PoolClient['query'];
     this.#origQueries.clear();
-    this.#held.clear();
     pool.off('error', this.#onIdleError);
     pool.off('remove', this.#onRemove);
     delete (pool as unknown as Record<symbol, unknown>)[INSTRUMENTED];
@@ -388,10 +340,10 @@ export class InstrumentedPool {
       this.#acquires++;
       this.#patchClient(client);
       if (site !== undefined) {
-        this.#held.set(client, { since: this.#clock.now(), site, reported: false });
+        this.#leaks.track(client, site);
         const release = client.release;
         client.release = (err?: Error | boolean) => {
-          this.#held.delete(client);
+          this.#leaks.release(client);
           client.release = release;
           return release.call(client, err);
         };
@@ -402,14 +354,11 @@ export class InstrumentedPool {
 
   #timeoutError(): PoolTimeoutError {
     const pool = this.#pool;
-    let oldest: Held | undefined;
-    for (const held of this.#held.values()) {
-      if (oldest === undefined || held.since < oldest.since) oldest = held;
-    }
+    const oldest = this.#leaks.oldest();
     const holder =
       oldest === undefined
         ? ''
-        : `; the longest-held client (${Math.round(this.#clock.now() - oldest.since)} ms) was acquired at ${appFrames(oldest.site.stack)[0] ?? '(unknown)'}`;
+        : `; the longest-held client (${Math.round(oldest.heldMs)} ms) was acquired at ${oldest.site}`;
     return new PoolTimeoutError(
       this.#acquireTimeoutMs,
       `no database connection free after ${this.#acquireTimeoutMs} ms: pool max ${pool.options.max ?? 10}, ${pool.totalCount - pool.idleCount} in use, ${pool.waitingCount} waiting${holder}. Raise max, shorten transactions or look for clients never released.`,
