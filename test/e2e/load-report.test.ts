@@ -13,6 +13,13 @@ import { after, before, describe, test } from 'node:test';
 import { load, renderHtmlReport, type LoadResult } from 'hotpath/load';
 import { type Browser, chromium } from 'playwright-core';
 
+/** An SVG path as the page script sees it: the test program is type-checked without the DOM lib. */
+interface SvgPath {
+  dataset: Record<string, string | undefined>;
+  getTotalLength(): number;
+  getBBox(): { width: number };
+}
+
 describe('the HTML report', () => {
   let browser: Browser;
   let base: LoadResult;
@@ -72,11 +79,13 @@ describe('the HTML report', () => {
       svgs.map((svg) => ({
         id: svg.id,
         width: svg.getBoundingClientRect().width,
-        series: [...svg.querySelectorAll<SVGPathElement>('path.series')].map((p) => ({
-          name: p.dataset.series,
-          length: p.getTotalLength(),
-          box: p.getBBox().width,
-        })),
+        series: [...svg.querySelectorAll('path.series')]
+          .map((el) => el as unknown as SvgPath)
+          .map((p) => ({
+            name: p.dataset.series,
+            length: p.getTotalLength(),
+            box: p.getBBox().width,
+          })),
       })),
     );
     assert.deepEqual(
