@@ -43,7 +43,8 @@ export interface FindMaxOptions {
 
 /**
  * Finds the highest rate at which every threshold holds and at least 95% of the target rate
- * is served. Each step runs `options` in the open model for its `durationMs` (default 5 s).
+ * is served. Each step runs `options` in the open model for its `durationMs` (default 5 s)
+ * after its `warmupMs` (default 1 s: each step opens connections and warms up anew).
  * @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` when `thresholds` is empty.
  */
 export async function findMaxRate(
@@ -60,7 +61,13 @@ export async function findMaxRate(
   let isGeneratorBound = false;
   const run = async (rate: number): Promise<FindMaxStep> => {
     const result = await load(
-      { ...options, rate, stages: undefined, durationMs: options.durationMs ?? 5000 },
+      {
+        ...options,
+        rate,
+        stages: undefined,
+        durationMs: options.durationMs ?? 5000,
+        warmupMs: options.warmupMs ?? 1000,
+      },
       { signal: controls.signal },
     );
     const outcomes: ThresholdOutcome[] = checkThresholds(result, thresholds);

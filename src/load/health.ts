@@ -5,8 +5,10 @@ import type { LoadResult } from './result.js';
 
 /** Event-loop utilization above which the generator's thread counts as saturated. */
 export const SATURATED_ELU = 0.9;
-/** Share of late sends above which the open model counts as behind schedule. */
+/** Share of late sends above which the open model counts as behind schedule ... */
 export const LATE_SHARE = 0.01;
+/** ... provided there are at least this many (one late send in 50 is not a trend). */
+export const LATE_MIN = 10;
 
 const ms = (us: number) => `${(us / 1000).toFixed(us < 10_000 ? 2 : 1)} ms`;
 const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 2 : 1)}%`;
@@ -22,10 +24,18 @@ export function assessHealth(result: LoadResult): LoadResult {
       `The generator was the bottleneck: its event loop was busy ${pct(g.eventLoopUtilization)} of the time, so throughput and latency may describe the generator, not the server (use --workers or fewer connections).`,
     );
   }
-  if (result.model === 'open' && result.sent > 0 && g.lateSends / result.sent > LATE_SHARE) {
+  if (
+    result.model === 'open' &&
+    g.lateSends >= LATE_MIN &&
+    g.lateSends / result.sent > LATE_SHARE
+  ) {
     isBottleneck = true;
     warnings.push(
-      `The generator fell behind its schedule: ${g.lateSends} requests (${pct(g.lateSends / result.sent)}) went out more than 5 ms late although a connection was free (p99 send lag ${ms(g.sendLagP99)}).`,
+      `The generator fell behind its schedule: ${g.lateSends} requests (${pct(g.lateSends / result.sent)}) went out more than 5 ms late although a connection was free (p99 send lag ${ms(g.sendLagP99)})${
+        g.eventLoopUtilization < 0.5
+          ? `; its event loop was only ${pct(g.eventLoopUtilization)} busy, so other processes on this machine held the CPU`
+          : ''
+      }.`,
     );
   }
   if (result.model === 'open' && g.waitedForConnection > 0) {
