@@ -255,6 +255,20 @@ describe('createCache (L1 only)', () => {
     await cache.close();
   });
 
+  test('close() aborts running factories and rejects their callers with HP_ERR_CLOSED', async () => {
+    const cache = createCache({ namespace: 't' });
+    const signals: AbortSignal[] = [];
+    const hang = ({ signal }: { signal: AbortSignal }): Promise<number> => {
+      signals.push(signal);
+      return new Promise(() => undefined);
+    };
+    const calls = Array.from({ length: 20 }, (_, i) => cache.getOrSet(`k${i}`, hang));
+    while (signals.length < 20) await tick();
+    await cache.close();
+    for (const call of calls) await assert.rejects(call, { code: 'HP_ERR_CLOSED' });
+    assert.ok(signals.every((s) => s.aborted));
+  });
+
   test('checks options and names the bad one', async () => {
     assert.throws(
       () => createCache({ namespace: '' }),

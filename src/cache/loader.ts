@@ -53,6 +53,10 @@ export class Loader {
   readonly #core: Core;
   readonly #flights = new Map<string, Flight>();
   readonly #closed: AbortSignal;
+  /** Controllers of the factories running now. */
+  readonly #running = new Set<AbortController>();
+  /** Wakers of the loads waiting for another instance's lease. */
+  readonly #waiting = new Set<() => void>();
 
   constructor(core: Core, closed: AbortSignal) {
     this.#core = core;
@@ -126,7 +130,8 @@ export class Loader {
 
   /** Aborts every running factory (close()). */
   abortAll(reason: unknown): void {
-    for (const flight of this.#flights.values()) flight.controller?.abort(reason);
+    for (const controller of [...this.#running]) controller.abort(reason);
+    for (const wake of [...this.#waiting]) wake();
   }
 
   /** Waits for every running load to settle. */
@@ -294,14 +299,14 @@ export class Loader {
 
   #waitAtMost(promise: Promise<boolean>, ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      const onClose = (): void => resolve();
-      this.#closed.addEventListener('abort', onClose, { once: true });
-      void promise.then(() => {
+      const done = (): void => {
         clearTimeout(timer);
-        this.#closed.removeEventListener('abort', onClose);
+        this.#waiting.delete(done);
         resolve();
-      });
+      };
+      const timer = setTimeout(done, ms);
+      this.#waiting.add(done);
+      void promise.then(done);
     });
   }
 
@@ -335,8 +340,9 @@ export class Loader {
         o.hardTimeoutMs,
       );
     }
-    const onClose = (): void => controller.abort(new ClosedError('cache'));
-    this.#closed.addEventListener('abort', onClose, { once: true });
+    // close() aborts every running factory through this set (one listener on the close
+    // signal per factory would trip Node's MaxListeners warning under load).
+    this.#running.add(controller);
     let value: unknown;
     try {
       const fallback = flight.fallback;
@@ -353,7 +359,7 @@ export class Loader {
       throw new CacheLoaderError(key, { cause: error });
     } finally {
       if (timer !== undefined) clearTimeout(timer);
-      this.#closed.removeEventListener('abort', onClose);
+      this.#running.delete(controller);
       core.factoryLatency.record(performance.now() - started);
     }
     if (value === undefined && o.negativeTtlMs === 0) {
