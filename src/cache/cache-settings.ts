@@ -62,6 +62,9 @@ export function resolveCacheOptions(options: CacheOptions): CacheSettings {
   const l2 = options.l2;
   if (l2 !== undefined && (typeof l2 !== 'object' || typeof l2.duplicate !== 'function'))
     throw new InvalidOptionError('l2', 'expected an ioredis client');
+  // The Lua scripts build value keys from tag members: a client-side prefix would not apply.
+  if (l2 !== undefined && typeof l2.options?.keyPrefix === 'string' && l2.options.keyPrefix !== '')
+    throw new InvalidOptionError('l2', 'a client with keyPrefix is not supported: use namespace');
   return {
     namespace: checkString('namespace', options.namespace),
     max: num('l1.max', l1.max, 10_000, { min: 1, integer: true }),
