@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { InvalidOptionError } from '../errors/index.js';
 import { createCache } from './cache.js';
 import { CacheLoaderError, CacheTimeoutError } from './errors.js';
@@ -276,6 +277,9 @@ describe('createCache (L1 only)', () => {
     );
     assert.throws(() => createCache({ namespace: 'n', l1: { max: 0 } }), { option: 'l1.max' });
     assert.throws(() => createCache({ namespace: 'n', jitter: 2 }), { option: 'jitter' });
+    const prefixed = new Redis({ lazyConnect: true, keyPrefix: 'app:' });
+    assert.throws(() => createCache({ namespace: 'n', l2: prefixed }), { option: 'l2' });
+    prefixed.disconnect();
     const cache = createCache({ namespace: 'n' });
     await assert.rejects(
       cache.getOrSet('k', () => 1, { ttlMs: -1 }),
