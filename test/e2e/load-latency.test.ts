@@ -26,7 +26,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import { load, type LoadResult } from 'hotpath/load';
 
 // Stalls of stallMs every periodMs, the first one offsetMs after the first request arrives,
@@ -77,6 +77,14 @@ async function stop(child: ChildProcess): Promise<void> {
 
 const ms = (us: number) => us / 1000;
 
+/** Reports measured percentiles in the test output (they are quoted in docs/load.md). */
+function report(t: TestContext, label: string, r: LoadResult): void {
+  const p = (k: string) => `${ms(r.latency.percentiles[k]!).toFixed(1)} ms`;
+  t.diagnostic(
+    `${label}: p50 ${p('50')}, p99 ${p('99')}, p99.9 ${p('99.9')}, max ${ms(r.latency.max).toFixed(1)} ms`,
+  );
+}
+
 /**
  * Runs an open-model test against a fresh stall server until its p99 and p99.9 land in their
  * bands. Only a run the generator itself reports as disturbed (its send lag p99 above 5 ms:
@@ -109,7 +117,7 @@ async function openModelAgainstStalls(
 }
 
 describe('a server that stalls 100 ms every second', () => {
-  test('open model: p99 and p99.9 from the intended send time show the stall', async () => {
+  test('open model: p99 and p99.9 from the intended send time show the stall', async (t) => {
     // Warm-up 1 s, then stalls at 1.5, 2.5 and 3.5 s: three whole periods measured.
     // Expected (any rate): p99 = 100 - 0.01 * 1000 = 90 ms, p99.9 = 100 - 0.001 * 1000 = 99 ms.
     const result = await openModelAgainstStalls(
@@ -117,16 +125,21 @@ describe('a server that stalls 100 ms every second', () => {
       { rate: 500, durationMs: 3000, connections: 300 },
       { p99: 90, p999: 99, below: 8, above: 25 },
     );
+    report(t, 'open model, 100 ms stall every 1 s', result);
     assert.equal(result.errors.timeout + result.errors.reset + result.errors.connect, 0);
     assert.ok(result.completed >= 1450, `completed ${result.completed}`);
     assert.equal(result.actualLatency.count, result.latency.count);
   });
 
-  test('closed model: the result is flagged as affected by coordinated omission', async () => {
+  test('closed model: the result is flagged as affected by coordinated omission', async (t) => {
     const server = await startStallServer(100, 1000, 500);
     try {
       const result = await load({ url: server.url, connections: 10, durationMs: 3000 });
       const co = result.coordinatedOmission!;
+      report(t, 'closed model, 100 ms stall every 1 s', result);
+      t.diagnostic(
+        `corrected estimate: p99 ${ms(co.correctedP99).toFixed(1)} ms, p99.9 ${ms(co.correctedP999).toFixed(1)} ms`,
+      );
       assert.equal(co.isAffected, true, JSON.stringify(co));
       const measuredP99 = ms(result.latency.percentiles['99']!);
       // Waiting for each response hides the stall from p99 ...
@@ -144,14 +157,15 @@ describe('a server that stalls 100 ms every second', () => {
 });
 
 describe('a server that stalls 1 s every 5 s', () => {
-  test('open model: p99 and p99.9 match 950 ms and 995 ms', async () => {
+  test('open model: p99 and p99.9 match 950 ms and 995 ms', async (t) => {
     // Warm-up 1 s, then a stall at 3 s: one whole period measured.
     // Expected: p99 = 1000 - 0.01 * 5000 = 950 ms, p99.9 = 1000 - 0.001 * 5000 = 995 ms.
-    await openModelAgainstStalls(
+    const result = await openModelAgainstStalls(
       { stallMs: 1000, periodMs: 5000, offsetMs: 3000 },
       { rate: 200, durationMs: 5000, connections: 400 },
       { p99: 950, p999: 995, below: 20, above: 50 },
     );
+    report(t, 'open model, 1 s stall every 5 s', result);
   });
 });
 
@@ -172,8 +186,9 @@ describe('a server that always takes at least 20 ms', () => {
   });
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  test('the reported median is at least 20 ms in the open model', async () => {
+  test('the reported median is at least 20 ms in the open model', async (t) => {
     const result = await load({ url, rate: 200, durationMs: 2000, connections: 50 });
+    report(t, 'open model, 20 ms floor', result);
     assert.ok(result.completed > 300);
     assert.ok(
       result.latency.percentiles['50']! >= 20_000,
@@ -183,8 +198,9 @@ describe('a server that always takes at least 20 ms', () => {
     assert.ok(result.latency.min >= 20_000, `min ${result.latency.min} µs`);
   });
 
-  test('the reported median is at least 20 ms in the closed model', async () => {
+  test('the reported median is at least 20 ms in the closed model', async (t) => {
     const result = await load({ url, connections: 10, requests: 200 });
+    report(t, 'closed model, 20 ms floor', result);
     assert.equal(result.completed, 200);
     assert.ok(
       result.latency.percentiles['50']! >= 20_000,
