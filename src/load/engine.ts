@@ -16,7 +16,9 @@ import { Connection, type ConnectionOwner, type FailureKind, type Target } from 
 import { type ResolvedOptions, rateAt, Schedule } from './options.js';
 import { createMixSource, seededRandom, type RequestSource } from './request-mix.js';
 import type { LoadResult } from './result.js';
+import { coordinatedOmission } from './health.js';
 import { latencyHistogram, type SecondSample, Stats, summarize } from './stats.js';
+import { TimeQueue } from './time-queue.js';
 
 /** Sends later than this after their intended time count as late (the generator fell behind). */
 const LATE_MS = 5;
@@ -35,30 +37,6 @@ export interface EngineHooks {
    * `completed` and `errors` are the run's totals so far.
    */
   onSecond?: (sample: SecondSample, completed: number, errors: number) => void;
-}
-
-/** Grows-and-wraps FIFO of numbers (intended send times waiting for a connection). */
-class TimeQueue {
-  #items: number[] = [];
-  #head = 0;
-  get size(): number {
-    return this.#items.length - this.#head;
-  }
-  push(v: number): void {
-    this.#items.push(v);
-  }
-  shift(): number {
-    const v = this.#items[this.#head++]!;
-    if (this.#head > 4096 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return v;
-  }
-  clear(): void {
-    this.#items = [];
-    this.#head = 0;
-  }
 }
 
 /** Runs one load test on this thread. */
@@ -445,18 +423,4 @@ export class Engine implements ConnectionOwner {
     };
     return result;
   }
-}
-
-/** Builds the closed model's coordinated-omission estimate from measured and corrected p99. */
-export function coordinatedOmission(
-  measuredP99: number,
-  correctedP99: number,
-  correctedP999: number,
-) {
-  return {
-    correctedP99,
-    correctedP999,
-    // Twice the measured p99 and at least a millisecond more: well outside the histogram's 1%.
-    isAffected: correctedP99 >= 2 * measuredP99 && correctedP99 - measuredP99 >= 1000,
-  };
 }

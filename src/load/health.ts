@@ -1,7 +1,7 @@
 /**
  * Judges whether a result measured the server or the generator, and says so in plain words.
  */
-import type { LoadResult } from './result.js';
+import type { CoordinatedOmission, LoadResult } from './result.js';
 
 /** Event-loop utilization above which the generator's thread counts as saturated. */
 export const SATURATED_ELU = 0.9;
@@ -63,4 +63,18 @@ export function assessHealth(result: LoadResult): LoadResult {
   g.isBottleneck = isBottleneck || g.isBottleneck;
   g.warnings = [...new Set([...g.warnings, ...warnings])];
   return result;
+}
+
+/** Builds the closed model's coordinated-omission estimate from measured and corrected p99. */
+export function coordinatedOmission(
+  measuredP99: number,
+  correctedP99: number,
+  correctedP999: number,
+): CoordinatedOmission {
+  return {
+    correctedP99,
+    correctedP999,
+    // Twice the measured p99 and at least a millisecond more: well outside the histogram's 1%.
+    isAffected: correctedP99 >= 2 * measuredP99 && correctedP99 - measuredP99 >= 1000,
+  };
 }
