@@ -2,10 +2,17 @@
  * A deep page of payments ordered by (created_at, id) on real PostgreSQL: `OFFSET 90000 LIMIT
  * 20` vs hotpath's keyset page started from the cursor of row 90000 (same 20 rows).
  *
+ * Both go through one instrumented pool, so both are named (prepared) statements.
+ *
  *   npm run bench -- db --filter pagination
  */
-import { buildKeysetQuery, checkKeysetIndex, encodeCursor, keysetPage } from 'hotpath/db';
-import pg from 'pg';
+import {
+  buildKeysetQuery,
+  checkKeysetIndex,
+  createPool,
+  encodeCursor,
+  keysetPage,
+} from 'hotpath/db';
 import { interleave, printRatios, writeResult } from '../lib/report.js';
 import { benchDatabase, fillPayments, throughput } from './setup.js';
 
@@ -14,7 +21,8 @@ const LIMIT = 20;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 const db = await benchDatabase();
-const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+const instrumented = await createPool({ connectionString: db.url, max: 2 });
+const pool = instrumented.pool;
 try {
   console.log('filling 100000 payments...');
   await fillPayments(pool, 1000, 100);
@@ -35,11 +43,7 @@ try {
     `keyset query: ${buildKeysetQuery({ table: 'payments', orderBy, limit: LIMIT, cursor }).text}`,
   );
   const candidates = {
-    [`OFFSET ${OFFSET}`]: () =>
-      throughput(
-        () => pool.query({ name: 'offset', text: offsetSql, values: [OFFSET, LIMIT] }),
-        1000,
-      ),
+    [`OFFSET ${OFFSET}`]: () => throughput(() => pool.query(offsetSql, [OFFSET, LIMIT]), 1000),
     'keyset (hotpath)': () =>
       throughput(
         () => keysetPage(pool, { table: 'payments', orderBy, limit: LIMIT, cursor }),
@@ -56,6 +60,6 @@ try {
   );
   writeResult('db-pagination', { offset: OFFSET, limit: LIMIT, results });
 } finally {
-  await pool.end();
+  await instrumented.close();
   await db.drop();
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { AbortedError } from '../errors/index.js';
 import { createTestDatabase, postgresForTests } from '../../test/helpers/services.js';
 import { createPool, instrumentPool } from './instrumented-pool.js';
 import { NPlusOneDetector } from './n-plus-one.js';
@@ -72,6 +73,26 @@ describe('instrumented pg pool on PostgreSQL', { skip: server.skip }, () => {
       assert.equal(pool.metrics().acquireTimeouts, 1);
       // the abandoned request's late connection went back to the pool
       assert.deepEqual((await pool.query('SELECT 1 AS one')).rows, [{ one: 1 }]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('gives up waiting for a connection when the signal aborts', async () => {
+    const pool = await createPool({ connectionString: db.url, max: 1, acquireTimeoutMs: 0 });
+    try {
+      const held = await pool.connect();
+      const controller = new AbortController();
+      const waiting = pool.connect(controller.signal);
+      controller.abort();
+      await assert.rejects(waiting, (error: unknown) => {
+        assert.ok(error instanceof AbortedError);
+        assert.equal(error.code, 'HP_ERR_ABORTED');
+        return true;
+      });
+      held.release();
+      assert.deepEqual((await pool.query('SELECT 1 AS one')).rows, [{ one: 1 }]);
+      await assert.rejects(pool.connect(AbortSignal.abort()), AbortedError);
     } finally {
       await pool.close();
     }

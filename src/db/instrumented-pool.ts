@@ -1,5 +1,5 @@
 import type { Pool, PoolClient, PoolConfig, QueryResult } from 'pg';
-import { InvalidOptionError } from '../errors/index.js';
+import { AbortedError, InvalidOptionError } from '../errors/index.js';
 import { monotonicClock, type Clock } from '../internal/clock.js';
 import { checkNumber } from '../internal/validate-options.js';
 import { Histogram } from '../metrics/index.js';
@@ -235,11 +235,21 @@ export class InstrumentedPool {
   }
 
   /**
-   * A client for several statements; call `release()` when done.
+   * A client for several statements; call `release()` when done. `signal` gives up the wait
+   * (a connection that frees up later goes straight back to the pool).
    * @throws {@link PoolTimeoutError} `HP_ERR_DB_POOL_TIMEOUT` when none frees up in time.
+   * @throws {@link AbortedError} `HP_ERR_ABORTED` when `signal` aborts first.
    */
-  connect(): Promise<PoolClient> {
-    return this.#pool.connect();
+  connect(signal?: AbortSignal): Promise<PoolClient> {
+    if (signal === undefined) return this.#pool.connect();
+    return new Promise<PoolClient>((resolve, reject) =>
+      this.#acquire(
+        true,
+        (error, client) =>
+          error !== undefined || client === undefined ? reject(error) : resolve(client),
+        signal,
+      ),
+    );
   }
 
   /** The pool's state and counters. Resets the saturation window. */
@@ -303,7 +313,13 @@ export class InstrumentedPool {
     if (this.#ownsPool) await pool.end();
   }
 
-  #acquire(track: boolean, callback: AcquireCallback): void {
+  #acquire(track: boolean, callback: AcquireCallback, signal?: AbortSignal): void {
+    if (signal?.aborted === true) {
+      callback(
+        new AbortedError('gave up waiting for a database connection', { cause: signal.reason }),
+      );
+      return;
+    }
     const start = this.#clock.now();
     const site = track && this.#leakMs > 0 ? new Error('client acquired here') : undefined;
     let settled = false;
@@ -320,7 +336,18 @@ export class InstrumentedPool {
       }, this.#acquireTimeoutMs);
       timer.unref();
     }
+    const onAbort = (): void => {
+      if (settled) return;
+      settled = true;
+      if (timer !== undefined) clearTimeout(timer);
+      this.#waitedMs += this.#clock.now() - start;
+      callback(
+        new AbortedError('gave up waiting for a database connection', { cause: signal?.reason }),
+      );
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
     this.#origConnect.call(pool, (error: Error | undefined, client?: PoolClient) => {
+      signal?.removeEventListener('abort', onAbort);
       if (settled) {
         // the caller gave up: hand the late connection straight back
         if (error === undefined && client !== undefined) client.release();
