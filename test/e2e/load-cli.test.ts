@@ -119,12 +119,29 @@ describe('hotpath load', () => {
   test('writes JSON results, and merge adds them up with exact percentiles', async () => {
     const a = join(dir, 'a.json');
     const b = join(dir, 'b.json');
-    const [ra, rb] = await Promise.all([
-      hotpath([`${url}/`, '-n', '400', '-c', '2', '--json', a]),
-      hotpath([`${url}/`, '-n', '600', '-c', '2', '--json', b]),
+    const html = join(dir, 'b.html');
+    // a first: b compares itself with it.
+    const ra = await hotpath([`${url}/`, '-n', '400', '-c', '2', '--json', a]);
+    const rb = await hotpath([
+      `${url}/`,
+      '-n',
+      '600',
+      '-c',
+      '2',
+      '--json',
+      b,
+      '--compare',
+      a,
+      '--html',
+      html,
     ]);
     assert.equal(ra.code, 0, ra.stderr);
     assert.equal(rb.code, 0, rb.stderr);
+    assert.match(rb.stdout, /compared with .*a\.json/);
+    assert.match(rb.stdout, /p99 .*(within noise|better|worse)/);
+    const page = readFileSync(html, 'utf8');
+    assert.match(page, /<svg[^>]+id="percentile-distribution"/);
+    assert.doesNotMatch(page, /<script|https?:\/\/(?!127\.0\.0\.1|www\.w3\.org)/);
     const merged = join(dir, 'merged.json');
     const m = await hotpath(['merge', a, b, '--json', merged, '--threshold', 'rps>0']);
     assert.equal(m.code, 0, m.stderr);
