@@ -24,7 +24,7 @@ export interface Family {
 export interface ExpositionOptions {
   /**
    * Longest stretch of synchronous work before yielding to the event loop, in milliseconds.
-   * @defaultValue 0.5
+   * @defaultValue 0.25
    */
   sliceMs?: number;
   /** Aborts the exposition between slices. */
@@ -32,53 +32,70 @@ export interface ExpositionOptions {
 }
 
 /**
- * Writes families in the Prometheus text format 0.0.4, yielding to the event loop
- * (`setImmediate`) whenever a slice of work has run `sliceMs`, so a scrape of thousands of
- * series never holds the loop for long (bench/metrics/scrape.bench.ts measures it).
+ * Writes families in the Prometheus text format 0.0.4 as chunks: one chunk per slice of at
+ * most about `sliceMs` of work, with a yield to the event loop (`setImmediate`) between
+ * slices, so a scrape of thousands of series never holds the loop for long and never builds
+ * the whole text in one step (bench/metrics/scrape.bench.ts measures it).
+ * @throws {@link AbortedError} `HP_ERR_ABORTED` when `signal` aborts.
+ */
+export async function* expositionChunks(
+  families: Iterable<Family>,
+  options: ExpositionOptions = {},
+): AsyncGenerator<string, void, undefined> {
+  const sliceMs = options.sliceMs ?? 0.25;
+  const signal = options.signal;
+  const aborted = (): AbortedError =>
+    new AbortedError('metrics exposition aborted', { cause: signal?.reason });
+  if (signal?.aborted) throw aborted();
+  let chunk = '';
+  let sliceStart = performance.now();
+  for (const family of families) {
+    chunk += `# HELP ${family.name} ${escapeHelp(family.help)}\n# TYPE ${family.name} ${family.type}\n`;
+    const recordedBounds =
+      family.type === 'histogram' ? (family.buckets ?? []).map((b) => b / (family.scale ?? 1)) : [];
+    for (const { labelValues, value } of family.series) {
+      const labels = labelPairs(family.labelNames, labelValues);
+      if (typeof value === 'number') {
+        chunk += `${family.name}${labels === '' ? '' : `{${labels}}`} ${formatNumber(value)}\n`;
+      } else {
+        chunk += histogramText(family, labels, value, recordedBounds);
+      }
+      if (performance.now() - sliceStart >= sliceMs) {
+        yield chunk;
+        chunk = '';
+        await yieldToLoop();
+        if (signal?.aborted) throw aborted();
+        sliceStart = performance.now();
+      }
+    }
+  }
+  if (chunk !== '') yield chunk;
+}
+
+/**
+ * The whole exposition as one string (see {@link expositionChunks}).
  * @throws {@link AbortedError} `HP_ERR_ABORTED` when `signal` aborts.
  */
 export async function writeExposition(
   families: Iterable<Family>,
   options: ExpositionOptions = {},
 ): Promise<string> {
-  const sliceMs = options.sliceMs ?? 0.5;
-  const signal = options.signal;
-  const out: string[] = [];
-  let sliceStart = performance.now();
-  const pause = async (): Promise<void> => {
-    if (performance.now() - sliceStart < sliceMs) return;
-    await yieldToLoop();
-    if (signal?.aborted)
-      throw new AbortedError('metrics exposition aborted', { cause: signal.reason });
-    sliceStart = performance.now();
-  };
-  if (signal?.aborted)
-    throw new AbortedError('metrics exposition aborted', { cause: signal.reason });
-  for (const family of families) {
-    out.push(
-      `# HELP ${family.name} ${escapeHelp(family.help)}\n# TYPE ${family.name} ${family.type}\n`,
-    );
-    for (const { labelValues, value } of family.series) {
-      const labels = labelPairs(family.labelNames, labelValues);
-      if (typeof value === 'number') {
-        out.push(`${family.name}${labels === '' ? '' : `{${labels}}`} ${formatNumber(value)}\n`);
-      } else {
-        writeHistogram(out, family, labels, value);
-      }
-      await pause();
-    }
-    await pause();
-  }
-  return out.join('');
+  let text = '';
+  for await (const chunk of expositionChunks(families, options)) text += chunk;
+  return text;
 }
 
 const cumulative: number[] = [];
 
-function writeHistogram(out: string[], family: Family, labels: string, h: Histogram): void {
+function histogramText(
+  family: Family,
+  labels: string,
+  h: Histogram,
+  recordedBounds: readonly number[],
+): string {
   const scale = family.scale ?? 1;
   const bounds = family.buckets ?? [];
-  const recorded = bounds.map((b) => b / scale);
-  h.cumulativeCounts(recorded, cumulative);
+  h.cumulativeCounts(recordedBounds, cumulative);
   const sep = labels === '' ? '' : ',';
   let text = '';
   for (let k = 0; k < bounds.length; k++) {
@@ -88,7 +105,7 @@ function writeHistogram(out: string[], family: Family, labels: string, h: Histog
   text += `${family.name}_bucket{${labels}${sep}le="+Inf"} ${formatNumber(h.count)}\n`;
   text += `${family.name}_sum${braces} ${formatNumber(h.sum * scale)}\n`;
   text += `${family.name}_count${braces} ${formatNumber(h.count)}\n`;
-  out.push(text);
+  return text;
 }
 
 function labelPairs(names: readonly string[], values: readonly string[]): string {

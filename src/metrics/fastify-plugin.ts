@@ -1,7 +1,14 @@
-import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyPluginCallback, FastifyReply } from 'fastify';
 import { InvalidOptionError } from '../errors/index.js';
 import type { MetricsRegistry } from './registry.js';
-import { RequestMetrics, UNMATCHED_ROUTE } from './request-metrics.js';
+import {
+  RequestMetrics,
+  UNMATCHED_ROUTE,
+  type RouteRecorder,
+  type SlowRequestLogger,
+} from './request-metrics.js';
 
 /** Options of {@link fastifyMetrics}. */
 export interface FastifyMetricsOptions {
@@ -11,7 +18,7 @@ export interface FastifyMetricsOptions {
   registry?: MetricsRegistry;
   /** Path of the Prometheus endpoint; `false` adds no route. @defaultValue `'/metrics'` */
   path?: string | false;
-  /** Longest synchronous stretch of a scrape, in milliseconds. @defaultValue 0.5 */
+  /** Longest synchronous stretch of a scrape, in milliseconds. @defaultValue 0.25 */
   sliceMs?: number;
 }
 
@@ -22,15 +29,66 @@ declare module 'fastify' {
   }
 }
 
-const kAborted = Symbol('hotpath.metrics.aborted');
-type Marked = FastifyRequest & { [kAborted]?: true };
+const kWatched = Symbol('hotpath.metrics.watched');
+const kRecorder = Symbol('hotpath.metrics.recorder');
+const kLog = Symbol('hotpath.metrics.log');
+const kSkip = Symbol('hotpath.metrics.skip');
+
+/** The raw response, with what the plugin hangs on it. */
+type Watched = ServerResponse & {
+  [kWatched]?: true;
+  [kRecorder]?: RouteRecorder;
+  [kLog]?: SlowRequestLogger;
+  [kSkip]?: true;
+};
 
 /**
- * Fastify plugin: records every request in a {@link RequestMetrics} (route *template* from
- * `request.routeOptions.url`, `unmatched` for 404s, latency from `reply.elapsedTime`, so no
- * extra clock read) and serves the registry at `GET /metrics`. Registered without
- * encapsulation, so its hooks see every route of the instance. A route with
- * `config: { hotpathMetrics: false }` is left out (the dashboard's event stream is).
+ * The route template of a request that never reached its handler (refused by a hook, or
+ * failed validation): asks the router, then puts `:name` back for each parameter value.
+ */
+function templateOf(fastify: FastifyInstance, req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const found = fastify.findRoute({ method: (req.method ?? 'GET') as 'GET', url: path });
+  if (found === null) return UNMATCHED_ROUTE;
+  const params = (found.params ?? {}) as Record<string, string>;
+  const segments = path.split('/');
+  for (const [name, value] of Object.entries(params)) {
+    if (name === '*') {
+      const i = segments.findIndex((s, k) => k > 0 && segments.slice(k).join('/') === value);
+      if (i > 0) segments.splice(i, segments.length - i, '*');
+      continue;
+    }
+    const i = segments.findIndex((s) => s === value || safeDecode(s) === value);
+    if (i >= 0) segments[i] = `:${name}`;
+  }
+  return segments.join('/');
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/**
+ * Fastify plugin: records every request in a {@link RequestMetrics} (route *template*, method,
+ * status class, latency, in-flight) and serves the registry at `GET /metrics`.
+ *
+ * It uses no Fastify hooks on the request path: each hook kind a route has costs Fastify
+ * about as much CPU as the request itself on a cached read route
+ * (bench/metrics/instrumentation.bench.ts). Instead it listens to the server's `request`
+ * event and each response's `close`, and wraps every route handler as routes are declared to
+ * tag the response with the route's recorder, so a request does no label lookup. Requests that
+ * never reach a handler (404, refused by a hook, failed validation) get their template from
+ * the router. With `inject()` there is no server `request` event, so only requests that reach
+ * a handler are recorded.
+ *
+ * Register it before declaring routes. A route with `config: { hotpathMetrics: false }` is
+ * left out (the dashboard's event stream is).
  * @example
  * ```ts
  * const requests = new RequestMetrics({ slowMs: 500 });
@@ -60,45 +118,67 @@ export const fastifyMetrics: FastifyPluginCallback<FastifyMetricsOptions> = Obje
     const path = options.path ?? '/metrics';
     const sliceMs = options.sliceMs;
 
-    fastify.addHook('onRequest', (request, _reply, next) => {
-      if (request.routeOptions.config.hotpathMetrics !== false) requests.inFlight++;
-      next();
+    const watch = (req: IncomingMessage, res: Watched): void => {
+      res[kWatched] = true;
+      requests.inFlight++;
+      const start = performance.now();
+      res.on('close', () => {
+        if (res[kSkip] === true) return;
+        requests.inFlight--;
+        const recorder =
+          res[kRecorder] ?? requests.route(req.method ?? 'GET', templateOf(fastify, req));
+        recorder.observe(
+          // writableEnded, not writableFinished: inject()'s response never "finishes".
+          res.writableEnded ? res.statusCode : 499,
+          performance.now() - start,
+          res[kLog],
+        );
+      });
+    };
+    const onServerRequest = (req: IncomingMessage, res: Watched): void => {
+      if (res[kWatched] !== true) watch(req, res);
+    };
+    // Before Fastify's own listener, which may run a handler synchronously.
+    fastify.server.prependListener('request', onServerRequest);
+
+    fastify.addHook('onRoute', (route) => {
+      const handler = route.handler;
+      if (route.config?.hotpathMetrics === false) {
+        route.handler = function skipped(this: FastifyInstance, request, reply) {
+          const res = reply.raw as Watched;
+          if (res[kWatched] === true && res[kSkip] !== true) requests.inFlight--;
+          res[kSkip] = true;
+          return handler.call(this, request, reply);
+        };
+        return;
+      }
+      const url = route.url;
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      const recorders = new Map(methods.map((m) => [m, requests.route(m, url)]));
+      const single = methods.length === 1 ? recorders.get(methods[0]!) : undefined;
+      route.handler = function instrumented(this: FastifyInstance, request, reply: FastifyReply) {
+        const res = reply.raw as Watched;
+        res[kRecorder] =
+          single ?? recorders.get(request.method) ?? requests.route(request.method, url);
+        res[kLog] = request.log;
+        // inject() emits no server `request` event.
+        if (res[kWatched] !== true) watch(request.raw, res);
+        return handler.call(this, request, reply);
+      };
     });
-    fastify.addHook('onResponse', (request: Marked, reply: FastifyReply, next) => {
-      if (request.routeOptions.config.hotpathMetrics === false) return next();
-      const aborted = request[kAborted] === true;
-      if (!aborted) requests.inFlight--;
-      requests.observe(
-        request.method,
-        request.routeOptions.url ?? UNMATCHED_ROUTE,
-        aborted ? 499 : reply.statusCode,
-        reply.elapsedTime,
-        request.log,
-      );
-      next();
-    });
-    fastify.addHook('onRequestAbort', (request: Marked, next) => {
-      if (request.routeOptions.config.hotpathMetrics === false) return next();
-      // The client gave up: no longer in flight; if a reply still completes it is recorded as 499.
-      request[kAborted] = true;
-      requests.inFlight--;
+    fastify.addHook('onClose', (_instance, next) => {
+      fastify.server.off('request', onServerRequest);
       next();
     });
     if (owned) fastify.addHook('onClose', async () => requests.close());
     if (path !== false) {
-      fastify.get(path, async (request, reply) => {
-        const controller = new AbortController();
-        const abort = (): void => controller.abort();
-        request.raw.once('close', abort);
-        try {
-          const text = await registry.metrics({
-            signal: controller.signal,
-            ...(sliceMs === undefined ? {} : { sliceMs }),
-          });
-          return reply.type(registry.contentType).send(text);
-        } finally {
-          request.raw.off('close', abort);
-        }
+      fastify.get(path, (_request, reply) => {
+        // Streamed slice by slice; if the client goes away Fastify destroys the stream, which
+        // ends the generator at its next slice.
+        const body = Readable.from(registry.stream(sliceMs === undefined ? {} : { sliceMs }), {
+          objectMode: false,
+        });
+        return reply.type(registry.contentType).send(body);
       });
     }
     done();

@@ -20,7 +20,12 @@ export { HistogramMetric, DEFAULT_BUCKETS } from './histogram-metric.js';
 export type { HistogramMetricOptions } from './histogram-metric.js';
 export { MetricsRegistry } from './registry.js';
 export type { RegistrySnapshot, TextSource } from './registry.js';
-export { writeExposition, formatNumber, PROMETHEUS_CONTENT_TYPE } from './exposition.js';
+export {
+  writeExposition,
+  expositionChunks,
+  formatNumber,
+  PROMETHEUS_CONTENT_TYPE,
+} from './exposition.js';
 export type { ExpositionOptions, Family } from './exposition.js';
 export { RequestMetrics, UNMATCHED_ROUTE } from './request-metrics.js';
 export type {

@@ -2,7 +2,7 @@ import { InvalidOptionError } from '../errors/index.js';
 import { DuplicateMetricError } from './errors.js';
 import {
   PROMETHEUS_CONTENT_TYPE,
-  writeExposition,
+  expositionChunks,
   type ExpositionOptions,
   type Family,
 } from './exposition.js';
@@ -163,13 +163,23 @@ export class MetricsRegistry {
    * @throws {@link AbortedError} `HP_ERR_ABORTED` when `options.signal` aborts.
    */
   async metrics(options: ExpositionOptions = {}): Promise<string> {
+    let text = '';
+    for await (const chunk of this.stream(options)) text += chunk;
+    return text;
+  }
+
+  /**
+   * The same text as {@link MetricsRegistry.metrics}, as chunks of one slice each: send them
+   * as they come (`Readable.from(registry.stream())`) and the full text is never built.
+   * @throws {@link AbortedError} `HP_ERR_ABORTED` when `options.signal` aborts.
+   */
+  async *stream(options: ExpositionOptions = {}): AsyncGenerator<string, void, undefined> {
     this.#collect();
-    let text = await writeExposition(this.#families(), options);
+    yield* expositionChunks(this.#families(), options);
     for (const source of this.#sources) {
       const more = await source.metrics();
-      if (more.length > 0) text += more.endsWith('\n') ? more : `${more}\n`;
+      if (more.length > 0) yield more.endsWith('\n') ? more : `${more}\n`;
     }
-    return text;
   }
 
   /** Every metric of this registry. */

@@ -104,7 +104,7 @@ describe('RequestMetrics', () => {
 });
 
 describe('fastifyMetrics', () => {
-  test('records route templates, not raw URLs, and serves /metrics', async () => {
+  test('records route templates, not raw URLs, for every request a server answers', async () => {
     const registry = new MetricsRegistry();
     const requests = new RequestMetrics({ registry, logger: collectingLogger() });
     const app = Fastify();
@@ -113,13 +113,32 @@ describe('fastifyMetrics', () => {
     app.get('/boom', async () => {
       throw new Error('boom');
     });
-    for (const id of ['1', '2', '3']) await app.inject(`/payments/${id}`);
-    await app.inject('/boom');
-    await app.inject('/nowhere/42');
-    const response = await app.inject('/metrics');
-    assert.equal(response.statusCode, 200);
-    assert.equal(response.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
-    const text = response.body;
+    app.post(
+      '/users/:userId/payments',
+      { schema: { body: { type: 'object', required: ['amount'] } } },
+      async () => ({ ok: true }),
+    );
+    app.get(
+      '/limited',
+      { onRequest: async (_req, reply) => reply.code(429).send('slow down') },
+      async () => 'never',
+    );
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    for (const id of ['1', '2', '3']) await (await fetch(`${base}/payments/${id}`)).text();
+    await (await fetch(`${base}/boom`)).text();
+    await (await fetch(`${base}/nowhere/42`)).text();
+    const invalid = await fetch(`${base}/users/u-7/payments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(invalid.status, 400);
+    assert.equal((await fetch(`${base}/limited`)).status, 429);
+    const response = await fetch(`${base}/metrics`);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+    const text = await response.text();
     assert.match(
       text,
       /^http_requests_total\{method="GET",route="\/payments\/:id",status_class="2xx"\} 3$/m,
@@ -129,14 +148,56 @@ describe('fastifyMetrics', () => {
       text,
       /^http_requests_total\{method="GET",route="unmatched",status_class="4xx"\} 1$/m,
     );
-    assert.doesNotMatch(text, /payments\/1/);
+    assert.match(
+      text,
+      /^http_requests_total\{method="POST",route="\/users\/:userId\/payments",status_class="4xx"\} 1$/m,
+    );
+    assert.match(
+      text,
+      /^http_requests_total\{method="GET",route="\/limited",status_class="4xx"\} 1$/m,
+    );
+    assert.doesNotMatch(text, /payments\/1|u-7|nowhere/);
     assert.match(text, /^http_requests_in_flight 1$/m, 'the scrape itself is in flight');
-    assert.equal(requests.recent().requests, 6, 'five requests and the scrape');
+    await app.close();
+    assert.equal(requests.inFlight, 0);
+    assert.equal(requests.recent().requests, 8, 'seven requests and the scrape');
+    await requests.close();
+  });
+
+  test('a request the client aborts is recorded as 499 and leaves in-flight', async () => {
+    const requests = new RequestMetrics({ logger: collectingLogger() });
+    const app = Fastify();
+    await app.register(fastifyMetrics, { requests, path: false });
+    let entered!: () => void;
+    const inHandler = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    app.get('/slow', async () => {
+      entered();
+      await gate;
+      return 'late';
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as AddressInfo;
+    const req = httpRequest({ host: '127.0.0.1', port, path: '/slow', agent: false });
+    req.on('error', () => undefined);
+    req.end();
+    await inHandler;
+    assert.equal(requests.inFlight, 1);
+    req.destroy();
+    while (requests.inFlight > 0) await new Promise((resolve) => setImmediate(resolve));
+    release();
+    const text = await requests.registry.metrics();
+    assert.match(text, /^http_request_errors_total\{method="GET",route="\/slow"\} 1$/m);
+    assert.match(
+      text,
+      /^http_requests_total\{method="GET",route="\/slow",status_class="4xx"\} 1$/m,
+    );
     await app.close();
     await requests.close();
   });
 
-  test('logs a slow request through request.log', async () => {
+  test('with inject(), requests that reach a handler are recorded and logged when slow', async () => {
     const lines: string[] = [];
     const app = Fastify({
       logger: { level: 'warn', stream: { write: (line: string) => lines.push(line) } },
@@ -153,6 +214,7 @@ describe('fastifyMetrics', () => {
     assert.equal(slow.statusCode, 200);
     assert.equal(typeof slow.durationMs, 'number');
     assert.equal((await app.inject('/metrics')).statusCode, 404);
+    assert.equal(requests.recent().requests, 1);
     await app.close();
     await requests.close();
   });

@@ -71,11 +71,86 @@ export interface RecentRequests {
 
 const STATUS_CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
-/** The series of one (route, method): by status class, created on first use. */
-interface MethodSeries {
-  requests: Array<CounterValue | undefined>;
-  latency: Array<Histogram | undefined>;
-  errors: CounterValue;
+/** What every {@link RouteRecorder} of one {@link RequestMetrics} shares. */
+interface Shared {
+  requests: Counter;
+  latency: HistogramMetric;
+  window: WindowedHistogram;
+  errorSlots: Float64Array;
+  slowMs: number;
+  logger: SlowRequestLogger;
+}
+
+/**
+ * The series of one (method, route template), resolved once: the Fastify plugin makes one per
+ * route when the route is declared, so recording a request does no label lookup at all.
+ */
+export class RouteRecorder {
+  /** HTTP method. */
+  readonly method: string;
+  /** Route template, or `other` once the route cap was reached. */
+  readonly route: string;
+  readonly #shared: Shared;
+  readonly #errors: CounterValue;
+  // Indexed by status class 1..5, filled on first use.
+  readonly #counts: Array<CounterValue | undefined> = [
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+  ];
+  readonly #latency: Array<Histogram | undefined> = [
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+  ];
+
+  /** @internal Made by {@link RequestMetrics.route}. */
+  constructor(shared: Shared, method: string, route: string, errors: CounterValue) {
+    this.#shared = shared;
+    this.method = method;
+    this.route = route;
+    this.#errors = errors;
+  }
+
+  /**
+   * Records one completed request of this route. `log` overrides the logger of the
+   * slow-request line (the Fastify plugin passes `request.log`).
+   */
+  observe(statusCode: number, durationMs: number, log?: SlowRequestLogger): void {
+    let cls = (statusCode / 100) | 0;
+    if (cls < 1 || cls > 5) cls = 5;
+    const micros = durationMs * 1000;
+    const count = this.#counts[cls];
+    if (count === undefined) this.#addClass(cls).value++;
+    else count.value++;
+    this.#latency[cls]!.record(micros);
+    const shared = this.#shared;
+    shared.window.record(micros);
+    if (cls === 5 || statusCode === 499) {
+      this.#errors.value++;
+      shared.errorSlots[shared.window.slotIndex]! += 1;
+    }
+    if (durationMs >= shared.slowMs) {
+      (log ?? shared.logger).warn(
+        { method: this.method, route: this.route, statusCode, durationMs },
+        'slow request',
+      );
+    }
+  }
+
+  #addClass(cls: number): CounterValue {
+    const status = STATUS_CLASSES[cls]!;
+    const counter = this.#shared.requests.labels(this.method, this.route, status);
+    this.#counts[cls] = counter;
+    this.#latency[cls] = this.#shared.latency.labels(this.method, this.route, status);
+    return counter;
+  }
 }
 
 const defaultLogger: SlowRequestLogger = {
@@ -106,14 +181,12 @@ export class RequestMetrics {
   readonly historyMs: number;
 
   #maxRoutes: number;
-  #logger: SlowRequestLogger;
-  #requests: Counter;
-  #latency: HistogramMetric;
   #errors: Counter;
   #folded: Counter;
-  #routes = new Map<string, Map<string, MethodSeries>>();
+  #routes = new Map<string, Map<string, RouteRecorder>>();
   #window: WindowedHistogram;
   #errorSlots: Float64Array;
+  #shared: Shared;
   #timer: NodeJS.Timeout;
 
   /** @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` on a bad option. */
@@ -126,12 +199,11 @@ export class RequestMetrics {
     if (options.logger !== undefined && typeof options.logger?.warn !== 'function') {
       throw new InvalidOptionError('logger', 'expected an object with a warn() method');
     }
-    this.#logger = options.logger ?? defaultLogger;
     const historyMs = checkNumber('historyMs', options.historyMs ?? 60_000, { min: 1 });
     const slotMs = checkNumber('slotMs', options.slotMs ?? 1000, { min: 1, max: historyMs });
     const labelNames = ['method', 'route', 'status_class'];
     const r = this.registry;
-    this.#requests = r.counter({
+    const requests = r.counter({
       name: `${prefix}requests_total`,
       help: 'HTTP requests completed, by route template, method and status class.',
       labelNames,
@@ -147,7 +219,7 @@ export class RequestMetrics {
       maxSeries: Infinity,
       ...(options.buckets === undefined ? {} : { buckets: options.buckets }),
     };
-    this.#latency = r.histogram(histogramOptions);
+    const latency = r.histogram(histogramOptions);
     this.#errors = r.counter({
       name: `${prefix}request_errors_total`,
       help: 'HTTP requests answered with a 5xx status or aborted by the client.',
@@ -174,14 +246,23 @@ export class RequestMetrics {
       clock: options.clock ?? monotonicClock,
     });
     this.#errorSlots = new Float64Array(slots);
+    this.#shared = {
+      requests,
+      latency,
+      window: this.#window,
+      errorSlots: this.#errorSlots,
+      slowMs: this.slowMs,
+      logger: options.logger ?? defaultLogger,
+    };
     this.#timer = setInterval(() => this.rotate(), slotMs);
     this.#timer.unref();
   }
 
   /**
    * Records one completed request. `route` must be a template (`/users/:id`), never a raw URL.
-   * `log` overrides the logger for the slow-request line (the Fastify plugin passes
-   * `request.log`).
+   * `log` overrides the logger for the slow-request line. When the route is known in advance,
+   * keep its {@link RouteRecorder} from {@link RequestMetrics.route} instead: it skips the
+   * two map lookups this does.
    */
   observe(
     method: string,
@@ -190,23 +271,31 @@ export class RequestMetrics {
     durationMs: number,
     log?: SlowRequestLogger,
   ): void {
+    const recorder = this.#routes.get(route)?.get(method) ?? this.route(method, route);
+    recorder.observe(statusCode, durationMs, log);
+  }
+
+  /**
+   * The recorder of one (method, route template), created on first use. Past `maxRoutes`
+   * distinct templates a new one is recorded as `other` (and counted in
+   * `<prefix>routes_folded_total` each time it is asked for).
+   */
+  route(method: string, route: string): RouteRecorder {
     let byMethod = this.#routes.get(route);
-    if (byMethod === undefined) byMethod = this.#newRoute(route);
-    let series = byMethod.get(method);
-    if (series === undefined) series = this.#newMethod(byMethod, method, route);
-    let cls = (statusCode / 100) | 0;
-    if (cls < 1 || cls > 5) cls = 5;
-    const micros = durationMs * 1000;
-    (series.requests[cls] ?? this.#newClass(series, method, route, cls)).inc();
-    series.latency[cls]!.record(micros);
-    this.#window.record(micros);
-    if (cls === 5 || statusCode === 499) {
-      series.errors.inc();
-      this.#errorSlots[this.#window.slotIndex]! += 1;
+    if (byMethod === undefined) {
+      if (this.#routes.size >= this.#maxRoutes && route !== OTHER_LABEL) {
+        this.#folded.inc();
+        return this.route(method, OTHER_LABEL);
+      }
+      byMethod = new Map();
+      this.#routes.set(route, byMethod);
     }
-    if (durationMs >= this.slowMs) {
-      (log ?? this.#logger).warn({ method, route, statusCode, durationMs }, 'slow request');
+    let recorder = byMethod.get(method);
+    if (recorder === undefined) {
+      recorder = new RouteRecorder(this.#shared, method, route, this.#errors.labels(method, route));
+      byMethod.set(method, recorder);
     }
+    return recorder;
   }
 
   /** Requests, errors and latency over the last `windowMs` (up to `historyMs`). */
@@ -238,42 +327,5 @@ export class RequestMetrics {
   async close(): Promise<void> {
     clearInterval(this.#timer);
     await this.#window.close();
-  }
-
-  #newRoute(route: string): Map<string, MethodSeries> {
-    if (this.#routes.size >= this.#maxRoutes && route !== OTHER_LABEL) {
-      this.#folded.inc();
-      const other = this.#routes.get(OTHER_LABEL);
-      if (other !== undefined) return other;
-      route = OTHER_LABEL;
-    }
-    const byMethod = new Map<string, MethodSeries>();
-    this.#routes.set(route, byMethod);
-    return byMethod;
-  }
-
-  #newMethod(byMethod: Map<string, MethodSeries>, method: string, route: string): MethodSeries {
-    const series: MethodSeries = {
-      requests: [],
-      latency: [],
-      errors: this.#errors.labels(method, this.#labelOf(byMethod, route)),
-    };
-    byMethod.set(method, series);
-    return series;
-  }
-
-  #newClass(series: MethodSeries, method: string, route: string, cls: number): CounterValue {
-    const byMethod = this.#routes.get(route) ?? this.#routes.get(OTHER_LABEL)!;
-    const label = this.#labelOf(byMethod, route);
-    const status = STATUS_CLASSES[cls]!;
-    const counter = this.#requests.labels(method, label, status);
-    series.requests[cls] = counter;
-    series.latency[cls] = this.#latency.labels(method, label, status);
-    return counter;
-  }
-
-  /** The route label: `other` when this route's series map is the folded one. */
-  #labelOf(byMethod: Map<string, MethodSeries>, route: string): string {
-    return this.#routes.get(route) === byMethod ? route : OTHER_LABEL;
   }
 }
