@@ -46,6 +46,11 @@ export interface FindMaxOptions {
  * is served. Each step runs `options` in the open model for its `durationMs` (default 5 s)
  * after its `warmupMs` (default 1 s: each step opens connections and warms up anew).
  * @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` when `thresholds` is empty.
+ * @example
+ * ```ts
+ * const knee = await findMaxRate({ url, durationMs: 5000 }, [parseThreshold('p99<50ms')]);
+ * console.log(knee.rate, 'req/s holds p99 < 50 ms');
+ * ```
  */
 export async function findMaxRate(
   options: LoadOptions,

@@ -64,7 +64,13 @@ export interface HtmlReportOptions {
   title?: string;
 }
 
-/** Renders `result` as a self-contained HTML page. */
+/**
+ * Renders `result` as a self-contained HTML page (inline CSS and SVG, no script, no network).
+ * @example
+ * ```ts
+ * writeFileSync('report.html', renderHtmlReport(await load(options), { baseline: before }));
+ * ```
+ */
 export function renderHtmlReport(result: LoadResult, options: HtmlReportOptions = {}): string {
   const title = options.title ?? 'hotpath load report';
   const r = result;
