@@ -73,8 +73,10 @@ export class L2Sync {
   /** Stops listening and closes the subscriber connection. */
   async close(): Promise<void> {
     this.#deps.client.off('ready', this.#onClientReady);
-    await this.#started;
+    // Disconnecting first fails a SUBSCRIBE still queued while Redis is down, so close()
+    // never waits for Redis to come back.
     await this.#bus.close();
+    await this.#started;
   }
 
   #onMessage(m: BusMessage): void {

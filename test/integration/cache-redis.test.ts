@@ -252,6 +252,20 @@ describe('hotpath/cache on a real Redis', { skip: available.skip }, () => {
     await a.set('written-during', 'x');
     assert.equal(await a.get('written-during'), 'x');
     assert.equal(a.stats().l2.available, false);
+    // A write-behind cache that cannot flush before its deadline says how many writes it lost.
+    const behind = createCache({
+      namespace: `down${++namespaceSeq}`,
+      l2: client(),
+      writeMode: 'behind',
+      writeBehind: { closeTimeoutMs: 0 },
+    });
+    await behind.set('w1', 1);
+    await behind.set('w2', 2);
+    await assert.rejects(behind.close(), (error: unknown) => {
+      assert.equal((error as { code: string }).code, 'HP_ERR_CACHE_FLUSH');
+      assert.equal((error as { pending: number }).pending, 2);
+      return true;
+    });
     // events.once would reject on the reconnect attempts' 'error' events: wait for 'ready' only.
     const back = new Promise((resolve) => aClient.once('ready', resolve));
     await server.start();
