@@ -260,6 +260,20 @@ describe('fastifyProfiling', () => {
     }
   });
 
+  test('passes routeConfig to its routes', async () => {
+    const app = Fastify();
+    const seen: unknown[] = [];
+    app.addHook('onRoute', (route) => {
+      if (route.url.startsWith('/debug/pprof')) seen.push(route.config);
+    });
+    await app.register(fastifyProfiling, { enabled: true, routeConfig: { hotpathMetrics: false } });
+    await app.ready();
+    await app.close();
+    assert.ok(seen.length >= 2); // GET routes, plus the HEAD routes Fastify adds
+    for (const config of seen)
+      assert.equal((config as { hotpathMetrics?: boolean }).hotpathMetrics, false);
+  });
+
   test('trusting a proxy does not open the endpoints to forwarded traffic', async () => {
     const app = Fastify({ trustProxy: true });
     await app.register(fastifyProfiling, { enabled: true });

@@ -2,6 +2,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ProfilingEndpointsOptions } from './endpoints.js';
 import { ProfilingEndpoints } from './endpoints.js';
 
+/** Options of {@link fastifyProfiling}. */
+export interface FastifyProfilingOptions extends ProfilingEndpointsOptions {
+  /**
+   * Fastify route `config` of the endpoints' routes, e.g. `{ hotpathMetrics: false }` to keep
+   * 30-second profile requests out of latency metrics and SLOs.
+   */
+  routeConfig?: Record<string, unknown>;
+}
+
 /**
  * Fastify plugin serving the {@link ProfilingEndpoints} under `prefix` (`/debug/pprof` by
  * default). Registers no route at all unless `enabled` is true, so a disabled service answers
@@ -17,7 +26,7 @@ import { ProfilingEndpoints } from './endpoints.js';
  */
 export async function fastifyProfiling(
   fastify: FastifyInstance,
-  options: ProfilingEndpointsOptions,
+  options: FastifyProfilingOptions,
 ): Promise<void> {
   const endpoints = new ProfilingEndpoints(options);
   if (!endpoints.enabled) return;
@@ -36,6 +45,7 @@ export async function fastifyProfiling(
     );
   };
   const prefix = endpoints.prefix;
-  fastify.get(prefix, handler);
-  fastify.get(`${prefix}/*`, handler);
+  const config = { ...options.routeConfig };
+  fastify.get(prefix, { config }, handler);
+  fastify.get(`${prefix}/*`, { config }, handler);
 }

@@ -14,6 +14,7 @@ export type { ProfilerOptions, ProfileRequest, HeapProfileRequest } from './prof
 export { ProfilingEndpoints } from './endpoints.js';
 export type { ProfilingEndpointsOptions } from './endpoints.js';
 export { fastifyProfiling } from './fastify-plugin.js';
+export type { FastifyProfilingOptions } from './fastify-plugin.js';
 export { checkAccess, isLoopback, tokensEqual } from './access.js';
 export type { AccessOptions, AccessDecision } from './access.js';
 export { takeCpuProfile, selfTimes } from './cpu-profile.js';
