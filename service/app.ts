@@ -10,6 +10,7 @@ import type { GatewayClient } from './gateway/client.js';
 import { gatewayPanels } from './plugins/gateway-panels.js';
 import { PaymentRepository } from './payments/repository.js';
 import { PaymentService } from './payments/payment-service.js';
+import { databasePanels, instrumentServiceDatabase } from './plugins/database-insights.js';
 import { observability } from './plugins/observability.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { paymentRoutes } from './routes/payments.js';
@@ -31,7 +32,8 @@ declare module 'fastify' {
 }
 
 export async function buildApp(
-  config: Pick<ServiceConfig, 'bodyLimitBytes' | 'logLevel'>,
+  config: Pick<ServiceConfig, 'bodyLimitBytes' | 'logLevel'> &
+    Partial<Pick<ServiceConfig, 'nPlusOne' | 'slowQueryMs'>>,
   deps: AppDeps,
 ): Promise<FastifyInstance> {
   const app = Fastify({
@@ -48,13 +50,18 @@ export async function buildApp(
   // Only JSON bodies: anything else is 415, not a body that fails validation as a string.
   app.removeContentTypeParser('text/plain');
 
+  const insights = instrumentServiceDatabase(deps.db, {
+    slowQueryMs: config.slowQueryMs ?? 200,
+    log: (entry, message) => app.log.warn(entry, message),
+  });
   const payments = new PaymentService({
-    repository: new PaymentRepository(deps.db),
+    repository: new PaymentRepository(insights.db),
     gateway: deps.gateway,
   });
   app.decorate('payments', payments);
   app.decorate('draining', false);
   await observability(app);
+  databasePanels(app, insights, deps.db);
   const gateway = deps.gateway;
   if (gateway.stats !== undefined) gatewayPanels(app, () => gateway.stats!);
 
@@ -105,6 +112,6 @@ export async function buildApp(
     });
   }
   healthRoutes(app, checks, () => app.draining);
-  paymentRoutes(app, payments);
+  paymentRoutes(app, payments, config.nPlusOne ?? 'batched');
   return app;
 }

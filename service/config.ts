@@ -25,6 +25,10 @@ export interface ServiceConfig {
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
   recoveryIntervalMs: number;
+  /** `batched` (one LATERAL query) or `naive` (N+1) for GET /api/users/latest-payments. */
+  nPlusOne: 'batched' | 'naive';
+  /** Queries at least this slow are logged once per shape per minute with their plan. */
+  slowQueryMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -91,6 +95,12 @@ export const configSpec: readonly Spec[] = [
     default: '30000',
     help: 'how often pending payments left by a crash are re-driven',
   },
+  {
+    env: 'N_PLUS_ONE',
+    default: 'batched',
+    help: 'latest-payments route: batched (one query) or naive (one per user)',
+  },
+  { env: 'SLOW_QUERY_MS', default: '200', help: 'log queries at least this slow, with their plan' },
   { env: 'LOG_LEVEL', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
 ];
 
@@ -175,6 +185,10 @@ export function loadConfig(
       `expected none, fixed:MS, uniform:MIN-MAX or lognormal:MEDIAN:P99, got "${latency}"`,
     );
   }
+  const nPlusOne = get('N_PLUS_ONE');
+  if (nPlusOne !== 'batched' && nPlusOne !== 'naive') {
+    throw new ConfigError('N_PLUS_ONE', `expected batched or naive, got "${nPlusOne}"`);
+  }
   return {
     host: get('HOST'),
     port: integer('PORT', get('PORT'), 0, 65535),
@@ -198,6 +212,8 @@ export function loadConfig(
       100,
       86_400_000,
     ),
+    nPlusOne,
+    slowQueryMs: integer('SLOW_QUERY_MS', get('SLOW_QUERY_MS'), 0, 3_600_000),
     logLevel,
   };
 }

@@ -151,6 +151,24 @@ export class PaymentService {
     return { items: rows.slice(0, limit), more: rows.length > limit };
   }
 
+  /**
+   * The latest payment of each user. `batched` (default) runs one LATERAL query; `naive` runs
+   * one query per user, the N+1 shape kept to measure against (N_PLUS_ONE=naive).
+   */
+  async latestOfUsers(
+    userIds: readonly number[],
+    mode: 'batched' | 'naive',
+  ): Promise<{ user_id: number; payment: Payment | null }[]> {
+    if (mode === 'naive') {
+      const out: { user_id: number; payment: Payment | null }[] = [];
+      for (const id of userIds)
+        out.push({ user_id: id, payment: (await this.#repo.latestByUser(id)) ?? null });
+      return out;
+    }
+    const latest = await this.#repo.latestByUsers(userIds);
+    return userIds.map((id) => ({ user_id: id, payment: latest.get(id) ?? null }));
+  }
+
   async summary(userId: number): Promise<UserSummary> {
     const breakdown = await this.#repo.summarize(userId);
     const byStatus: Record<PaymentStatus, number> = {

@@ -1,4 +1,4 @@
-import type { Database, QueryExecutor } from 'hotpath/db';
+import { buildLateralQuery, type Database, type QueryExecutor } from 'hotpath/db';
 import type {
   CurrencySummary,
   FinalStatus,
@@ -37,6 +37,16 @@ function toPayment(row: PaymentRow): Payment {
     updated_at: new Date(row.updated_at).toISOString(),
   };
 }
+
+// The latest payment of each of many users in one statement: one index probe per user on
+// (user_id, id DESC), each stopping after one row (hotpath/db's LATERAL shape).
+const LATEST_BY_USERS = buildLateralQuery({
+  table: 'payments',
+  keyColumn: 'user_id',
+  select: COLUMNS.split(', '),
+  orderBy: [{ column: 'id', direction: 'desc' }],
+  limit: 1,
+});
 
 /** A stored payment with the idempotency data it was created under. */
 export interface StoredPayment {
@@ -130,6 +140,21 @@ export class PaymentRepository {
             [userId, beforeId, limit],
           );
     return rows.map(toPayment);
+  }
+
+  /** The latest payment of one user: the naive path runs this once per user (N+1). */
+  async latestByUser(userId: number): Promise<Payment | undefined> {
+    const { rows } = await this.#db.query<PaymentRow>(
+      `SELECT ${COLUMNS} FROM payments WHERE user_id = $1 ORDER BY id DESC LIMIT 1`,
+      [userId],
+    );
+    return rows[0] === undefined ? undefined : toPayment(rows[0]);
+  }
+
+  /** The latest payment of each user, in one query. */
+  async latestByUsers(userIds: readonly number[]): Promise<Map<number, Payment>> {
+    const { rows } = await this.#db.query<PaymentRow>(LATEST_BY_USERS, [userIds]);
+    return new Map(rows.map((row) => [Number(row.user_id), toPayment(row)]));
   }
 
   async summarize(userId: number): Promise<CurrencySummary[]> {

@@ -48,8 +48,32 @@ function pageLimit(raw: string | undefined): number {
   return value;
 }
 
-/** POST /api/payments, GET /api/payments/:id, GET /api/users/:id/payments and /summary. */
-export function paymentRoutes(app: FastifyInstance, payments: PaymentService): void {
+export const MAX_USERS_PER_BATCH = 100;
+
+function userIds(raw: string | undefined): number[] {
+  if (raw === undefined || raw === '') {
+    throw new ApiError('VALIDATION_FAILED', 'ids must list user ids, e.g. ids=1,2,3');
+  }
+  const parts = raw.split(',');
+  if (parts.length > MAX_USERS_PER_BATCH) {
+    throw new ApiError('VALIDATION_FAILED', `ids may list at most ${MAX_USERS_PER_BATCH} users`);
+  }
+  return [...new Set(parts.map(userId))];
+}
+
+/**
+ * POST /api/payments, GET /api/payments/:id, GET /api/users/:id/payments and /summary, and
+ * GET /api/users/latest-payments?ids= (batched, or N+1 with `latestMode` naive).
+ */
+export function paymentRoutes(
+  app: FastifyInstance,
+  payments: PaymentService,
+  latestMode: 'batched' | 'naive' = 'batched',
+): void {
+  app.get<{ Querystring: { ids?: string } }>('/api/users/latest-payments', async (request) => {
+    return { items: await payments.latestOfUsers(userIds(request.query.ids), latestMode) };
+  });
+
   app.post<{ Body: PaymentInput; Headers: { 'idempotency-key'?: string } }>(
     '/api/payments',
     { schema: { body: createBody } },

@@ -22,6 +22,7 @@ export interface TestServiceOptions {
   declineRate?: number;
   retries?: number;
   timeoutMs?: number;
+  nPlusOne?: 'batched' | 'naive';
 }
 
 export interface TestService {
@@ -69,7 +70,7 @@ export async function startTestService(
     backoffMs: 1,
   });
   const app = await buildApp(
-    { bodyLimitBytes: 16_384, logLevel: 'silent' },
+    { bodyLimitBytes: 16_384, logLevel: 'silent', nPlusOne: options.nPlusOne ?? 'batched' },
     { db, gateway: client },
   );
   return {

@@ -1,0 +1,115 @@
+/**
+ * What the database does for each request, from hotpath/db: every query of the service goes
+ * through an instrumented Database (per-fingerprint stats, slow-query log with EXPLAIN, N+1
+ * detection scoped to the request's route), shown on the dashboard (top queries; pool state
+ * on a PostgreSQL server) and as Prometheus metrics.
+ */
+import type { FastifyInstance } from 'fastify';
+import {
+  NPlusOneDetector,
+  PostgresDatabase,
+  SlowQueryLog,
+  instrumentDatabase,
+  type Database,
+  type InstrumentedDatabase,
+} from 'hotpath/db';
+
+export interface DatabaseInsights {
+  db: InstrumentedDatabase;
+  nPlusOne: NPlusOneDetector;
+  slowQueries: SlowQueryLog;
+  /** N+1 patterns reported so far (once per query shape per request). */
+  nPlusOneReports: () => number;
+}
+
+/** Wraps `raw` with stats, the slow-query log and N+1 detection. */
+export function instrumentServiceDatabase(
+  raw: Database,
+  options: { slowQueryMs: number; log: (entry: object, message: string) => void },
+): DatabaseInsights {
+  let reports = 0;
+  const nPlusOne = new NPlusOneDetector({
+    threshold: 5,
+    onDetect: (report) => {
+      reports++;
+      options.log(report, 'N+1 query pattern');
+    },
+  });
+  const slowQueries = new SlowQueryLog({
+    pool: raw,
+    thresholdMs: options.slowQueryMs,
+    onSlowQuery: (entry) => options.log(entry, 'slow query'),
+  });
+  return {
+    db: instrumentDatabase(raw, { nPlusOne, slowQueries }),
+    nPlusOne,
+    slowQueries,
+    nPlusOneReports: () => reports,
+  };
+}
+
+/** Scopes N+1 detection to each request and adds the database panels and metrics. */
+export function databasePanels(
+  app: FastifyInstance,
+  insights: DatabaseInsights,
+  raw: Database,
+): void {
+  app.addHook('onRequest', (request, _reply, done) => {
+    insights.nPlusOne.run(`${request.method} ${request.routeOptions.url ?? request.url}`, done);
+  });
+
+  const { dashboard, registry } = app.observability;
+  dashboard.addPanel({
+    id: 'db-top-queries',
+    title: 'Top queries by total time',
+    kind: 'status',
+    sample: () =>
+      (insights.db.stats?.top(6) ?? []).map((q) => ({
+        label: q.query.length > 90 ? `${q.query.slice(0, 87)}...` : q.query,
+        ok: q.errors === 0 && q.p99Ms < 200,
+        detail: `${q.calls} calls, mean ${q.meanMs.toFixed(2)} ms, p99 ${q.p99Ms.toFixed(1)} ms, ${q.errors} errors`,
+      })),
+  });
+
+  const nPlusOneTotal = registry.counter({
+    name: 'payments_db_n_plus_one_total',
+    help: 'N+1 query patterns detected (once per query shape per request)',
+  });
+  let counted = 0;
+  app.addHook('onRequest', async (request) => {
+    if (request.url !== '/metrics') return;
+    const now = insights.nPlusOneReports();
+    nPlusOneTotal.inc(now - counted);
+    counted = now;
+  });
+
+  if (raw instanceof PostgresDatabase) {
+    const pool = raw.pool;
+    dashboard.addPanel({
+      id: 'db-pool',
+      title: 'Database pool',
+      unit: 'connections',
+      series: [{ label: 'in use' }, { label: 'idle' }, { label: 'waiting' }],
+      sample: () => [pool.totalCount - pool.idleCount, pool.idleCount, pool.waitingCount],
+    });
+    const inUse = registry.gauge({
+      name: 'payments_db_pool_in_use',
+      help: 'Pool connections in use',
+    });
+    const idle = registry.gauge({ name: 'payments_db_pool_idle', help: 'Pool connections idle' });
+    const waiting = registry.gauge({
+      name: 'payments_db_pool_waiting',
+      help: 'Callers waiting for a connection',
+    });
+    app.addHook('onRequest', async (request) => {
+      if (request.url !== '/metrics') return;
+      inUse.set(pool.totalCount - pool.idleCount);
+      idle.set(pool.idleCount);
+      waiting.set(pool.waitingCount);
+    });
+  }
+
+  app.addHook('onClose', async () => {
+    await insights.slowQueries.close();
+  });
+}
