@@ -257,7 +257,9 @@ export class Engine implements ConnectionOwner {
   #send(conn: Connection, intended: number, now: number): void {
     const req = this.#source.next();
     this.#sent++;
-    if (this.#isMeasuring) {
+    // Counted like responses: only requests scheduled after warm-up (the open model may
+    // still be sending warm-up requests that waited for a connection).
+    if (this.#isMeasuring && Math.min(intended, now) >= this.#measureStart) {
       this.#measuredSent++;
       this.#bytesWritten += req.bytes.length;
     }
