@@ -1,5 +1,6 @@
 /**
- * Requests per generator CPU-second: hotpath load vs autocannon vs wrk, against the same
+ * Requests per generator CPU-second: hotpath load vs autocannon vs wrk (and a closed loop on
+ * undici, the transport hotpath load could have used instead of raw sockets), against the same
  * trivial node:http server on 127.0.0.1.
  *
  * Method. The target runs pinned to core 0 (`taskset -c 0`) and counts the requests it serves;
@@ -10,7 +11,7 @@
  * and reads both again 4 s later. The figure is served requests
  * divided by generator CPU-seconds over that window: steadier than wall-clock req/s on a
  * shared machine, since time the generator spends descheduled costs it nothing. Rounds are
- * interleaved (hotpath, autocannon, wrk, hotpath, ...) and medians reported with ratios.
+ * interleaved (hotpath, autocannon, wrk, undici, hotpath, ...) and medians reported with ratios.
  *
  * A second table measures the open model's cost of keeping a fixed schedule: CPU-seconds per
  * 1000 requests at 2000 req/s, hotpath (timer-driven) vs autocannon -R (its rate limiter).
@@ -136,6 +137,17 @@ const generators: Record<string, Command> = {
     url,
   ],
   wrk: (url) => ['wrk', '-t1', `-c${CONNECTIONS}`, `-d${RUN_S}s`, url],
+  // The same closed loop on undici instead of raw sockets (the alternative transport).
+  'undici loop': (url) => [
+    process.execPath,
+    '--conditions=source',
+    '--import',
+    'tsx',
+    resolve(root, 'bench/load/undici-loop.ts'),
+    url,
+    String(CONNECTIONS),
+    String(RUN_S),
+  ],
 };
 
 const fixedRate: Record<string, Command> = {
@@ -234,8 +246,9 @@ try {
   const wrk = perCpu.wrk!;
   const ac = perCpu.autocannon!;
   const ours = perCpu['hotpath load']!;
+  const undici = perCpu['undici loop']!;
   console.log(
-    `\ngoals: >= 0.70x wrk: ${(ours / wrk).toFixed(2)}x; >= 1.60x autocannon: ${(ours / ac).toFixed(2)}x`,
+    `\ngoals: >= 0.70x wrk: ${(ours / wrk).toFixed(2)}x; >= 1.60x autocannon: ${(ours / ac).toFixed(2)}x; raw sockets vs undici: ${(ours / undici).toFixed(2)}x`,
   );
   writeResult('load-generators', {
     environment: environment(),
@@ -248,7 +261,7 @@ try {
     },
     closed,
     perCpuMedian: perCpu,
-    ratios: { vsWrk: ours / wrk, vsAutocannon: ours / ac },
+    ratios: { vsWrk: ours / wrk, vsAutocannon: ours / ac, vsUndici: ours / undici },
     fixedRate: rate,
     cpuPerThousandAt2000: cpuPerK,
     burstinessAt2000: burst,
