@@ -12,6 +12,15 @@ let requests: RequestMetrics | undefined;
 if (instrumented) {
   requests = new RequestMetrics({ slowMs: Infinity });
   await app.register(fastifyMetrics, { requests });
+} else {
+  // The baseline registers a plugin too: any `await app.register()` before the routes changes
+  // Fastify's per-request CPU by several microseconds on this route (measured with an empty
+  // plugin), which is not instrumentation cost and every real service pays anyway.
+  await app.register(
+    Object.assign((_fastify: unknown, _options: unknown, done: () => void) => done(), {
+      [Symbol.for('skip-override')]: true,
+    }),
+  );
 }
 const cache = new Map<string, { id: string; amount: number; currency: string; status: string }>();
 for (let i = 0; i < 1000; i++) {
