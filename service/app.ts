@@ -3,7 +3,9 @@
  * socket, so tests drive it with `inject()` and main.ts decides where it listens.
  */
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import { type Cache, cachePanels, createCache, registerCacheMetrics } from 'hotpath/cache';
 import type { Database } from 'hotpath/db';
+import type { Redis } from 'ioredis';
 import type { ServiceConfig } from './config.js';
 import { ApiError, fastifyCodes, statusByCode } from './errors.js';
 import type { GatewayClient } from './gateway/client.js';
@@ -21,11 +23,15 @@ export interface AppDeps {
   gateway: Pick<GatewayClient, 'charge'> & Partial<Pick<GatewayClient, 'stats'>>;
   /** A Redis client when REDIS_URL is set: readiness pings it. */
   redis?: { ping(): Promise<unknown> };
+  /** The ioredis client for the cache's L2 tier and invalidation bus (REDIS_URL). */
+  cacheRedis?: Redis;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     payments: PaymentService;
+    /** The read cache (CACHE=on), or null. */
+    cache: Cache | null;
     /** True once shutdown began: readiness answers 503 so load balancers stop sending. */
     draining: boolean;
   }
@@ -33,7 +39,7 @@ declare module 'fastify' {
 
 export async function buildApp(
   config: Pick<ServiceConfig, 'bodyLimitBytes' | 'logLevel'> &
-    Partial<Pick<ServiceConfig, 'nPlusOne' | 'slowQueryMs'>>,
+    Partial<Pick<ServiceConfig, 'nPlusOne' | 'slowQueryMs' | 'cache'>>,
   deps: AppDeps,
 ): Promise<FastifyInstance> {
   const app = Fastify({
@@ -54,16 +60,33 @@ export async function buildApp(
     slowQueryMs: config.slowQueryMs ?? 200,
     log: (entry, message) => app.log.warn(entry, message),
   });
+  const cache =
+    (config.cache ?? 'on') === 'on'
+      ? createCache({
+          namespace: 'hotpath:payments',
+          l1: { max: 100_000, maxBytes: 64 * 1024 * 1024 },
+          ...(deps.cacheRedis === undefined ? {} : { l2: deps.cacheRedis }),
+        })
+      : undefined;
   const payments = new PaymentService({
     repository: new PaymentRepository(insights.db),
     gateway: deps.gateway,
+    ...(cache === undefined ? {} : { cache }),
   });
   app.decorate('payments', payments);
+  app.decorate('cache', cache ?? null);
   app.decorate('draining', false);
   await observability(app);
   databasePanels(app, insights, deps.db);
   const gateway = deps.gateway;
   if (gateway.stats !== undefined) gatewayPanels(app, () => gateway.stats!);
+  if (cache !== undefined) {
+    registerCacheMetrics(cache, app.observability.registry, { name: 'payments' });
+    for (const panel of cachePanels(cache, { name: 'payments' })) {
+      app.observability.dashboard.addPanel(panel);
+    }
+    app.addHook('onClose', () => cache.close());
+  }
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof ApiError) {

@@ -13,6 +13,8 @@ export interface ServiceConfig {
   dbPoolMax: number;
   /** Redis for the L2 cache, invalidation bus and rate limits; optional. */
   redisUrl: string | undefined;
+  /** `on`: payment reads and user summaries are cached (hotpath/cache); `off`: every read hits the database. */
+  cache: 'on' | 'off';
   /** An external gateway; undefined -> the service starts the simulator as a child process. */
   gatewayUrl: string | undefined;
   gatewayPort: number;
@@ -60,6 +62,11 @@ export const configSpec: readonly Spec[] = [
   { env: 'DATA_DIR', default: './data', help: 'embedded database directory' },
   { env: 'DB_POOL_MAX', default: '10', help: 'PostgreSQL pool size' },
   { env: 'REDIS_URL', default: undefined, help: 'Redis URL; unset = in-process only' },
+  {
+    env: 'CACHE',
+    default: 'on',
+    help: 'cache payment reads and user summaries: on or off (for side-by-side runs)',
+  },
   {
     env: 'GATEWAY_URL',
     default: undefined,
@@ -130,6 +137,12 @@ function integer(name: string, raw: string, min: number, max: number): number {
   return value;
 }
 
+function onOff(name: string, raw: string): 'on' | 'off' {
+  if (raw !== 'on' && raw !== 'off')
+    throw new ConfigError(name, `expected on or off, got "${raw}"`);
+  return raw;
+}
+
 function fraction(name: string, raw: string): number {
   const value = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) {
@@ -196,6 +209,7 @@ export function loadConfig(
     dataDir: get('DATA_DIR'),
     dbPoolMax: integer('DB_POOL_MAX', get('DB_POOL_MAX'), 1, 1000),
     redisUrl: url('REDIS_URL', merged.REDIS_URL, ['redis:', 'rediss:']),
+    cache: onOff('CACHE', get('CACHE')),
     gatewayUrl: url('GATEWAY_URL', merged.GATEWAY_URL, ['http:', 'https:']),
     gatewayPort: integer('GATEWAY_PORT', get('GATEWAY_PORT'), 0, 65535),
     gatewayLatency: latency,

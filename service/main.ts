@@ -86,7 +86,11 @@ async function start(config: ServiceConfig): Promise<void> {
     retries: config.gatewayRetries,
     connections: config.gatewayConnections,
   });
-  const app = await buildApp(config, { db, gateway: client, ...(redis ? { redis } : {}) });
+  const app = await buildApp(config, {
+    db,
+    gateway: client,
+    ...(redis ? { redis, cacheRedis: redis } : {}),
+  });
 
   // Payments a crash left pending are driven to a final state, now and periodically.
   const recoverAfterMs = config.gatewayTimeoutMs * (config.gatewayRetries + 2) + 5000;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Cache } from 'hotpath/cache';
 import { ApiError } from '../errors.js';
 import type { ChargeOutcome, GatewayClient } from '../gateway/client.js';
 import type { Payment, PaymentInput, PaymentStatus, UserSummary } from './payment.js';
@@ -12,7 +13,19 @@ export interface PaymentServiceOptions {
   idempotencyWaitMs?: number;
   /** Called when a payment changes state (cache invalidation, events). */
   onChange?: (payment: Payment) => void;
+  /**
+   * Caches `get` (cache-aside) and `summary` (refresh-ahead); both keys are dropped, in every
+   * instance, on each state change of a payment, before the change is acknowledged.
+   */
+  cache?: Cache;
 }
+
+/** A payment read: cache-aside, "not found" cached briefly (a create drops it). */
+const PAYMENT_READ = { ttlMs: 60_000, negativeTtlMs: 2_000 } as const;
+/** A user summary: an aggregate, refreshed in the background once 30% of its TTL is left. */
+const SUMMARY_READ = { ttlMs: 10_000, refreshAhead: 0.3 } as const;
+const paymentKey = (id: string): string => `payment:${id}`;
+const summaryKey = (userId: number): string => `summary:${userId}`;
 
 /** The outcome of a create: the payment and whether it was replayed from an earlier request. */
 export interface CreateResult {
@@ -36,6 +49,7 @@ export class PaymentService {
   readonly #gateway: Pick<GatewayClient, 'charge'>;
   readonly #waitMs: number;
   readonly #onChange: ((payment: Payment) => void) | undefined;
+  readonly #cache: Cache | undefined;
   // Requests in flight in this process by idempotency key: concurrent duplicates share one.
   readonly #inFlight = new Map<string, Promise<CreateResult>>();
 
@@ -44,6 +58,18 @@ export class PaymentService {
     this.#gateway = options.gateway;
     this.#waitMs = options.idempotencyWaitMs ?? 15_000;
     this.#onChange = options.onChange;
+    this.#cache = options.cache;
+  }
+
+  /** A payment changed state: drop its cached reads everywhere, then tell the listener. */
+  async #changed(payment: Payment): Promise<void> {
+    if (this.#cache !== undefined) {
+      await Promise.all([
+        this.#cache.delete(paymentKey(payment.id)),
+        this.#cache.delete(summaryKey(payment.user_id)),
+      ]);
+    }
+    this.#onChange?.(payment);
   }
 
   /**
@@ -56,7 +82,7 @@ export class PaymentService {
     if (idempotencyKey === undefined) {
       const payment = await this.#repo.insertPending(uuid7(), input, null, null);
       if (payment === undefined) throw new Error('insert without idempotency key returned no row');
-      this.#onChange?.(payment);
+      await this.#changed(payment);
       return { payment: await this.#charge(payment), replayed: false };
     }
     const hash = requestHash(input);
@@ -78,7 +104,7 @@ export class PaymentService {
   async #createIdempotent(input: PaymentInput, key: string, hash: string): Promise<CreateResult> {
     const inserted = await this.#repo.insertPending(uuid7(), input, key, hash);
     if (inserted !== undefined) {
-      this.#onChange?.(inserted);
+      await this.#changed(inserted);
       return { payment: await this.#charge(inserted), replayed: false };
     }
     // The key exists: created by an earlier request, here or in another process.
@@ -130,12 +156,15 @@ export class PaymentService {
     );
     if (finalized === undefined)
       throw new Error(`payment ${payment.id} vanished while being charged`);
-    this.#onChange?.(finalized);
+    await this.#changed(finalized);
     return finalized;
   }
 
   async get(id: string): Promise<Payment> {
-    const payment = await this.#repo.findById(id);
+    const payment =
+      this.#cache === undefined
+        ? await this.#repo.findById(id)
+        : await this.#cache.getOrSet(paymentKey(id), () => this.#repo.findById(id), PAYMENT_READ);
     if (payment === undefined)
       throw new ApiError('PAYMENT_NOT_FOUND', `payment ${id} does not exist`);
     return payment;
@@ -170,6 +199,16 @@ export class PaymentService {
   }
 
   async summary(userId: number): Promise<UserSummary> {
+    if (this.#cache === undefined) return this.#summarize(userId);
+    const summary = await this.#cache.getOrSet(
+      summaryKey(userId),
+      () => this.#summarize(userId),
+      SUMMARY_READ,
+    );
+    return summary!;
+  }
+
+  async #summarize(userId: number): Promise<UserSummary> {
     const breakdown = await this.#repo.summarize(userId);
     const byStatus: Record<PaymentStatus, number> = {
       pending: 0,
