@@ -14,6 +14,7 @@ import { PaymentRepository } from './payments/repository.js';
 import { PaymentService } from './payments/payment-service.js';
 import { databasePanels, instrumentServiceDatabase } from './plugins/database-insights.js';
 import { observability } from './plugins/observability.js';
+import { registerProfiling } from './plugins/profiling.js';
 import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { paymentRoutes } from './routes/payments.js';
 
@@ -77,6 +78,7 @@ export async function buildApp(
   app.decorate('cache', cache ?? null);
   app.decorate('draining', false);
   await observability(app);
+  await registerProfiling(app, config);
   databasePanels(app, insights, deps.db);
   const gateway = deps.gateway;
   if (gateway.stats !== undefined) gatewayPanels(app, () => gateway.stats!);

@@ -24,6 +24,8 @@ export interface ServiceConfig {
   gatewayTimeoutMs: number;
   gatewayRetries: number;
   gatewayConnections: number;
+  /** `on` serves the /debug/pprof profiling endpoints to loopback clients. */
+  profiling: 'on' | 'off';
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
   recoveryIntervalMs: number;
@@ -91,6 +93,11 @@ export const configSpec: readonly Spec[] = [
   { env: 'GATEWAY_TIMEOUT_MS', default: '2000', help: 'timeout of one gateway attempt' },
   { env: 'GATEWAY_RETRIES', default: '2', help: 'gateway retries after the first attempt' },
   { env: 'GATEWAY_CONNECTIONS', default: '64', help: 'keep-alive connections to the gateway' },
+  {
+    env: 'PROFILING',
+    default: 'on',
+    help: 'profiling endpoints at /debug/pprof, loopback clients only: on or off',
+  },
   { env: 'BODY_LIMIT_BYTES', default: '16384', help: 'largest accepted request body' },
   {
     env: 'SHUTDOWN_TIMEOUT_MS',
@@ -218,6 +225,7 @@ export function loadConfig(
     gatewayTimeoutMs: integer('GATEWAY_TIMEOUT_MS', get('GATEWAY_TIMEOUT_MS'), 1, 600_000),
     gatewayRetries: integer('GATEWAY_RETRIES', get('GATEWAY_RETRIES'), 0, 10),
     gatewayConnections: integer('GATEWAY_CONNECTIONS', get('GATEWAY_CONNECTIONS'), 1, 10_000),
+    profiling: onOff('PROFILING', get('PROFILING')),
     bodyLimitBytes: integer('BODY_LIMIT_BYTES', get('BODY_LIMIT_BYTES'), 256, 10_485_760),
     shutdownTimeoutMs: integer('SHUTDOWN_TIMEOUT_MS', get('SHUTDOWN_TIMEOUT_MS'), 0, 600_000),
     recoveryIntervalMs: integer(
