@@ -191,6 +191,36 @@ describe('hotpath load', () => {
     assert.equal(keys.size, posts, 'every creation carries its own idempotency key');
   });
 
+  test('shows a live progress line on a terminal and none on a pipe', async () => {
+    const args = [`${url}/`, '--rate', '100', '-d', '2s'];
+    const piped = await hotpath(args);
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.doesNotMatch(piped.stdout + piped.stderr, /\r/);
+    // util-linux `script` runs the command on a pseudo-terminal.
+    const command = [
+      process.execPath,
+      '--conditions=source',
+      '--import',
+      'tsx',
+      join(root, 'cli', 'main.ts'),
+      'load',
+      ...args,
+    ]
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const tty = spawn('script', ['-qec', command, '/dev/null'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    tty.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const [code] = (await once(tty, 'close')) as [number];
+    assert.equal(code, 0, out);
+    // Each second rewrites the line: carriage return, erase line (ESC [2K), then the figures.
+    assert.match(out, /\r.\[2K +1s +\d+ req\/s +p99 +[\d.]+ (µs|ms) +errors 0/);
+    assert.match(out, /open model, 100 req\/s target/);
+  });
+
   test('Ctrl-C prints the results so far and exits 130', async () => {
     seen.length = 0;
     const run = await hotpath([`${url}/`, '-d', '60s', '--rate', '200'], (kill) => {
