@@ -341,7 +341,7 @@ export class ProfilingEndpoints {
   #index(res: ServerResponse): void {
     const items = PAGES.map(
       ([href, text]) =>
-        `<li><a href="${this.#prefix}/${href}">${href.split('?')[0]}</a> — ${text}</li>`,
+        `<li><a href="${this.#prefix}/${href}">${href.split('?')[0]}</a> — ${text.replace(/&/g, '&amp;')}</li>`,
     ).join('\n');
     const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${this.#prefix}/</title></head>
 <body style="font: 14px system-ui, sans-serif"><h1>${this.#prefix}/</h1>
