@@ -7,8 +7,9 @@ import { parseThreshold } from './thresholds.js';
 
 describe('findMaxRate', () => {
   test('finds the knee of a server that answers one request at a time', async () => {
-    // One request at a time, each held about 2 ms by a timer: at most ~500 req/s (less with
-    // the timers' 1 ms granularity). Past that the queue, and p99, grow without bound.
+    // One request at a time, each held about 10 ms by a timer: at most ~100 req/s. Past that
+    // the queue, and p99, grow without bound. The hold and the 300 ms target are large next
+    // to the scheduling noise of a busy 2-core machine, so the knee does not move with load.
     const queue: ServerResponse[] = [];
     let busy = false;
     const next = () => {
@@ -21,7 +22,7 @@ describe('findMaxRate', () => {
       setTimeout(() => {
         res.end('ok');
         next();
-      }, 2);
+      }, 10);
     };
     const server = createServer((req, res) => {
       req.resume();
@@ -34,11 +35,11 @@ describe('findMaxRate', () => {
     try {
       const found = await findMaxRate(
         { url, durationMs: 1000, connections: 200 },
-        [parseThreshold('p99<50ms')],
-        { startRate: 50, maxSteps: 8 },
+        [parseThreshold('p99<300ms')],
+        { startRate: 10, maxSteps: 8 },
       );
       assert.ok(found.rate !== null, JSON.stringify(found.steps.map((s) => [s.rate, s.reasons])));
-      assert.ok(found.rate >= 100 && found.rate <= 500, `knee at ${found.rate} req/s`);
+      assert.ok(found.rate >= 20 && found.rate <= 120, `knee at ${found.rate} req/s`);
       // Doubling first, then bisecting: every passing step is below every failing one.
       const passed = found.steps.filter((s) => s.isPassed).map((s) => s.rate);
       const failed = found.steps.filter((s) => !s.isPassed).map((s) => s.rate);
