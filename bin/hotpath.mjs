@@ -1,20 +1,37 @@
 #!/usr/bin/env node
-// The `hotpath` command. Runs the compiled CLI from dist/ when it has been built
-// (`npm run build`), else the TypeScript sources through tsx, so a fresh clone works too.
-import { spawnSync } from 'node:child_process';
+// The `hotpath` command. In a checkout of the repository (cli/main.ts and tsx present) it runs
+// the TypeScript sources, so it never runs a stale build; an installed package runs dist/.
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-const compiled = new URL('../dist/cli/main.js', import.meta.url);
-if (existsSync(fileURLToPath(compiled))) {
-  const { main } = await import(compiled.href);
-  process.exitCode = await main(process.argv.slice(2));
-} else {
-  const source = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
-  const result = spawnSync(
+const source = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+let hasTsx = false;
+try {
+  createRequire(import.meta.url).resolve('tsx');
+  hasTsx = true;
+} catch {
+  hasTsx = false;
+}
+
+if (existsSync(source) && hasTsx) {
+  const child = spawn(
     process.execPath,
     ['--conditions=source', '--import', 'tsx', source, ...process.argv.slice(2)],
     { stdio: 'inherit' },
   );
-  process.exitCode = result.status ?? 1;
+  // Ctrl-C reaches the child through the terminal's process group: let it print its results
+  // and exit on its own, and exit with its code.
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, () => {
+      if (signal === 'SIGTERM') child.kill(signal);
+    });
+  }
+  child.on('exit', (code, signal) => {
+    process.exitCode = code ?? (signal === 'SIGINT' ? 130 : 1);
+  });
+} else {
+  const { main } = await import(new URL('../dist/cli/main.js', import.meta.url).href);
+  process.exitCode = await main(process.argv.slice(2));
 }
