@@ -58,6 +58,8 @@ export type {
 } from './dashboard.js';
 export { fastifyDashboard } from './dashboard-plugin.js';
 export type { FastifyDashboardOptions } from './dashboard-plugin.js';
+export { shareWithParent, collectFromWorker, METRICS_MESSAGE } from './share.js';
+export type { ShareOptions, MetricsMessage, MessageSource } from './share.js';
 export {
   HistogramMismatchError,
   DuplicateMetricError,
