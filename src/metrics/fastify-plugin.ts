@@ -158,7 +158,8 @@ export const fastifyMetrics: FastifyPluginCallback<FastifyMetricsOptions> = Obje
       const single = methods.length === 1 ? recorders.get(methods[0]!) : undefined;
       route.handler = function instrumented(this: FastifyInstance, request, reply: FastifyReply) {
         const res = reply.raw as Watched;
-        res[kRecorder] =
+        // The outermost wrapper wins: Fastify's HEAD route calls the (wrapped) GET handler.
+        res[kRecorder] ??=
           single ?? recorders.get(request.method) ?? requests.route(request.method, url);
         res[kLog] = request.log;
         // inject() emits no server `request` event.

@@ -135,6 +135,7 @@ describe('fastifyMetrics', () => {
     });
     assert.equal(invalid.status, 400);
     assert.equal((await fetch(`${base}/limited`)).status, 429);
+    assert.equal((await fetch(`${base}/payments/9`, { method: 'HEAD' })).status, 200);
     const response = await fetch(`${base}/metrics`);
     assert.equal(response.status, 200);
     assert.equal(response.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
@@ -156,11 +157,15 @@ describe('fastifyMetrics', () => {
       text,
       /^http_requests_total\{method="GET",route="\/limited",status_class="4xx"\} 1$/m,
     );
+    assert.match(
+      text,
+      /^http_requests_total\{method="HEAD",route="\/payments\/:id",status_class="2xx"\} 1$/m,
+    );
     assert.doesNotMatch(text, /payments\/1|u-7|nowhere/);
     assert.match(text, /^http_requests_in_flight 1$/m, 'the scrape itself is in flight');
     await app.close();
     assert.equal(requests.inFlight, 0);
-    assert.equal(requests.recent().requests, 8, 'seven requests and the scrape');
+    assert.equal(requests.recent().requests, 9, 'eight requests and the scrape');
     await requests.close();
   });
 
