@@ -71,16 +71,16 @@ export function databasePanels(
       })),
   });
 
+  // Read when a scrape collects them: no per-request hook for metrics.
+  let counted = 0;
   const nPlusOneTotal = registry.counter({
     name: 'payments_db_n_plus_one_total',
     help: 'N+1 query patterns detected (once per query shape per request)',
-  });
-  let counted = 0;
-  app.addHook('onRequest', async (request) => {
-    if (request.url !== '/metrics') return;
-    const now = insights.nPlusOneReports();
-    nPlusOneTotal.inc(now - counted);
-    counted = now;
+    collect: () => {
+      const now = insights.nPlusOneReports();
+      nPlusOneTotal.inc(now - counted);
+      counted = now;
+    },
   });
 
   if (raw instanceof PostgresDatabase) {
@@ -95,17 +95,17 @@ export function databasePanels(
     const inUse = registry.gauge({
       name: 'payments_db_pool_in_use',
       help: 'Pool connections in use',
+      collect: () => inUse.set(pool.totalCount - pool.idleCount),
     });
-    const idle = registry.gauge({ name: 'payments_db_pool_idle', help: 'Pool connections idle' });
+    const idle = registry.gauge({
+      name: 'payments_db_pool_idle',
+      help: 'Pool connections idle',
+      collect: () => idle.set(pool.idleCount),
+    });
     const waiting = registry.gauge({
       name: 'payments_db_pool_waiting',
       help: 'Callers waiting for a connection',
-    });
-    app.addHook('onRequest', async (request) => {
-      if (request.url !== '/metrics') return;
-      inUse.set(pool.totalCount - pool.idleCount);
-      idle.set(pool.idleCount);
-      waiting.set(pool.waitingCount);
+      collect: () => waiting.set(pool.waitingCount),
     });
   }
 

@@ -1,7 +1,8 @@
 /**
  * The gateway's health where operators look: a dashboard status line for its circuit
  * breaker, a chart of charges in flight and queued in the bulkhead, and the same as
- * Prometheus gauges, all read from the gateway client when sampled (nothing on the hot path).
+ * Prometheus gauges, all read from the gateway client when sampled or scraped (nothing on
+ * the request path).
  */
 import type { FastifyInstance } from 'fastify';
 import type { GatewayStats } from '../gateway/client.js';
@@ -35,24 +36,21 @@ export function gatewayPanels(app: FastifyInstance, stats: () => GatewayStats): 
       return [s.running, s.queued];
     },
   });
+  // Read when a scrape collects them: no per-request hook (each Fastify hook costs microseconds
+  // on every request; docs/metrics.md).
   const circuit = registry.gauge({
     name: 'payments_gateway_circuit_state',
     help: 'Gateway circuit breaker: 0 closed, 1 half-open, 2 open',
+    collect: () => circuit.set(CIRCUIT_STATES.indexOf(stats().circuit)),
   });
   const inFlight = registry.gauge({
     name: 'payments_gateway_charges_in_flight',
     help: 'Gateway charges running in the bulkhead',
+    collect: () => inFlight.set(stats().running),
   });
   const queued = registry.gauge({
     name: 'payments_gateway_charges_queued',
     help: 'Gateway charges waiting for a bulkhead slot',
-  });
-  app.addHook('onRequest', async (request) => {
-    // Refreshed just before a scrape reads them.
-    if (request.url !== '/metrics') return;
-    const s = stats();
-    circuit.set(CIRCUIT_STATES.indexOf(s.circuit));
-    inFlight.set(s.running);
-    queued.set(s.queued);
+    collect: () => queued.set(stats().queued),
   });
 }
