@@ -10,13 +10,15 @@
  * @typedef {{ label: string, color: string }} Series
  * @typedef {{ id: string, title: string, kind: 'chart', unit: string, series: Series[] }} ChartDefinition
  * @typedef {{ id: string, title: string, kind: 'status' }} StatusDefinition
- * @typedef {ChartDefinition | StatusDefinition} PanelDefinition
+ * @typedef {{ id: string, title: string, kind: 'links', links: { label: string, href: string }[] }} LinksDefinition
+ * @typedef {ChartDefinition | StatusDefinition | LinksDefinition} PanelDefinition
  * @typedef {{ label: string, ok: boolean, detail?: string }} StatusItem
  * @typedef {{ t: number, values: Record<string, number[] | StatusItem[]> }} Frame
  * @typedef {import('uplot')} UPlotInstance
  * @typedef {{ kind: 'chart', def: ChartDefinition, root: HTMLElement, latest: HTMLElement,
  *   data: number[][], plot: UPlotInstance }} ChartState
  * @typedef {{ kind: 'status', def: StatusDefinition, root: HTMLElement, list: HTMLElement }} StatusState
+ * @typedef {{ kind: 'links', def: LinksDefinition, root: HTMLElement }} LinksState
  */
 
 const MAX_POINTS = 300;
@@ -27,7 +29,7 @@ const container = /** @type {HTMLElement} */ (document.getElementById('panels'))
 const connection = /** @type {HTMLElement} */ (document.getElementById('connection'));
 const updated = /** @type {HTMLElement} */ (document.getElementById('updated'));
 
-/** @type {Map<string, ChartState | StatusState>} */
+/** @type {Map<string, ChartState | StatusState | LinksState>} */
 const panels = new Map();
 let frameCount = 0;
 
@@ -96,6 +98,24 @@ function createStatus(def) {
   return { kind: 'status', def, root, list };
 }
 
+/** @param {LinksDefinition} def @returns {LinksState} */
+function createLinks(def) {
+  const root = element('section', 'panel links');
+  root.dataset['panel'] = def.id;
+  root.append(element('h2', '', def.title));
+  const row = element('p', 'link-row');
+  for (const link of def.links) {
+    const a = /** @type {HTMLAnchorElement} */ (element('a', 'button', link.label));
+    a.href = link.href;
+    a.target = '_blank';
+    a.rel = 'noopener';
+    row.append(a);
+  }
+  root.append(row);
+  container.append(root);
+  return { kind: 'links', def, root };
+}
+
 /** @param {number} v */
 function format(v) {
   const a = Math.abs(v);
@@ -114,7 +134,14 @@ function setPanels(defs) {
   }
   for (const def of defs) {
     if (panels.has(def.id)) continue;
-    panels.set(def.id, def.kind === 'status' ? createStatus(def) : createChart(def));
+    panels.set(
+      def.id,
+      def.kind === 'links'
+        ? createLinks(def)
+        : def.kind === 'status'
+          ? createStatus(def)
+          : createChart(def),
+    );
   }
 }
 
@@ -122,7 +149,7 @@ function setPanels(defs) {
 function push(frame, draw) {
   for (const [id, state] of panels) {
     const values = frame.values[id];
-    if (values === undefined) continue;
+    if (values === undefined || state.kind === 'links') continue;
     if (state.kind === 'chart') {
       const numbers = /** @type {number[]} */ (values);
       state.data[0]?.push(frame.t / 1000);

@@ -1,7 +1,7 @@
 /**
  * The profiling endpoints of hotpath/profile under /debug/pprof: CPU and heap profiles (pprof
  * or DevTools formats), guarded heap snapshots, a flame graph page and an active-handles
- * summary. Switched by PROFILING=on|off (on by default). They answer loopback clients only,
+ * summary, with buttons on the dashboard. Switched by PROFILING=on|off (on by default). They answer loopback clients only,
  * whatever HOST the service listens on, and refuse proxied requests.
  */
 import type { FastifyInstance } from 'fastify';
@@ -18,5 +18,17 @@ export async function registerProfiling(
     enabled: true,
     // A 10 s profile request is not API latency: keep it out of request metrics and SLOs.
     routeConfig: { hotpathMetrics: false },
+  });
+  // Buttons on the dashboard: each opens a flame graph of a fresh 10 s profile in a new tab.
+  app.observability.dashboard.addPanel({
+    id: 'profiling',
+    title: 'Profile (loopback only)',
+    kind: 'links',
+    links: [
+      { label: 'CPU profile 10 s', href: '/debug/pprof/flamegraph?seconds=10' },
+      { label: 'Heap profile 10 s', href: '/debug/pprof/flamegraph?seconds=10&kind=heap' },
+      { label: 'Active handles', href: '/debug/pprof/handles' },
+      { label: 'All endpoints', href: '/debug/pprof/' },
+    ],
   });
 }

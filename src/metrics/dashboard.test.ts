@@ -95,6 +95,40 @@ describe('Dashboard', () => {
     await dashboard.close();
   });
 
+  test('a links panel is listed with its links, checked, and never sampled', async () => {
+    const dashboard = new Dashboard();
+    dashboard.addPanel({
+      id: 'profiling',
+      title: 'Profile',
+      kind: 'links',
+      links: [{ label: 'CPU profile 10 s', href: '/debug/pprof/flamegraph?seconds=10' }],
+    });
+    assert.deepEqual(
+      dashboard.panels().find((p) => p.id === 'profiling'),
+      {
+        id: 'profiling',
+        title: 'Profile',
+        kind: 'links',
+        links: [{ label: 'CPU profile 10 s', href: '/debug/pprof/flamegraph?seconds=10' }],
+      },
+    );
+    assert.equal(dashboard.sample().values['profiling'], undefined);
+    assert.throws(() => dashboard.addPanel({ id: 'l2', title: 'L', kind: 'links', links: [] }), {
+      option: 'panel.links',
+    });
+    assert.throws(
+      () =>
+        dashboard.addPanel({
+          id: 'l3',
+          title: 'L',
+          kind: 'links',
+          links: [{ label: 'x', href: 'javascript:alert(1)' }],
+        }),
+      { option: 'panel.links[].href' },
+    );
+    await dashboard.close();
+  });
+
   test('the built-in panels read requests, runtime and SLOs', async () => {
     const requests = new RequestMetrics({ slowMs: Infinity });
     const slo = new SloMonitor({ requests, rules: ['p99 < 1s over 10s'], intervalMs: 0 });

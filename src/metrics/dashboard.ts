@@ -37,13 +37,29 @@ export interface StatusPanel {
   sample: () => StatusItem[];
 }
 
+/** A link the page opens in a new tab (profiling endpoints, runbooks). */
+export interface PanelLink {
+  label: string;
+  /** Absolute path or URL. */
+  href: string;
+}
+
+/** A fixed row of links shown as buttons; nothing to sample. */
+export interface LinksPanel {
+  id: string;
+  title: string;
+  kind: 'links';
+  links: PanelLink[];
+}
+
 /** What {@link Dashboard.addPanel} takes. */
-export type Panel = ChartPanel | StatusPanel;
+export type Panel = ChartPanel | StatusPanel | LinksPanel;
 
 /** A panel as the page sees it (no sampler). */
 export type PanelDefinition =
   | { id: string; title: string; kind: 'chart'; unit: string; series: Required<PanelSeries>[] }
-  | { id: string; title: string; kind: 'status' };
+  | { id: string; title: string; kind: 'status' }
+  | { id: string; title: string; kind: 'links'; links: PanelLink[] };
 
 /** One sampling of every panel. */
 export interface DashboardFrame {
@@ -136,6 +152,27 @@ export class Dashboard {
     if (!ID.test(id)) throw new InvalidOptionError('panel.id', `"${id}" must match ${ID}`);
     if (this.#panels.has(id)) throw new InvalidOptionError('panel.id', `"${id}" is taken`);
     checkString('panel.title', panel.title);
+    if (panel.kind === 'links') {
+      if (!Array.isArray(panel.links) || panel.links.length === 0) {
+        throw new InvalidOptionError('panel.links', 'a links panel needs at least one link');
+      }
+      for (const link of panel.links) {
+        checkString('panel.links[].label', link?.label);
+        // Paths and http(s) URLs only: the page renders these as anchors.
+        if (typeof link.href !== 'string' || !/^(\/(?!\/)|https?:\/\/)/.test(link.href)) {
+          throw new InvalidOptionError(
+            'panel.links[].href',
+            `expected a path or http(s) URL, got ${JSON.stringify(link.href)}`,
+          );
+        }
+      }
+      this.#panels.set(id, {
+        ...panel,
+        links: panel.links.map((l) => ({ label: l.label, href: l.href })),
+      });
+      this.#emit({ type: 'panels', panels: this.panels() });
+      return;
+    }
     if (typeof panel.sample !== 'function') {
       throw new InvalidOptionError('panel.sample', 'expected a function');
     }
@@ -156,18 +193,20 @@ export class Dashboard {
   /** The panels as the page sees them. */
   panels(): PanelDefinition[] {
     return [...this.#panels.values()].map((p) =>
-      p.kind === 'status'
-        ? { id: p.id, title: p.title, kind: 'status' as const }
-        : {
-            id: p.id,
-            title: p.title,
-            kind: 'chart' as const,
-            unit: p.unit ?? '',
-            series: p.series.map((s, i) => ({
-              label: s.label,
-              color: s.color ?? PALETTE[i % PALETTE.length]!,
-            })),
-          },
+      p.kind === 'links'
+        ? { id: p.id, title: p.title, kind: 'links' as const, links: p.links }
+        : p.kind === 'status'
+          ? { id: p.id, title: p.title, kind: 'status' as const }
+          : {
+              id: p.id,
+              title: p.title,
+              kind: 'chart' as const,
+              unit: p.unit ?? '',
+              series: p.series.map((s, i) => ({
+                label: s.label,
+                color: s.color ?? PALETTE[i % PALETTE.length]!,
+              })),
+            },
     );
   }
 
@@ -175,6 +214,7 @@ export class Dashboard {
   sample(): DashboardFrame {
     const values: DashboardFrame['values'] = {};
     for (const panel of this.#panels.values()) {
+      if (panel.kind === 'links') continue;
       try {
         const v = panel.sample();
         values[panel.id] =

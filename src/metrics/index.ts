@@ -52,6 +52,8 @@ export type {
   Panel,
   ChartPanel,
   StatusPanel,
+  LinksPanel,
+  PanelLink,
   StatusItem,
   PanelSeries,
   PanelDefinition,

@@ -29,6 +29,12 @@ describe('live dashboard in a real browser', { skip }, () => {
       intervalMs: 200,
     });
     const dashboard = new Dashboard({ intervalMs: 200, requests, runtime, slo, title: 'payments' });
+    dashboard.addPanel({
+      id: 'profiling',
+      title: 'Profile',
+      kind: 'links',
+      links: [{ label: 'CPU profile 10 s', href: '/debug/pprof/flamegraph?seconds=10' }],
+    });
     const app = Fastify();
     await app.register(fastifyMetrics, { requests });
     await app.register(fastifyDashboard, { dashboard });
@@ -56,6 +62,10 @@ describe('live dashboard in a real browser', { skip }, () => {
       for (const id of ['requests', 'latency', 'errors', 'event-loop-delay', 'memory', 'gc']) {
         await page.locator(`[data-panel="${id}"] canvas`).first().waitFor({ timeout: 15_000 });
       }
+      const button = page.locator('[data-panel="profiling"] a');
+      assert.equal(await button.textContent(), 'CPU profile 10 s');
+      assert.equal(await button.getAttribute('href'), '/debug/pprof/flamegraph?seconds=10');
+      assert.equal(await button.getAttribute('target'), '_blank');
       // Page-side checks are strings: the test has no DOM types, and a compiled function would
       // carry the transpiler's helpers into the page.
       await page.waitForFunction('Number(document.body.dataset.frames) >= 2', null, {

@@ -97,6 +97,9 @@ for (const [name, backend, skip] of backends) {
     test('the dashboard lists the top queries with their counts', async () => {
       const dashboard = batched.app.observability.dashboard;
       assert.ok(dashboard.panels().some((p) => p.id === 'db-top-queries'));
+      const profiling = dashboard.panels().find((p) => p.id === 'profiling');
+      assert.ok(profiling?.kind === 'links');
+      assert.ok(profiling.links.some((l) => l.href === '/debug/pprof/flamegraph?seconds=10'));
       const items = dashboard.sample().values['db-top-queries'] as {
         label: string;
         detail?: string;
