@@ -12,9 +12,8 @@ import {
   RuntimeMetrics,
   SloMonitor,
 } from 'hotpath/metrics';
-import { chromium } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const isCI = process.env.CI === '1' || process.env.CI === 'true';
 const artifacts = resolve(import.meta.dirname, '..', 'artifacts');
 const skip = existsSync(CHROMIUM) || isCI ? false : `${CHROMIUM} is not installed`;
@@ -42,18 +41,7 @@ describe('live dashboard in a real browser', { skip }, () => {
     await app.listen({ host: '127.0.0.1', port: 0 });
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
       const errors: string[] = [];

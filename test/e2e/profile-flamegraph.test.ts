@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { keepBusy, plantedHotLoop } from '../fixtures/profile/workload.js';
 import type { ProfiledServer } from '../fixtures/profile/server.js';
 import { startProfiledServer } from '../fixtures/profile/server.js';
@@ -11,17 +11,7 @@ describe('flame graph page in headless Chromium', () => {
   let browser: Browser;
   before(async () => {
     server = await startProfiledServer();
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -12,9 +12,21 @@ import { GatewayClient } from '../../service/gateway/client.js';
 import { parseLatency, seededRandom } from '../../service/gateway/latency.js';
 import { createGatewayServer } from '../../service/gateway/simulator.js';
 import { migrations } from '../../service/migrations/index.js';
-import { createTestDatabase } from './services.js';
+import { createTestDatabase, postgresForTests } from './services.js';
 
 export type Backend = { kind: 'pglite' } | { kind: 'postgres'; adminUrl: string };
+
+/**
+ * The two storage backends every service suite runs on: embedded PGlite, and the PostgreSQL
+ * test server (skipped with a reason when it is not installed, failing under CI=1).
+ */
+export async function serviceBackends(): Promise<[string, Backend, string | false][]> {
+  const pg = await postgresForTests();
+  return [
+    ['embedded PGlite', { kind: 'pglite' }, false],
+    ['PostgreSQL server', { kind: 'postgres', adminUrl: pg.url }, pg.skip],
+  ];
+}
 
 export interface TestServiceOptions {
   latency?: string;

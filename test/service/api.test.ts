@@ -3,17 +3,11 @@ import { after, before, describe, test } from 'node:test';
 import {
   paymentCount,
   startTestService,
-  type Backend,
   type TestService,
+  serviceBackends,
 } from '../helpers/payments-service.js';
-import { postgresForTests } from '../helpers/services.js';
 
-const pg = await postgresForTests();
-
-const backends: [string, Backend, string | false][] = [
-  ['embedded PGlite', { kind: 'pglite' }, false],
-  ['PostgreSQL server', { kind: 'postgres', adminUrl: pg.url }, pg.skip],
-];
+const backends = await serviceBackends();
 
 const json = { 'content-type': 'application/json' };
 

@@ -5,17 +5,11 @@ import { request } from 'undici';
 import {
   paymentCount,
   startTestService,
-  type Backend,
   type TestService,
+  serviceBackends,
 } from '../helpers/payments-service.js';
-import { postgresForTests } from '../helpers/services.js';
 
-const pg = await postgresForTests();
-
-const backends: [string, Backend, string | false][] = [
-  ['embedded PGlite', { kind: 'pglite' }, false],
-  ['PostgreSQL server', { kind: 'postgres', adminUrl: pg.url }, pg.skip],
-];
+const backends = await serviceBackends();
 
 for (const [name, backend, skip] of backends) {
   describe(`idempotent creates over a real socket on ${name}`, { skip }, () => {

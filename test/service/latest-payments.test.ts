@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startTestService, type Backend, type TestService } from '../helpers/payments-service.js';
-import { postgresForTests } from '../helpers/services.js';
+import {
+  startTestService,
+  type TestService,
+  serviceBackends,
+} from '../helpers/payments-service.js';
 
-const pg = await postgresForTests();
-
-const backends: [string, Backend, string | false][] = [
-  ['embedded PGlite', { kind: 'pglite' }, false],
-  ['PostgreSQL server', { kind: 'postgres', adminUrl: pg.url }, pg.skip],
-];
+const backends = await serviceBackends();
 
 for (const [name, backend, skip] of backends) {
   describe(`latest payments of many users on ${name}`, { skip }, () => {
