@@ -42,6 +42,8 @@ const result = spawnSync(
     'tsx',
     '--test',
     `--test-concurrency=${concurrency}`,
+    // A test that hangs fails after 5 minutes instead of holding the run until CI's limit.
+    '--test-timeout=300000',
     ...files.map((f) => relative(root, f)),
   ],
   { cwd: root, stdio: 'inherit', env: process.env },

@@ -33,6 +33,15 @@ function invalidationSeen(cache: Cache, subject: string): Promise<void> {
 
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** Waits until `condition()` holds; fails with `what` instead of hanging if it never does. */
+async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await settle();
+  }
+}
+
 describe('hotpath/cache on a real Redis', { skip: available.skip }, () => {
   const server = new RedisServer();
   const clients: Redis[] = [];
@@ -75,8 +84,10 @@ describe('hotpath/cache on a real Redis', { skip: available.skip }, () => {
     const factory = async (): Promise<string> => {
       calls++;
       // Hold the lease until the other instance is provably waiting for it.
-      while (a.stats().singleFlight.remoteWaits + b.stats().singleFlight.remoteWaits === 0)
-        await settle();
+      await until(
+        () => a.stats().singleFlight.remoteWaits + b.stats().singleFlight.remoteWaits > 0,
+        'the other instance waits for the lease',
+      );
       return 'computed';
     };
     const reads = Array.from({ length: 1000 }, (_, i) =>
@@ -108,7 +119,7 @@ describe('hotpath/cache on a real Redis', { skip: available.skip }, () => {
     const [a, b] = await pair();
     let release!: (v: string) => void;
     const old = a.getOrSet('race', () => new Promise<string>((resolve) => (release = resolve)));
-    while (a.stats().factory.calls === 0) await settle();
+    await until(() => a.stats().factory.calls > 0, 'the load has started');
     const seen = invalidationSeen(a, 'race');
     await b.set('race', 'new');
     await seen;
@@ -163,10 +174,17 @@ describe('hotpath/cache on a real Redis', { skip: available.skip }, () => {
     };
     assert.equal(await b.getOrSet('swr', refresh, options), 'old', 'stale from L2, at once');
     assert.equal(await a.getOrSet('swr', refresh, options), 'old', 'the other instance too');
-    // Both refreshes run in the background: wait until B's factory runs and A found B's lease.
-    while (calls === 0 || a.stats().singleFlight.remoteWaits === 0) await settle();
+    // Both refreshes run in the background: wait until one instance's factory runs and the
+    // other found its lease (either may win the lease).
+    await until(
+      () =>
+        calls > 0 && a.stats().singleFlight.remoteWaits + b.stats().singleFlight.remoteWaits > 0,
+      'one refresh runs and the other instance waits for its lease',
+    );
     assert.equal(calls, 1, 'one refresh across both instances');
-    const seen = invalidationSeen(a, 'swr');
+    // The instance that waited for the lease hears the refresher's invalidation.
+    const waiter = a.stats().singleFlight.remoteWaits > 0 ? a : b;
+    const seen = invalidationSeen(waiter, 'swr');
     release();
     await seen;
     assert.equal(await a.getOrSet('swr', refresh, options), 'new');
