@@ -4,6 +4,7 @@ import type { Worker } from 'node:worker_threads';
 import { ClosedError } from '../errors/index.js';
 import { siblingModule, startWorker } from '../internal/ts-worker.js';
 import type { Database, QueryExecutor, QueryResult } from './database.js';
+import { pingWithin } from './ping.js';
 import { ConnectError, QueryError } from './errors.js';
 
 /** Options of {@link startEmbedded}. */
@@ -89,19 +90,8 @@ export class EmbeddedDatabase implements Database {
     });
   }
 
-  async ping(timeoutMs = 2000): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new ConnectError(`no answer within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    });
-    try {
-      await Promise.race([this.query('SELECT 1'), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  ping(timeoutMs = 2000): Promise<void> {
+    return pingWithin(this, timeoutMs);
   }
 
   close(): Promise<void> {

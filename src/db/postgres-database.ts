@@ -1,5 +1,6 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import type { Database, QueryExecutor, QueryResult } from './database.js';
+import { pingWithin } from './ping.js';
 import { ConnectError, QueryError } from './errors.js';
 
 /** Options of {@link PostgresDatabase}. */
@@ -71,19 +72,8 @@ export class PostgresDatabase implements Database {
     }
   }
 
-  async ping(timeoutMs = 2000): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new ConnectError(`no answer within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    });
-    try {
-      await Promise.race([this.query('SELECT 1'), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  ping(timeoutMs = 2000): Promise<void> {
+    return pingWithin(this, timeoutMs);
   }
 
   async close(): Promise<void> {

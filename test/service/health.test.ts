@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { startEmbedded } from 'hotpath/db';
+import { buildApp } from '../../service/app.js';
+
+const gateway = {
+  charge: () => Promise.resolve({ status: 'authorized' as const, reference: 'ch_x' }),
+};
+const config = { bodyLimitBytes: 16_384, logLevel: 'silent' as const };
+
+describe('readiness', () => {
+  test('503 naming Redis when a configured Redis does not answer, 200 once it does', async () => {
+    const db = await startEmbedded({ dataDir: 'memory://' });
+    let up = false;
+    const redis = {
+      ping: () => (up ? Promise.resolve('PONG') : Promise.reject(new Error('connection refused'))),
+    };
+    const app = await buildApp(config, { db, gateway, redis });
+    try {
+      const down = await app.inject({ method: 'GET', url: '/health/ready' });
+      assert.equal(down.statusCode, 503);
+      assert.equal(down.json().code, 'SERVICE_UNAVAILABLE');
+      assert.match(down.json().message, /redis is down: connection refused/);
+      assert.deepEqual(Object.keys(down.json().checks).sort(), ['database', 'redis']);
+      assert.equal(down.json().checks.database, 'ok');
+      up = true;
+      const ready = await app.inject({ method: 'GET', url: '/health/ready' });
+      assert.equal(ready.statusCode, 200);
+    } finally {
+      await app.close();
+      await db.close();
+    }
+  });
+
+  test('503 naming the database when it is gone; liveness stays 200', async () => {
+    const db = await startEmbedded({ dataDir: 'memory://' });
+    const app = await buildApp(config, { db, gateway });
+    try {
+      await db.close();
+      const res = await app.inject({ method: 'GET', url: '/health/ready' });
+      assert.equal(res.statusCode, 503);
+      assert.match(res.json().message, /^database is down/);
+      const live = await app.inject({ method: 'GET', url: '/health/live' });
+      assert.equal(live.statusCode, 200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('503 while draining', async () => {
+    const db = await startEmbedded({ dataDir: 'memory://' });
+    const app = await buildApp(config, { db, gateway });
+    try {
+      app.draining = true;
+      const res = await app.inject({ method: 'GET', url: '/health/ready' });
+      assert.equal(res.statusCode, 503);
+      assert.match(res.json().message, /shutting down/);
+    } finally {
+      await app.close();
+      await db.close();
+    }
+  });
+});
