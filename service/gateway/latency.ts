@@ -1,3 +1,5 @@
+export { seededRandom } from 'hotpath/load';
+
 /** A latency distribution for the gateway simulator, in milliseconds. */
 export type LatencySampler = (random: () => number) => number;
 
@@ -37,16 +39,4 @@ export function parseLatency(spec: string): LatencySampler {
   throw new Error(
     `expected none, fixed:MS, uniform:MIN-MAX or lognormal:MEDIAN:P99, got "${spec}"`,
   );
-}
-
-/** A seeded pseudo-random generator (mulberry32), for reproducible simulations and tests. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { InvalidOptionError } from '../errors/index.js';
+import { seededRandom } from '../internal/random.js';
 
 /** One entry of a request mix file. */
 export interface MixEntry {
@@ -70,16 +71,7 @@ interface TemplateContext {
 }
 
 /** A deterministic PRNG (mulberry32) for reproducible mixes. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 function uuidFrom(random: () => number): string {
   const hex = (n: number) =>
