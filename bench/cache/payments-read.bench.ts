@@ -9,10 +9,10 @@
  */
 import type { AddressInfo } from 'node:net';
 import { migrate, startEmbedded } from 'hotpath/db';
-import { load, type LoadResult } from 'hotpath/load';
 import { buildApp } from '../../service/app.js';
 import { migrations } from '../../service/migrations/index.js';
-import { environment, median, writeResult } from '../lib/report.js';
+import { writeResult } from '../lib/report.js';
+import { driveRounds, summarizeRounds } from '../lib/service-rounds.js';
 
 const PAYMENTS = 500;
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -52,40 +52,17 @@ for (const [name, app] of Object.entries(apps)) {
 }
 
 const mix = { requests: [{ path: `/api/payments/{{pick ${ids.join(' ')}}}` }] };
-const samples: Record<string, LoadResult[]> = { 'CACHE=on': [], 'CACHE=off': [] };
-for (let round = 0; round < ROUNDS; round++) {
-  for (const name of Object.keys(apps)) {
-    const result = await load({
-      url: urls[name]!,
-      mix,
-      connections: CONNECTIONS,
-      durationMs: ROUND_MS,
-      warmupMs: 500,
-      seed: round,
-    });
-    const bad = Object.entries(result.statuses).filter(([code]) => code !== '200');
-    if (bad.length > 0)
-      throw new Error(`${name}: unexpected statuses ${JSON.stringify(result.statuses)}`);
-    samples[name]!.push(result);
-  }
-}
-
-const env = environment();
-console.log(
-  `GET /api/payments/:id, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${ROUND_MS} ms, median  (node ${env.node}, ${env.cpu}, ${env.cores} cores)`,
+const samples = await driveRounds({
+  urls,
+  mix,
+  connections: CONNECTIONS,
+  rounds: ROUNDS,
+  roundMs: ROUND_MS,
+});
+const summary = summarizeRounds(
+  `GET /api/payments/:id, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${ROUND_MS} ms`,
+  samples,
 );
-const summary: Record<string, { rps: number; p50Ms: number; p99Ms: number }> = {};
-for (const [name, results] of Object.entries(samples)) {
-  summary[name] = {
-    rps: median(results.map((r) => r.requestsPerSecond)),
-    p50Ms: median(results.map((r) => r.latency.percentiles['50']! / 1000)),
-    p99Ms: median(results.map((r) => r.latency.percentiles['99']! / 1000)),
-  };
-  const s = summary[name]!;
-  console.log(
-    `  ${name.padEnd(9)}  ${s.rps.toFixed(0).padStart(7)} req/s   p50 ${s.p50Ms.toFixed(2)} ms   p99 ${s.p99Ms.toFixed(2)} ms`,
-  );
-}
 const on = summary['CACHE=on']!;
 const off = summary['CACHE=off']!;
 console.log(

@@ -11,11 +11,11 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { connectPostgres, migrate, startEmbedded, type Database } from 'hotpath/db';
-import { load, type LoadResult } from 'hotpath/load';
 import pg from 'pg';
 import { buildApp } from '../../service/app.js';
 import { migrations } from '../../service/migrations/index.js';
-import { environment, median, writeResult } from '../lib/report.js';
+import { writeResult } from '../lib/report.js';
+import { driveRounds, summarizeRounds } from '../lib/service-rounds.js';
 
 const USERS = 2000;
 const PAYMENTS_PER_USER = 20;
@@ -84,41 +84,18 @@ const lists = Array.from({ length: 8 }, (_, l) =>
 );
 const mix = { requests: [{ path: `/api/users/latest-payments?ids={{pick ${lists.join(' ')}}}` }] };
 
-const samples: Record<string, LoadResult[]> = { batched: [], naive: [] };
-for (let round = 0; round < ROUNDS; round++) {
-  for (const name of Object.keys(apps)) {
-    const result = await load({
-      url: urls[name]!,
-      mix,
-      connections: CONNECTIONS,
-      durationMs: ROUND_MS,
-      warmupMs: 500,
-      seed: round,
-    });
-    const bad = Object.entries(result.statuses).filter(([code]) => code !== '200');
-    if (bad.length > 0)
-      throw new Error(`${name}: unexpected statuses ${JSON.stringify(result.statuses)}`);
-    samples[name]!.push(result);
-  }
-}
-
-const env = environment();
+const samples = await driveRounds({
+  urls,
+  mix,
+  connections: CONNECTIONS,
+  rounds: ROUNDS,
+  roundMs: ROUND_MS,
+});
 const where = embedded ? 'embedded PGlite (not representative)' : 'PostgreSQL server';
-console.log(
-  `GET /api/users/latest-payments (${IDS_PER_REQUEST} users), ${where}, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${ROUND_MS} ms, median  (node ${env.node}, ${env.cpu}, ${env.cores} cores)`,
+const summary = summarizeRounds(
+  `GET /api/users/latest-payments (${IDS_PER_REQUEST} users), ${where}, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${ROUND_MS} ms`,
+  samples,
 );
-const summary: Record<string, { rps: number; p50Ms: number; p99Ms: number }> = {};
-for (const [name, results] of Object.entries(samples)) {
-  summary[name] = {
-    rps: median(results.map((r) => r.requestsPerSecond)),
-    p50Ms: median(results.map((r) => r.latency.percentiles['50']! / 1000)),
-    p99Ms: median(results.map((r) => r.latency.percentiles['99']! / 1000)),
-  };
-  const s = summary[name]!;
-  console.log(
-    `  ${name.padEnd(8)} ${s.rps.toFixed(0).padStart(7)} req/s   p50 ${s.p50Ms.toFixed(2)} ms   p99 ${s.p99Ms.toFixed(2)} ms`,
-  );
-}
 const b = summary.batched!;
 const n = summary.naive!;
 console.log(
