@@ -38,7 +38,9 @@ export class ResponseParser {
   #status = 0;
   #bytes = 0;
   #close = false;
+  // A chunk-size or trailer line split across reads, and the last complete one.
   #sizeLine = '';
+  #line = '';
   /** Whether the next response answers a HEAD request (no body whatever the headers say). */
   expectNoBody: () => boolean = () => false;
 
@@ -83,10 +85,7 @@ export class ResponseParser {
           break;
         }
         case State.Fixed: {
-          const take = Math.min(this.#remaining, buf.length - pos);
-          this.#remaining -= take;
-          this.#bytes += take;
-          pos += take;
+          pos = this.#skip(buf, pos);
           if (this.#remaining === 0) {
             this.#state = State.Head;
             this.#finish();
@@ -94,17 +93,13 @@ export class ResponseParser {
           break;
         }
         case State.ChunkSize: {
-          const nl = buf.indexOf(LF, pos);
-          if (nl === -1) {
-            this.#sizeLine += buf.toString('latin1', pos, buf.length);
-            this.#bytes += buf.length - pos;
+          const end = this.#readLine(buf, pos);
+          if (end === -1) {
             pos = buf.length;
             break;
           }
-          const line = this.#sizeLine + buf.toString('latin1', pos, nl);
-          this.#sizeLine = '';
-          this.#bytes += nl + 1 - pos;
-          pos = nl + 1;
+          pos = end;
+          const line = this.#line;
           const size = parseInt(line, 16);
           if (!(size >= 0)) throw new ResponseParseError(`bad chunk size ${JSON.stringify(line)}`);
           if (size === 0) this.#state = State.Trailers;
@@ -115,10 +110,7 @@ export class ResponseParser {
           break;
         }
         case State.ChunkData: {
-          const take = Math.min(this.#remaining, buf.length - pos);
-          this.#remaining -= take;
-          this.#bytes += take;
-          pos += take;
+          pos = this.#skip(buf, pos);
           if (this.#remaining === 0) {
             this.#state = State.ChunkDataEnd;
             this.#remaining = 2;
@@ -126,26 +118,19 @@ export class ResponseParser {
           break;
         }
         case State.ChunkDataEnd: {
-          const take = Math.min(this.#remaining, buf.length - pos);
-          this.#remaining -= take;
-          this.#bytes += take;
-          pos += take;
+          pos = this.#skip(buf, pos);
           if (this.#remaining === 0) this.#state = State.ChunkSize;
           break;
         }
         case State.Trailers: {
           // Lines until an empty one; this.#sizeLine holds a partial line.
-          const nl = buf.indexOf(LF, pos);
-          if (nl === -1) {
-            this.#sizeLine += buf.toString('latin1', pos, buf.length);
-            this.#bytes += buf.length - pos;
+          const end = this.#readLine(buf, pos);
+          if (end === -1) {
             pos = buf.length;
             break;
           }
-          const line = this.#sizeLine + buf.toString('latin1', pos, nl);
-          this.#sizeLine = '';
-          this.#bytes += nl + 1 - pos;
-          pos = nl + 1;
+          pos = end;
+          const line = this.#line;
           if (line === '' || line === '\r') {
             this.#state = State.Head;
             this.#finish();
@@ -159,6 +144,31 @@ export class ResponseParser {
         }
       }
     }
+  }
+
+  /** Consumes up to `#remaining` body bytes from `pos`; returns the position after them. */
+  #skip(buf: Buffer, pos: number): number {
+    const take = Math.min(this.#remaining, buf.length - pos);
+    this.#remaining -= take;
+    this.#bytes += take;
+    return pos + take;
+  }
+
+  /**
+   * Reads a line ending at the next LF into `#line` and returns the position after it, or -1
+   * when the line continues in the next read (the part so far is kept).
+   */
+  #readLine(buf: Buffer, pos: number): number {
+    const nl = buf.indexOf(LF, pos);
+    if (nl === -1) {
+      this.#sizeLine += buf.toString('latin1', pos, buf.length);
+      this.#bytes += buf.length - pos;
+      return -1;
+    }
+    this.#line = this.#sizeLine + buf.toString('latin1', pos, nl);
+    this.#sizeLine = '';
+    this.#bytes += nl + 1 - pos;
+    return nl + 1;
   }
 
   #finish(): void {
