@@ -34,12 +34,12 @@ describe('findMaxRate', () => {
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
     try {
       const found = await findMaxRate(
-        { url, durationMs: 1000, connections: 200 },
+        { url, durationMs: 2000, connections: 200 },
         [parseThreshold('p99<300ms')],
-        { startRate: 10, maxSteps: 8 },
+        { startRate: 20, maxSteps: 8 },
       );
       assert.ok(found.rate !== null, JSON.stringify(found.steps.map((s) => [s.rate, s.reasons])));
-      assert.ok(found.rate >= 10 && found.rate <= 120, `knee at ${found.rate} req/s`);
+      assert.ok(found.rate >= 20 && found.rate <= 120, `knee at ${found.rate} req/s`);
       // Doubling first, then bisecting: every passing step is below every failing one.
       const passed = found.steps.filter((s) => s.isPassed).map((s) => s.rate);
       const failed = found.steps.filter((s) => !s.isPassed).map((s) => s.rate);
