@@ -6,7 +6,7 @@ import { checkAccess } from './access.js';
 import { HeapSnapshotRefusedError, ProfileBusyError, WorkerNotFoundError } from './errors.js';
 import { renderFlameGraph } from './flamegraph.js';
 import { handlesSummary } from './handles.js';
-import { cpuProfileToPprof, encodePprof, heapProfileToPprof } from './pprof.js';
+import { encodePprof, heapProfileToPprof } from './pprof.js';
 import { treeFromCpuProfile, treeFromHeapProfile } from './profile-tree.js';
 import type { ProfilerOptions } from './profiler.js';
 import { Profiler } from './profiler.js';
@@ -245,15 +245,13 @@ export class ProfilingEndpoints {
         const format = oneOf(query, 'format', ['pprof', 'cpuprofile']);
         const seconds = this.#seconds(query);
         const startedAtMs = Date.now();
-        const profile = await this.#profiler.cpuProfile({ seconds, worker, signal });
+        const profile = await this.#profiler.cpuProfileAggregate({ seconds, worker, signal });
         if (format === 'cpuprofile') {
-          sendBytes(res, 'application/json', 'profile.cpuprofile', JSON.stringify(profile));
+          const json = JSON.stringify(profile.toCpuProfile());
+          sendBytes(res, 'application/json', 'profile.cpuprofile', json);
         } else {
-          const pprof = cpuProfileToPprof(profile, {
-            intervalUs: this.#profiler.intervalUs,
-            startedAtMs,
-          });
-          sendBytes(res, 'application/octet-stream', 'cpu.pb.gz', encodePprof(pprof));
+          const bytes = profile.encodePprof({ startedAtMs });
+          sendBytes(res, 'application/octet-stream', 'cpu.pb.gz', bytes);
         }
         return;
       }

@@ -19,6 +19,10 @@ export { checkAccess, isLoopback, tokensEqual } from './access.js';
 export type { AccessOptions, AccessDecision } from './access.js';
 export { takeCpuProfile, selfTimes } from './cpu-profile.js';
 export type { CpuProfile, CpuProfileNode, CallFrame, CpuProfileOptions } from './cpu-profile.js';
+export { takeChunkedCpuProfile } from './chunked-cpu-profile.js';
+export type { ChunkedCpuProfileOptions } from './chunked-cpu-profile.js';
+export { CpuProfileAggregate } from './cpu-profile-aggregate.js';
+export type { CpuProfileAggregateOptions, AggregatePprofOptions } from './cpu-profile-aggregate.js';
 export { takeHeapProfile } from './heap-profile.js';
 export type { HeapProfile, HeapProfileNode, HeapProfileOptions } from './heap-profile.js';
 export {

@@ -1,8 +1,9 @@
 import type { Readable } from 'node:stream';
 import { AbortedError, ClosedError } from '../errors/index.js';
 import { checkNumber } from '../internal/validate-options.js';
+import { takeChunkedCpuProfile } from './chunked-cpu-profile.js';
 import type { CpuProfile } from './cpu-profile.js';
-import { takeCpuProfile } from './cpu-profile.js';
+import type { CpuProfileAggregate } from './cpu-profile-aggregate.js';
 import type { HeapSnapshotEstimate } from './errors.js';
 import { ProfileBusyError } from './errors.js';
 import type { HeapProfile } from './heap-profile.js';
@@ -24,6 +25,16 @@ export interface ProfilerOptions {
   maxSeconds?: number;
   /** CPU sampling interval in microseconds. @defaultValue 1000 */
   intervalUs?: number;
+  /**
+   * CPU profiles are taken in chunks of this many milliseconds, folded while the profile
+   * runs (see {@link takeChunkedCpuProfile}). @defaultValue 1000
+   */
+  chunkMs?: number;
+  /**
+   * Longest last chunk of a CPU profile, in milliseconds: the part still to stop and fold when
+   * the profile window ends. @defaultValue 100
+   */
+  lastChunkMs?: number;
   /** Heap sampling interval in bytes. @defaultValue 32768 */
   heapSamplingIntervalBytes?: number;
   /** Map frames of compiled code to their sources when source maps exist. @defaultValue true */
@@ -59,14 +70,16 @@ export interface HeapProfileRequest extends ProfileRequest {
  * @example
  * ```ts
  * const profiler = new Profiler();
- * const profile = await profiler.cpuProfile({ seconds: 10 });
- * await writeFile('cpu.pb.gz', encodePprof(cpuProfileToPprof(profile)));
+ * const profile = await profiler.cpuProfileAggregate({ seconds: 10 });
+ * await writeFile('cpu.pb.gz', profile.encodePprof());
  * await profiler.close();
  * ```
  */
 export class Profiler {
   readonly #maxSeconds: number;
   readonly #intervalUs: number;
+  readonly #chunkMs: number;
+  readonly #lastChunkMs: number;
   readonly #heapIntervalBytes: number;
   readonly #resolver: SourceMapResolver | undefined;
   readonly #memory: MemoryReader;
@@ -82,6 +95,11 @@ export class Profiler {
       min: 50,
       max: 1e6,
       integer: true,
+    });
+    this.#chunkMs = checkNumber('chunkMs', options.chunkMs ?? 1000, { min: 50 });
+    this.#lastChunkMs = checkNumber('lastChunkMs', options.lastChunkMs ?? 100, {
+      min: 20,
+      max: this.#chunkMs,
     });
     this.#heapIntervalBytes = checkNumber(
       'heapSamplingIntervalBytes',
@@ -120,15 +138,29 @@ export class Profiler {
    * @throws {@link WorkerNotFoundError} `HP_ERR_PROFILE_WORKER_NOT_FOUND`
    * @throws {@link AbortedError} `HP_ERR_ABORTED`
    */
-  cpuProfile(request: ProfileRequest): Promise<CpuProfile> {
-    return this.#run('cpu', request, async (target, signal) => {
-      const profile = await takeCpuProfile(target, {
+  async cpuProfile(request: ProfileRequest): Promise<CpuProfile> {
+    return (await this.cpuProfileAggregate(request)).toCpuProfile();
+  }
+
+  /**
+   * Samples JavaScript stacks for `seconds` and returns the profile folded from its chunks,
+   * frames mapped to original sources when source maps exist: the quickest way to pprof bytes
+   * (`aggregate.encodePprof()`) when the profile ends.
+   * @throws {@link ProfileBusyError} `HP_ERR_PROFILE_BUSY` when a CPU profile already runs
+   * @throws {@link WorkerNotFoundError} `HP_ERR_PROFILE_WORKER_NOT_FOUND`
+   * @throws {@link AbortedError} `HP_ERR_ABORTED`
+   */
+  cpuProfileAggregate(request: ProfileRequest): Promise<CpuProfileAggregate> {
+    return this.#run('cpu', request, (target, signal) =>
+      takeChunkedCpuProfile(target, {
         durationMs: request.seconds * 1000,
         intervalUs: this.#intervalUs,
+        chunkMs: this.#chunkMs,
+        lastChunkMs: this.#lastChunkMs,
+        resolver: this.#resolver,
         signal,
-      });
-      return this.#resolver?.mapCpuProfile(profile) ?? profile;
-    });
+      }),
+    );
   }
 
   /**
