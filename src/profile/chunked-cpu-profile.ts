@@ -17,8 +17,9 @@ export interface ChunkedCpuProfileOptions {
   lastChunkMs?: number;
   /**
    * How long the next chunk runs before the previous one is stopped, in milliseconds: longer
-   * than V8's lag between taking a tick and recording it, so no tick falls between two chunks.
-   * @defaultValue 10
+   * than V8's lag between taking a tick and recording it (which grows on a busy machine), so
+   * no tick falls between two chunks.
+   * @defaultValue 50
    */
   overlapMs?: number;
   /** Maps frames to original sources as functions are first seen. */
@@ -62,7 +63,7 @@ export async function takeChunkedCpuProfile(
   const intervalUs = options.intervalUs ?? 1000;
   const chunkMs = options.chunkMs ?? 1000;
   const lastChunkMs = Math.min(options.lastChunkMs ?? 100, chunkMs);
-  const overlapMs = options.overlapMs ?? 10;
+  const overlapMs = options.overlapMs ?? 50;
   const aggregate = new CpuProfileAggregate({ intervalUs, resolver: options.resolver });
   const prefix = `hotpath-${process.pid}-${++sequence}-`;
   const finished = new Map<string, CpuProfile>();

@@ -1,5 +1,5 @@
-import { gzipSync } from 'node:zlib';
 import type { CallFrame, CpuProfile } from './cpu-profile.js';
+import { IncrementalGzip } from './incremental-gzip.js';
 import { PprofTables, PROFILE_FIELD } from './pprof-tables.js';
 import { ProtoWriter, varintSize } from './proto-writer.js';
 import type { SourceMapResolver } from './source-maps.js';
@@ -23,6 +23,15 @@ export interface AggregatePprofOptions {
 const ROOT = 1;
 const EMPTY = new Uint8Array(0);
 
+/** Writes a pprof Sample { location_id = 1 (packed), value = 2 (packed) }. */
+function writeSample(out: ProtoWriter, stack: Uint8Array, hits: number, ns: number): void {
+  const valuesSize = varintSize(hits) + varintSize(ns);
+  const size = 1 + varintSize(stack.length) + stack.length + 1 + 1 + valuesSize;
+  out.key(PROFILE_FIELD.sample, 2).varint(size);
+  out.key(1, 2).varint(stack.length).raw(stack);
+  out.key(2, 2).varint(valuesSize).varint(hits).varint(ns);
+}
+
 /** Packed varint location ids: `location` then the stack above it. */
 function stackBytes(location: number, above: Uint8Array): Uint8Array {
   const size = varintSize(location);
@@ -41,12 +50,14 @@ const FN_SPAN = 2 ** 21;
  * One CPU profile folded from consecutive chunks (V8 profiles of back-to-back, slightly
  * overlapping windows, as {@link takeChunkedCpuProfile} takes them). Each {@link add} merges a
  * chunk's call tree into one tree (a frame under the same parent frame is one node), appends
- * its samples and time deltas, and encodes the pprof string, function and location tables of
- * the functions it has not seen before, so that the final {@link toPprof} only writes the
- * per-stack sample counts.
+ * its samples and time deltas, and encodes and compresses its part of the pprof profile:
+ * the string, function and location table entries it added and one pprof sample per stack it
+ * sampled. When the profile ends, {@link encodePprof} only has the last chunk's part and a
+ * few fields left to compress (pprof readers sum samples of the same stack).
  *
- * Overlap: a chunk's samples at or before the previous chunk's last sample are dropped; V8
- * records every tick into all the profiles that are running, so those are the same ticks.
+ * Overlap: a chunk's sample with the same timestamp as one of the previous chunk's is dropped;
+ * V8 records every tick into all the profiles that are running, with the same timestamp, so
+ * those are the same ticks.
  *
  * @example
  * ```ts
@@ -59,6 +70,11 @@ export class CpuProfileAggregate {
   readonly #intervalUs: number;
   readonly #resolver: SourceMapResolver | undefined;
   readonly #tables = new PprofTables();
+  readonly #gzip = new IncrementalGzip(1);
+  readonly #emitted = { strings: 0, functions: 0, locations: 0 };
+  // Per-node counts of the chunk being folded, and the nodes it touched.
+  readonly #chunkHits: number[] = [0, 0];
+  readonly #chunkUs: number[] = [0, 0];
   // Functions, by V8 identity (name, script, position).
   readonly #fnIndex = new Map<string, number>();
   readonly #frames: CallFrame[] = [];
@@ -78,7 +94,8 @@ export class CpuProfileAggregate {
   #startTime = 0;
   #endTime = 0;
   #prevTs = 0;
-  #cut = -Infinity;
+  #previousTimes = new Set<number>();
+  #previousMax = -Infinity;
   #chunks = 0;
   #dropped = 0;
   #stoppedAt = Number.NaN;
@@ -86,6 +103,13 @@ export class CpuProfileAggregate {
   constructor(options: CpuProfileAggregateOptions = {}) {
     this.#intervalUs = options.intervalUs ?? 1000;
     this.#resolver = options.resolver;
+    const t = this.#tables;
+    const valueType = (type: string, unit: string): Uint8Array =>
+      new ProtoWriter(8).uint(1, t.string(type)).uint(2, t.string(unit)).bytes();
+    const head = new ProtoWriter(32)
+      .field(PROFILE_FIELD.sampleType, valueType('samples', 'count'))
+      .field(PROFILE_FIELD.sampleType, valueType('cpu', 'nanoseconds'));
+    this.#gzip.push(head.bytes());
   }
 
   /** Chunks folded so far. */
@@ -156,28 +180,62 @@ export class CpuProfileAggregate {
     }
     const samples = chunk.samples ?? [];
     const deltas = chunk.timeDeltas ?? [];
-    const cut = this.#cut;
+    const previous = this.#previousTimes;
+    const previousMax = this.#previousMax;
+    const times = new Set<number>();
+    const touched: number[] = [];
     let ts = chunk.startTime;
-    let maxTs = cut;
     for (let i = 0; i < samples.length; i++) {
       ts += deltas[i] ?? 0;
-      if (ts <= cut) {
+      times.add(ts);
+      if (ts <= previousMax && previous.has(ts)) {
         this.#dropped++;
         continue;
       }
-      if (ts > maxTs) maxTs = ts;
       const node = toAgg[samples[i]!] ?? 0;
       if (node === 0) continue;
       const delta = ts - this.#prevTs;
       this.#prevTs = ts;
-      // The first sample's delta spans from start() to it: charged the mean at the end instead,
-      // as selfTimes() does.
-      if (this.#samples.length > 0 && delta > 0) this.#timeUs[node]! += delta;
+      // Negative deltas occur when V8 records samples out of order; they are clamped.
+      const us = delta > 0 ? delta : 0;
+      this.#timeUs[node]! += us;
       this.#hits[node]!++;
+      if (this.#chunkHits[node] === 0) touched.push(node);
+      this.#chunkHits[node]!++;
+      this.#chunkUs[node]! += us;
       this.#samples.push(node);
       this.#deltas.push(delta);
     }
-    this.#cut = maxTs;
+    let max = -Infinity;
+    for (const t of times) if (t > max) max = t;
+    this.#previousTimes = times;
+    this.#previousMax = max;
+    this.#gzip.push(this.#chunkPart(touched));
+  }
+
+  /** The pprof bytes of a chunk: new table entries, and a sample per stack it sampled. */
+  #chunkPart(touched: number[]): Uint8Array {
+    const tables = this.#tables;
+    const emitted = this.#emitted;
+    const strings = tables.strings.bytes().subarray(emitted.strings);
+    const functions = tables.functions.bytes().subarray(emitted.functions);
+    const locations = tables.locations.bytes().subarray(emitted.locations);
+    emitted.strings += strings.length;
+    emitted.functions += functions.length;
+    emitted.locations += locations.length;
+    const out = new ProtoWriter(
+      strings.length + functions.length + locations.length + 64 * touched.length + 64,
+    );
+    out.raw(strings).raw(functions).raw(locations);
+    for (const node of touched) {
+      const hits = this.#chunkHits[node]!;
+      const us = this.#chunkUs[node]!;
+      this.#chunkHits[node] = 0;
+      this.#chunkUs[node] = 0;
+      if (this.#fnIdle[this.#fn[node]!] === true) continue;
+      writeSample(out, this.#stack[node]!, hits, Math.round(us * 1000));
+    }
+    return out.bytes();
   }
 
   #function(frame: CallFrame): number {
@@ -208,6 +266,8 @@ export class CpuProfileAggregate {
       this.#fn.push(fn);
       this.#hits.push(0);
       this.#timeUs.push(0);
+      this.#chunkHits.push(0);
+      this.#chunkUs.push(0);
       const location = this.#fnLocation[fn]!;
       this.#stack.push(location === 0 ? EMPTY : stackBytes(location, this.#stack[parent]!));
     }
@@ -226,12 +286,6 @@ export class CpuProfileAggregate {
     const built = stackBytes(location, this.#stackOf(this.#parent[id]!));
     this.#stack[id] = built;
     return built;
-  }
-
-  /** The mean time per sample, charged to the first sample (its delta spans from start()). */
-  #firstSampleUs(): number {
-    const n = this.#samples.length;
-    return n > 0 ? (this.#endTime - this.#startTime) / n : 0;
   }
 
   /**
@@ -269,8 +323,9 @@ export class CpuProfileAggregate {
 
   /**
    * The folded profile as uncompressed pprof protobuf (sample types `samples/count` and
-   * `cpu/nanoseconds`), the same profile {@link cpuProfileToPprof} makes of
-   * {@link toCpuProfile}'s result.
+   * `cpu/nanoseconds`), one sample per stack: the profile {@link cpuProfileToPprof} makes of
+   * {@link toCpuProfile}'s result, except that the first sample is charged the time from the
+   * start to it rather than the mean interval.
    */
   toPprof(options: AggregatePprofOptions = {}): Uint8Array {
     const tables = this.#tables;
@@ -279,8 +334,6 @@ export class CpuProfileAggregate {
     const cpuId = tables.string('cpu');
     const nsId = tables.string('nanoseconds');
     const count = this.#parent.length;
-    const firstNode = this.#samples[0] ?? 0;
-    const firstUs = this.#firstSampleUs();
     const out = new ProtoWriter(
       64 * count + tables.strings.length + tables.functions.length + tables.locations.length,
     );
@@ -292,30 +345,38 @@ export class CpuProfileAggregate {
     for (let id = 2; id < count; id++) {
       const hits = this.#hits[id]!;
       if (hits === 0 || (!keepIdle && this.#fnIdle[this.#fn[id]!] === true)) continue;
-      const us = this.#timeUs[id]! + (id === firstNode ? firstUs : 0);
-      const ns = Math.round(us * 1000);
-      const stack = this.#stackOf(id);
-      const valuesSize = varintSize(hits) + varintSize(ns);
-      // Sample { location_id = 1 (packed), value = 2 (packed) }
-      const size = 1 + varintSize(stack.length) + stack.length + 1 + 1 + valuesSize;
-      out.key(PROFILE_FIELD.sample, 2).varint(size);
-      out.key(1, 2).varint(stack.length).raw(stack);
-      out.key(2, 2).varint(valuesSize).varint(hits).varint(ns);
+      writeSample(out, this.#stackOf(id), hits, Math.round(this.#timeUs[id]! * 1000));
     }
     out.raw(tables.locations.bytes());
     out.raw(tables.functions.bytes());
     out.raw(tables.strings.bytes());
-    const durationNanos = Math.max(0, Math.round((this.#endTime - this.#startTime) * 1000));
-    const startedAtMs = options.startedAtMs ?? Date.now() - durationNanos / 1e6;
-    out.key(PROFILE_FIELD.timeNanos, 0).varint64(BigInt(Math.round(startedAtMs)) * 1_000_000n);
-    out.uint(PROFILE_FIELD.durationNanos, durationNanos);
-    out.field(PROFILE_FIELD.periodType, valueType(cpuId, nsId));
-    out.uint(PROFILE_FIELD.period, this.#intervalUs * 1000);
+    out.raw(this.#trailer(options.startedAtMs));
     return out.bytes();
   }
 
-  /** {@link toPprof} compressed with gzip (level 1: the fastest), as `go tool pprof` reads it. */
-  encodePprof(options: AggregatePprofOptions = {}): Buffer {
-    return gzipSync(this.toPprof(options), { level: 1 });
+  /**
+   * The folded profile as gzip-compressed pprof protobuf, as `go tool pprof` reads it: the
+   * parts compressed while the chunks were folded, then the trailing fields. Stacks sampled in
+   * several chunks appear once per chunk (pprof readers sum them); `(idle)` is left out.
+   */
+  encodePprof(options: Pick<AggregatePprofOptions, 'startedAtMs'> = {}): Buffer {
+    return this.#gzip.finish(this.#trailer(options.startedAtMs));
+  }
+
+  /** Start time, duration and period, which only the end of the profile fixes. */
+  #trailer(startedAtMs: number | undefined): Uint8Array {
+    const tables = this.#tables;
+    const durationNanos = Math.max(0, Math.round((this.#endTime - this.#startTime) * 1000));
+    const started = startedAtMs ?? Date.now() - durationNanos / 1e6;
+    const periodType = new ProtoWriter(8)
+      .uint(1, tables.string('cpu'))
+      .uint(2, tables.string('nanoseconds'));
+    return new ProtoWriter(48)
+      .key(PROFILE_FIELD.timeNanos, 0)
+      .varint64(BigInt(Math.round(started)) * 1_000_000n)
+      .uint(PROFILE_FIELD.durationNanos, durationNanos)
+      .field(PROFILE_FIELD.periodType, periodType.bytes())
+      .uint(PROFILE_FIELD.period, this.#intervalUs * 1000)
+      .bytes();
   }
 }
