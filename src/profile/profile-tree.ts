@@ -51,12 +51,34 @@ function leaf(name: string, file: string, line: number): TreeNode {
   return { name, file, line, self: 0, total: 0, children: [] };
 }
 
-function childOf(parent: TreeNode, name: string, file: string, line: number): TreeNode {
-  for (const child of parent.children)
-    if (child.name === name && child.line === line && child.file === file) return child;
-  const child = leaf(name, file, line);
-  parent.children.push(child);
-  return child;
+/**
+ * Finds or adds the child frame of a parent. Children are indexed by key, not scanned: wide
+ * trees (hundreds of callees per frame, thousands of nodes) are built in linear time.
+ */
+function childFinder(): (parent: TreeNode, name: string, file: string, line: number) => TreeNode {
+  const index = new Map<TreeNode, Map<string, TreeNode>>();
+  return (parent, name, file, line) => {
+    let children = index.get(parent);
+    if (children === undefined) index.set(parent, (children = new Map()));
+    const key = `${name}\u0000${file}\u0000${line}`;
+    let child = children.get(key);
+    if (child === undefined) {
+      child = leaf(name, file, line);
+      children.set(key, child);
+      parent.children.push(child);
+    }
+    return child;
+  };
+}
+
+/** {@link displayPath}, computed once per URL. */
+function pathCache(): (url: string) => string {
+  const paths = new Map<string, string>();
+  return (url) => {
+    let path = paths.get(url);
+    if (path === undefined) paths.set(url, (path = displayPath(url)));
+    return path;
+  };
 }
 
 function sumTotals(node: TreeNode): number {
@@ -79,6 +101,8 @@ export function treeFromCpuProfile(profile: CpuProfile, options: CpuTreeOptions 
   const self = selfTimes(profile);
   const rootNode = profile.nodes[0];
   const root = leaf('(root)', '', 0);
+  const childOf = childFinder();
+  const pathOf = pathCache();
   const walk = (node: CpuProfileNode, into: TreeNode): void => {
     for (const childId of node.children ?? []) {
       const child = byId.get(childId);
@@ -86,7 +110,7 @@ export function treeFromCpuProfile(profile: CpuProfile, options: CpuTreeOptions 
       const frame = child.callFrame;
       const name = frame.functionName === '' ? '(anonymous)' : frame.functionName;
       if (name === IDLE && options.keepIdle !== true) continue;
-      const target = childOf(into, name, displayPath(frame.url), frame.lineNumber + 1);
+      const target = childOf(into, name, pathOf(frame.url), frame.lineNumber + 1);
       target.self += self.get(child.id) ?? 0;
       walk(child, target);
     }
@@ -100,11 +124,13 @@ export function treeFromCpuProfile(profile: CpuProfile, options: CpuTreeOptions 
 /** Builds the allocation tree (bytes) of a V8 sampling heap profile. */
 export function treeFromHeapProfile(profile: HeapProfile): ProfileTree {
   const root = leaf('(root)', '', 0);
+  const childOf = childFinder();
+  const pathOf = pathCache();
   const walk = (node: HeapProfileNode, into: TreeNode): void => {
     for (const child of node.children) {
       const frame = child.callFrame;
       const name = frame.functionName === '' ? '(anonymous)' : frame.functionName;
-      const target = childOf(into, name, displayPath(frame.url), frame.lineNumber + 1);
+      const target = childOf(into, name, pathOf(frame.url), frame.lineNumber + 1);
       target.self += child.selfSize;
       walk(child, target);
     }
@@ -124,6 +150,7 @@ export function treeFromStacks(
   stacks: Iterable<{ frames: { name: string; file: string; line: number }[]; value: number }>,
 ): ProfileTree {
   const root = leaf('(root)', '', 0);
+  const childOf = childFinder();
   for (const { frames, value } of stacks) {
     let node = root;
     for (const frame of frames) node = childOf(node, frame.name, frame.file, frame.line);
