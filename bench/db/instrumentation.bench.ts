@@ -3,6 +3,11 @@
  * fingerprint stats with a histogram, slow-query check, N+1 detector inside a request scope) vs
  * raw pg, both sending the same named statement, at concurrency 16 on real PostgreSQL.
  *
+ * The client shares the machine's cores with the server, so its CPU per query shows in the
+ * throughput: each round also reports the client process's CPU time (user + system) per query.
+ * Rounds alternate the two candidates; the overhead is the median of the per-round ratios (each
+ * round's pair ran back to back) next to the ratio of the medians.
+ *
  * A second part measures the same two paths against an in-process stub driver (pg.Pool with a
  * `Client` that answers at once): no server, so it isolates the microseconds the
  * instrumentation adds per query, which the noisy real-server figure can hide.
@@ -12,10 +17,10 @@
 import { EventEmitter } from 'node:events';
 import { NPlusOneDetector, SlowQueryLog, createPool, instrumentPool } from 'hotpath/db';
 import pg from 'pg';
-import { interleave, printRatios, writeResult } from '../lib/report.js';
+import { interleave, median, printRatios, writeResult } from '../lib/report.js';
 import { benchDatabase, fillPayments, throughput } from './setup.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 11);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 const CONCURRENCY = 16;
 const sql = 'SELECT id, amount, status FROM payments WHERE id = $1';
 
@@ -90,19 +95,28 @@ try {
   console.log('filling 100000 payments...');
   await fillPayments(raw, 1000, 100);
   let i = 0;
+  const cpuPerQuery: Record<string, number[]> = {};
+  // throughput plus the client's CPU microseconds per query in the same round
+  const measured = async (name: string, op: () => Promise<unknown>): Promise<number> => {
+    let queries = 0;
+    const before = process.cpuUsage();
+    const perSecond = await throughput(() => (queries++, op()), 1000, CONCURRENCY);
+    const used = process.cpuUsage(before);
+    (cpuPerQuery[name] ??= []).push((used.user + used.system) / queries);
+    return perSecond;
+  };
   const candidates = {
     'hotpath instrumented': () =>
       detector.run('GET /bench', () =>
-        throughput(() => instrumented.query(sql, [1 + (i++ % 100_000)]), 1000, CONCURRENCY),
+        measured('hotpath instrumented', () => instrumented.query(sql, [1 + (i++ % 100_000)])),
       ),
     'raw pg (named)': () =>
-      throughput(
-        () => raw.query({ name: 'q', text: sql, values: [1 + (i++ % 100_000)] }),
-        1000,
-        CONCURRENCY,
+      measured('raw pg (named)', () =>
+        raw.query({ name: 'q', text: sql, values: [1 + (i++ % 100_000)] }),
       ),
   };
   for (const fn of Object.values(candidates)) await fn();
+  for (const name of Object.keys(cpuPerQuery)) cpuPerQuery[name] = [];
   const results = await interleave(candidates, ROUNDS);
   const medians = Object.fromEntries(Object.entries(results).map(([n, r]) => [n, r.median]));
   printRatios(
@@ -111,8 +125,17 @@ try {
     'q/s',
     'hotpath instrumented',
   );
-  const overhead = 1 - medians['hotpath instrumented']! / medians['raw pg (named)']!;
-  console.log(`  overhead: ${(overhead * 100).toFixed(1)}% of raw pg throughput`);
+  const ours = results['hotpath instrumented']!.rounds;
+  const theirs = results['raw pg (named)']!.rounds;
+  const overhead = 1 - median(ours.map((q, r) => q / theirs[r]!));
+  const overheadOfMedians = 1 - medians['hotpath instrumented']! / medians['raw pg (named)']!;
+  console.log(
+    `  overhead: ${(overhead * 100).toFixed(1)}% of raw pg throughput (median of per-round ratios; ratio of medians ${(overheadOfMedians * 100).toFixed(1)}%)`,
+  );
+  const cpu = Object.fromEntries(Object.entries(cpuPerQuery).map(([n, v]) => [n, median(v)]));
+  console.log(
+    `  client CPU per query: raw pg ${cpu['raw pg (named)']!.toFixed(2)} us, instrumented ${cpu['hotpath instrumented']!.toFixed(2)} us (${(cpu['hotpath instrumented']! - cpu['raw pg (named)']!).toFixed(2)} us)`,
+  );
   const top = instrumented.stats?.top(1)[0];
   console.log(`  stats: ${top?.calls} calls, p99 ${top?.p99Ms.toFixed(3)} ms (${top?.query})`);
 
@@ -121,7 +144,14 @@ try {
   console.log(
     `stub driver, concurrency ${CONCURRENCY}, CPU per query: raw pg ${stub.raw.toFixed(2)} us, instrumented ${stub.instrumented.toFixed(2)} us (+${(stub.instrumented - stub.raw).toFixed(2)} us)`,
   );
-  writeResult('db-instrumentation', { concurrency: CONCURRENCY, results, overhead, stub });
+  writeResult('db-instrumentation', {
+    concurrency: CONCURRENCY,
+    results,
+    overhead,
+    overheadOfMedians,
+    clientCpuUsPerQuery: cpu,
+    stub,
+  });
 } finally {
   await instrumented.close();
   await slow.close();
