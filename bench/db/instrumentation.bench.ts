@@ -15,7 +15,7 @@
  *   npm run bench -- db --filter instrumentation
  */
 import { EventEmitter } from 'node:events';
-import { NPlusOneDetector, SlowQueryLog, createPool, instrumentPool } from 'hotpath/db';
+import { NPlusOneDetector, QueryStats, SlowQueryLog, instrumentPool } from 'hotpath/db';
 import pg from 'pg';
 import { interleave, median, printRatios, writeResult } from '../lib/report.js';
 import { benchDatabase, fillPayments, throughput } from './setup.js';
@@ -68,7 +68,10 @@ async function stubDriver(): Promise<{ raw: number; instrumented: number }> {
   };
   const samples = await interleave(
     {
-      raw: () => cpuPerQuery(() => rawStub.query({ name: 'q', text: sql, values: [1] })),
+      raw: () =>
+        stubDetector.run('GET /bench', () =>
+          cpuPerQuery(() => rawStub.query({ name: 'q', text: sql, values: [1] })),
+        ),
       instrumented: () =>
         stubDetector.run('GET /bench', () => cpuPerQuery(() => ours.query(sql, [1]))),
     },
@@ -81,19 +84,17 @@ async function stubDriver(): Promise<{ raw: number; instrumented: number }> {
 }
 
 const db = await benchDatabase();
-const raw = new pg.Pool({ connectionString: db.url, max: 16 });
-const plain = new pg.Pool({ connectionString: db.url, max: 16 });
+// One pg pool for both candidates, instrumented in place for hotpath's rounds and restored to
+// plain pg for the others: the same connections and server backends serve both, so the
+// comparison is not skewed by which backends are warm.
+const pool = new pg.Pool({ connectionString: db.url, max: 16 });
+const plain = new pg.Pool({ connectionString: db.url, max: 2 });
 const detector = new NPlusOneDetector({ threshold: 1_000_000, mode: 'warn' });
 const slow = new SlowQueryLog({ pool: plain, thresholdMs: 10_000 });
-const instrumented = await createPool({
-  connectionString: db.url,
-  max: 16,
-  nPlusOne: detector,
-  slowQueries: slow,
-});
+const stats = new QueryStats();
 try {
   console.log('filling 100000 payments...');
-  await fillPayments(raw, 1000, 100);
+  await fillPayments(pool, 1000, 100);
   let i = 0;
   const cpuPerQuery: Record<string, number[]> = {};
   // throughput plus the client's CPU microseconds per query in the same round
@@ -105,14 +106,24 @@ try {
     (cpuPerQuery[name] ??= []).push((used.user + used.system) / queries);
     return perSecond;
   };
+  // Both run inside a request scope of the N+1 detector, as a service's queries would.
   const candidates = {
     'hotpath instrumented': () =>
-      detector.run('GET /bench', () =>
-        measured('hotpath instrumented', () => instrumented.query(sql, [1 + (i++ % 100_000)])),
-      ),
+      detector.run('GET /bench', async () => {
+        const instrumented = instrumentPool(pool, { nPlusOne: detector, slowQueries: slow, stats });
+        try {
+          return await measured('hotpath instrumented', () =>
+            instrumented.query(sql, [1 + (i++ % 100_000)]),
+          );
+        } finally {
+          await instrumented.close();
+        }
+      }),
     'raw pg (named)': () =>
-      measured('raw pg (named)', () =>
-        raw.query({ name: 'q', text: sql, values: [1 + (i++ % 100_000)] }),
+      detector.run('GET /bench', () =>
+        measured('raw pg (named)', () =>
+          pool.query({ name: 'q', text: sql, values: [1 + (i++ % 100_000)] }),
+        ),
       ),
   };
   for (const fn of Object.values(candidates)) await fn();
@@ -136,7 +147,7 @@ try {
   console.log(
     `  client CPU per query: raw pg ${cpu['raw pg (named)']!.toFixed(2)} us, instrumented ${cpu['hotpath instrumented']!.toFixed(2)} us (${(cpu['hotpath instrumented']! - cpu['raw pg (named)']!).toFixed(2)} us)`,
   );
-  const top = instrumented.stats?.top(1)[0];
+  const top = stats.top(1)[0];
   console.log(`  stats: ${top?.calls} calls, p99 ${top?.p99Ms.toFixed(3)} ms (${top?.query})`);
 
   // Part 2: the same paths over a stub driver, CPU microseconds per query.
@@ -153,9 +164,8 @@ try {
     stub,
   });
 } finally {
-  await instrumented.close();
   await slow.close();
   await plain.end();
-  await raw.end();
+  await pool.end();
   await db.drop();
 }
