@@ -212,6 +212,38 @@ describe('CpuProfileAggregate', () => {
     );
   });
 
+  test('a late-recorded tick that only the next chunk holds is kept, even if out of order', () => {
+    const nodes = (leaf: string): CpuProfile['nodes'] => [
+      { id: 1, callFrame: frame('(root)', -1, '0'), children: [2] },
+      { id: 2, callFrame: frame(leaf, 5) },
+    ];
+    const folded = new CpuProfileAggregate();
+    // Chunk a: ticks at 1000, 2000, 3000. Chunk b (started at 2500) holds 3000 again and 2900,
+    // a tick V8 recorded after chunk a had stopped, then 4000.
+    folded.add({
+      nodes: nodes('a'),
+      startTime: 0,
+      endTime: 3100,
+      samples: [2, 2, 2],
+      timeDeltas: [1000, 1000, 1000],
+    });
+    folded.add({
+      nodes: nodes('b'),
+      startTime: 2500,
+      endTime: 4100,
+      samples: [2, 2, 2],
+      timeDeltas: [500, -100, 1100],
+    });
+    assert.equal(folded.sampleCount, 5);
+    assert.equal(folded.duplicateCount, 1);
+    const merged = folded.toCpuProfile();
+    let ts = merged.startTime;
+    assert.deepEqual(
+      merged.timeDeltas!.map((d) => (ts += d)),
+      [1000, 2000, 3000, 2900, 4000],
+    );
+  });
+
   test('an empty aggregate encodes a valid profile without samples', () => {
     const empty = new CpuProfileAggregate();
     const decoded = decodePprof(empty.encodePprof());
