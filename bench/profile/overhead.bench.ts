@@ -198,15 +198,13 @@ function instrumented(inner: InspectorTarget): {
     label: inner.label,
     on: (event, listener) => inner.on(event, listener),
     close: () => inner.close(),
-    async post(method, params) {
-      const expression = (params as { expression?: string } | undefined)?.expression;
-      if (method !== 'Runtime.evaluate' || expression?.startsWith('profileEnd(') !== true)
-        return inner.post(method, params);
+    post: (method, params) => inner.post(method, params),
+    consoleProfile(title, end) {
+      if (!end) return inner.consoleProfile!(title, end);
       const cpuAt = processCpuMs();
       const at = performance.now();
-      const result = await inner.post(method, params);
+      inner.consoleProfile!(title, end);
       stops.push({ wallMs: performance.now() - at, cpuMs: processCpuMs() - cpuAt, at, cpuAt });
-      return result;
     },
   };
   return { target, stops, chunks };
@@ -411,6 +409,7 @@ async function lostSamples(work: Work) {
     label: inner.label,
     on: (event, listener) => inner.on(event, listener),
     close: () => inner.close(),
+    consoleProfile: (title, end) => inner.consoleProfile!(title, end),
     async post(method, params) {
       if (method === 'Profiler.disable' && reference === undefined)
         ({ profile: reference } = (await inner.post('Profiler.stop')) as { profile: CpuProfile });

@@ -32,6 +32,7 @@ describe('takeChunkedCpuProfile', () => {
       label: inner.label,
       on: (event, listener) => inner.on(event, listener),
       close: () => inner.close(),
+      consoleProfile: (title, end) => inner.consoleProfile!(title, end),
       async post(method, params) {
         if (method === 'Profiler.disable' && reference === undefined) {
           ({ profile: reference } = (await inner.post('Profiler.stop')) as {
@@ -78,6 +79,37 @@ describe('takeChunkedCpuProfile', () => {
       assert.ok(Number.isFinite(aggregate.stoppedAt));
     } finally {
       await target.close();
+    }
+  });
+
+  test('globals named profile and profileEnd get in the way of neither way of starting chunks', async (t) => {
+    const globals = globalThis as { profile?: unknown; profileEnd?: unknown };
+    let called = 0;
+    globals.profile = globals.profileEnd = () => called++;
+    t.after(() => {
+      delete globals.profile;
+      delete globals.profileEnd;
+    });
+    const inner = openThreadTarget();
+    // Without consoleProfile the chunks are started by evaluating a command, as in a worker.
+    const evaluated: InspectorTarget = {
+      label: inner.label,
+      on: (event, listener) => inner.on(event, listener),
+      close: () => inner.close(),
+      post: (method, params) => inner.post(method, params),
+    };
+    try {
+      for (const target of [inner, evaluated]) {
+        const aggregate = await keepBusy(
+          takeChunkedCpuProfile(target, { durationMs: 400, chunkMs: 100, lastChunkMs: 50 }),
+          plantedHotLoop,
+        );
+        assert.ok(aggregate.chunkCount >= 2, `${aggregate.chunkCount} chunks`);
+        assert.ok(aggregate.sampleCount > 0);
+      }
+      assert.equal(called, 0);
+    } finally {
+      await inner.close();
     }
   });
 

@@ -49,8 +49,9 @@ let sequence = 0;
  *            ^ start                   ^ end of window: stop chunk 2, fold, encode
  * ```
  *
- * Chunks are titled profiles of the `Profiler` domain (the `profile()` / `profileEnd()` of
- * DevTools' command line API, evaluated in the target), so the target keeps one V8 CPU
+ * Chunks are titled profiles of the `Profiler` domain (V8's `console.profile()` /
+ * `console.profileEnd()`, called directly on the calling thread and evaluated in a worker
+ * thread through the DevTools command line API), so the target keeps one V8 CPU
  * profiler running throughout: no code is re-logged between chunks and both profiles of an
  * overlap record the same ticks, which the aggregate keeps once. Other inspector sessions of
  * the same thread with the `Profiler` domain enabled see these chunks too.
@@ -73,13 +74,19 @@ export async function takeChunkedCpuProfile(
   });
   const running = new Set<string>();
   const command = async (fn: 'profile' | 'profileEnd', title: string): Promise<void> => {
-    const result = (await target.post('Runtime.evaluate', {
-      expression: `${fn}(${JSON.stringify(title)})`,
-      includeCommandLineAPI: true,
-      silent: true,
-    })) as { exceptionDetails?: { text: string } };
-    if (result.exceptionDetails !== undefined) {
-      throw new Error(`${fn}() failed in the profiled thread: ${result.exceptionDetails.text}`);
+    if (target.consoleProfile !== undefined) {
+      target.consoleProfile(title, fn === 'profileEnd');
+    } else {
+      // The command line API's function, unless a global of that name hides it (V8 then does
+      // not install it): then the target's console method.
+      const result = (await target.post('Runtime.evaluate', {
+        expression: `('${fn}' in globalThis ? console.${fn} : ${fn})(${JSON.stringify(title)})`,
+        includeCommandLineAPI: true,
+        silent: true,
+      })) as { exceptionDetails?: { text: string } };
+      if (result.exceptionDetails !== undefined) {
+        throw new Error(`${fn}() failed in the profiled thread: ${result.exceptionDetails.text}`);
+      }
     }
     if (fn === 'profile') running.add(title);
     else running.delete(title);

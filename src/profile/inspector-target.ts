@@ -1,3 +1,4 @@
+import { console as v8Console } from 'node:inspector';
 import { Session } from 'node:inspector/promises';
 import { WorkerNotFoundError } from './errors.js';
 
@@ -12,6 +13,12 @@ export interface InspectorTarget {
   post(method: string, params?: object): Promise<unknown>;
   /** Subscribes to a protocol event; returns the unsubscribe function. */
   on(event: string, listener: (params: unknown) => void): () => void;
+  /**
+   * Starts (or with `end`, stops) a titled console profile in the target by calling V8's own
+   * `console.profile` / `console.profileEnd`, when the target runs on the calling thread.
+   * Without it, callers evaluate the command in the target.
+   */
+  consoleProfile?(title: string, end: boolean): void;
   /** Ends the session. Idempotent. */
   close(): Promise<void>;
 }
@@ -29,6 +36,12 @@ export function openThreadTarget(): InspectorTarget {
       const handler = (message: { params: unknown }): void => listener(message.params);
       session.on(event, handler);
       return () => session.off(event, handler);
+    },
+    // node:inspector's console is V8's console object itself: an application that replaces
+    // `console` or defines a global `profile` cannot get in the way.
+    consoleProfile(title, end) {
+      if (end) v8Console.profileEnd(title);
+      else v8Console.profile(title);
     },
     close() {
       if (!closed) {
