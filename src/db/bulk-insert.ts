@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../errors/index.js';
+import { binaryCopyChunks, binaryEncoders } from './copy-binary.js';
 import { quoteIdent, throwIfAborted, type SqlClient } from './sql-client.js';
 
 /** What to insert: rows as arrays aligned with `columns`. */
@@ -109,6 +110,8 @@ function copyValue(value: unknown): string {
     default:
       if (value === null || value === undefined) return '\\N';
       if (value instanceof Date) return value.toISOString();
+      // bytea's hex form, its backslash escaped for COPY
+      if (value instanceof Uint8Array) return `\\\\x${Buffer.from(value).toString('hex')}`;
       return escapeCopy(JSON.stringify(value));
   }
 }
@@ -118,17 +121,68 @@ export interface CopyCapableClient {
   query(stream: unknown): unknown;
 }
 
+/** Options of {@link copyRows}. */
+export interface CopyRowsOptions extends BulkInsertOptions {
+  /**
+   * `text` sends values as text the server parses; `binary` sends them in their stored form,
+   * which the server takes faster (needs `types`; see {@link BINARY_COPY_TYPES}).
+   * @defaultValue 'text'
+   */
+  format?: 'text' | 'binary';
+  /** PostgreSQL type of each column (`bigint`, `text`, `timestamptz`...): required for binary. */
+  types?: string[];
+}
+
+// One CopyData message per chunk: large enough that per-message costs vanish, small enough
+// that encoding the next chunk overlaps with the server reading this one.
+const CHUNK_BYTES = 64 * 1024;
+
+function* textCopyChunks(rows: readonly (readonly unknown[])[]): Generator<string> {
+  let buffer = '';
+  for (const row of rows) {
+    let line = '';
+    for (let c = 0; c < row.length; c++) line += (c === 0 ? '' : '\t') + copyValue(row[c]);
+    buffer += line + '\n';
+    if (buffer.length >= CHUNK_BYTES) {
+      yield buffer;
+      buffer = '';
+    }
+  }
+  if (buffer.length > 0) yield buffer;
+}
+
 /**
- * Streams rows with `COPY table (columns) FROM STDIN` (text format) through pg-copy-streams,
- * the fastest way in: no per-row parse, plan or parameter. Needs a dedicated client
+ * Streams rows with `COPY table (columns) FROM STDIN` through pg-copy-streams, the fastest way
+ * in: no per-row parse, plan or parameter; one statement, so all rows or none. Text format by
+ * default; `format: 'binary'` with `types` is faster still. Needs a dedicated client
  * (`pool.connect()`), and the optional `pg-copy-streams` package.
- * @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` when pg-copy-streams is not installed.
+ * @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` when pg-copy-streams is not
+ *   installed, or for binary without a supported type per column.
+ * @example
+ * const client = await pool.connect();
+ * try {
+ *   await copyRows(client, { table: 'payments', columns: ['id', 'amount'], rows,
+ *                            format: 'binary', types: ['bigint', 'int'] });
+ * } finally {
+ *   client.release();
+ * }
  */
 export async function copyRows(
   client: CopyCapableClient,
-  options: BulkInsertOptions,
+  options: CopyRowsOptions,
 ): Promise<number> {
   check(options);
+  const binary = options.format === 'binary';
+  if (options.format !== undefined && options.format !== 'text' && !binary) {
+    throw new InvalidOptionError(
+      'format',
+      `expected "text" or "binary", got ${String(options.format)}`,
+    );
+  }
+  if (binary && options.types?.length !== options.columns.length) {
+    throw new InvalidOptionError('types', 'binary COPY needs one PostgreSQL type per column');
+  }
+  const encoders = binary ? binaryEncoders(options.types!) : undefined;
   throwIfAborted(options.signal);
   let copyFrom: (text: string) => NodeJS.WritableStream & { rowCount?: number };
   try {
@@ -142,25 +196,14 @@ export async function copyRows(
   }
   const stream = client.query(
     copyFrom(
-      `COPY ${quoteIdent(options.table)} (${options.columns.map((c) => quoteIdent(c)).join(', ')}) FROM STDIN`,
+      `COPY ${quoteIdent(options.table)} (${options.columns.map((c) => quoteIdent(c)).join(', ')}) FROM STDIN${binary ? ' (FORMAT binary)' : ''}`,
     ),
   ) as NodeJS.WritableStream & { rowCount?: number };
   const { Readable } = await import('node:stream');
   const { pipeline } = await import('node:stream/promises');
   const rows = options.rows;
-  function* lines(): Generator<string> {
-    let buffer = '';
-    for (const row of rows) {
-      let line = '';
-      for (let c = 0; c < row.length; c++) line += (c === 0 ? '' : '\t') + copyValue(row[c]);
-      buffer += line + '\n';
-      if (buffer.length >= 64 * 1024) {
-        yield buffer;
-        buffer = '';
-      }
-    }
-    if (buffer.length > 0) yield buffer;
-  }
-  await pipeline(Readable.from(lines()), stream, { signal: options.signal });
+  const chunks =
+    encoders === undefined ? textCopyChunks(rows) : binaryCopyChunks(rows, encoders, CHUNK_BYTES);
+  await pipeline(Readable.from(chunks), stream, { signal: options.signal });
   return stream.rowCount ?? rows.length;
 }

@@ -48,7 +48,8 @@ export type { BatchLoaderOptions } from './batch-loader.js';
 export { lateralLoader, buildLateralQuery, buildAnyDistinctQuery } from './lateral.js';
 export type { PerKeyQueryOptions } from './lateral.js';
 export { insertMultiRow, insertUnnest, copyRows } from './bulk-insert.js';
-export type { BulkInsertOptions, CopyCapableClient } from './bulk-insert.js';
+export type { BulkInsertOptions, CopyCapableClient, CopyRowsOptions } from './bulk-insert.js';
+export { BINARY_COPY_TYPES } from './copy-binary.js';
 export { ShardRouter, ReadWriteRouter, jumpHash, hashKey } from './shard-router.js';
 export type { ShardRouterOptions, ReadWriteRouterOptions } from './shard-router.js';
 export {
