@@ -44,7 +44,7 @@ async function measure(label: string, url: string): Promise<ServerResult> {
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   try {
     const { rows: settingRows } = await pool.query<{ name: string; setting: string }>(
-      'SELECT name, setting FROM pg_settings WHERE name = ANY($1) ORDER BY name',
+      'SELECT name, current_setting(name) AS setting FROM pg_settings WHERE name = ANY($1) ORDER BY name',
       [SETTINGS],
     );
     const settings = Object.fromEntries(settingRows.map((r) => [r.name, r.setting]));
