@@ -68,11 +68,12 @@ process.on('message', (m) => {
 });
 `;
 
-function cpuSeconds(pid: number): number {
+/** User and kernel CPU-seconds of a process (all its threads). */
+function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+  return { user: Number(fields[11]) / TICKS, system: Number(fields[12]) / TICKS };
 }
 
 interface Target {
@@ -157,6 +158,9 @@ const fixedRate: Record<string, Command> = {
 
 interface Sample {
   requestsPerCpuSecond: number;
+  /** Generator CPU per served request in user space and in the kernel, microseconds. */
+  userMicrosPerRequest: number;
+  kernelMicrosPerRequest: number;
   cpuFraction: number;
   requestsPerSecond: number;
   /** Busiest 100 ms of the window over the mean 100 ms (1 = perfectly even). */
@@ -173,20 +177,24 @@ async function measure(target: Target, command: string[]): Promise<Sample> {
   while ((await target.served()) === before && performance.now() - started < 10_000)
     await sleep(20);
   await sleep(SKIP_MS);
-  const cpu0 = cpuSeconds(child.pid!);
+  const cpu0 = cpuTimes(child.pid!);
   const served0 = await target.served();
   target.mark();
   const t0 = performance.now();
   await sleep(WINDOW_MS);
-  const cpu1 = cpuSeconds(child.pid!);
+  const cpu1 = cpuTimes(child.pid!);
   const served1 = await target.served();
   const { peak, mean } = await target.peak();
   const wall = (performance.now() - t0) / 1000;
   await exited;
   const requests = served1 - served0;
+  const user = cpu1.user - cpu0.user;
+  const system = cpu1.system - cpu0.system;
   return {
-    requestsPerCpuSecond: requests / Math.max(cpu1 - cpu0, 1 / TICKS),
-    cpuFraction: (cpu1 - cpu0) / wall,
+    requestsPerCpuSecond: requests / Math.max(user + system, 1 / TICKS),
+    userMicrosPerRequest: (user / Math.max(requests, 1)) * 1e6,
+    kernelMicrosPerRequest: (system / Math.max(requests, 1)) * 1e6,
+    cpuFraction: (user + system) / wall,
     requestsPerSecond: requests / wall,
     burstiness: mean > 0 ? peak / mean : 0,
   };
@@ -204,7 +212,7 @@ async function interleaved(
       const s = await measure(target, command(target.url));
       samples[name]!.push(s);
       console.log(
-        `  round ${round + 1} ${name.padEnd(26)} ${s.requestsPerCpuSecond.toFixed(0).padStart(7)} req/CPU-s  ${s.requestsPerSecond.toFixed(0).padStart(6)} req/s  CPU ${(s.cpuFraction * 100).toFixed(0)}%  burst ${s.burstiness.toFixed(2)}`,
+        `  round ${round + 1} ${name.padEnd(26)} ${s.requestsPerCpuSecond.toFixed(0).padStart(7)} req/CPU-s  ${s.requestsPerSecond.toFixed(0).padStart(6)} req/s  CPU ${(s.cpuFraction * 100).toFixed(0)}% (user ${s.userMicrosPerRequest.toFixed(1)} + kernel ${s.kernelMicrosPerRequest.toFixed(1)} µs/req)  burst ${s.burstiness.toFixed(2)}`,
       );
     }
   }
@@ -227,6 +235,12 @@ try {
     'req/CPU-s',
     'hotpath load',
   );
+  console.log('\ngenerator CPU per request, user space + kernel (closed model, medians)');
+  for (const [k, samples] of Object.entries(closed)) {
+    const user = median(samples.map((x) => x.userMicrosPerRequest));
+    const kernel = median(samples.map((x) => x.kernelMicrosPerRequest));
+    console.log(`  ${k.padEnd(14)} ${user.toFixed(2)} + ${kernel.toFixed(2)} µs`);
+  }
   const rate = await interleaved(target, fixedRate);
   const cpuPerK = Object.fromEntries(
     Object.entries(rate).map(([k, s]) => [
