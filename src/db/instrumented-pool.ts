@@ -40,6 +40,10 @@ export interface InstrumentPoolOptions {
   nPlusOne?: NPlusOneDetector;
   /** Called for each leak found (default: one process warning per acquire site). */
   onLeak?: (report: LeakReport) => void;
+  /**
+   * Milliseconds for acquire waits, query timings and leak ages (tests drive it by hand).
+   * @defaultValue `performance.now()`
+   */
   clock?: Clock;
 }
 
