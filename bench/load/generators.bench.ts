@@ -20,9 +20,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CPU_TICK_SECONDS, processCpuTimes } from '../lib/proc.js';
 import { environment, median, printRatios, writeResult } from '../lib/report.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
@@ -31,7 +31,6 @@ const CONNECTIONS = 50;
 const RUN_S = 8;
 const SKIP_MS = 1000;
 const WINDOW_MS = 4000;
-const TICKS = 100; // getconf CLK_TCK on Linux
 
 // Counts requests; between 'mark' and 'peak' it also counts arrivals per 10 ms, to tell a
 // smooth schedule from one burst per second.
@@ -67,14 +66,6 @@ process.on('message', (m) => {
   }
 });
 `;
-
-/** User and kernel CPU-seconds of a process (all its threads). */
-function cpuTimes(pid: number): { user: number; system: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(fields[11]) / TICKS, system: Number(fields[12]) / TICKS };
-}
 
 interface Target {
   url: string;
@@ -177,12 +168,12 @@ async function measure(target: Target, command: string[]): Promise<Sample> {
   while ((await target.served()) === before && performance.now() - started < 10_000)
     await sleep(20);
   await sleep(SKIP_MS);
-  const cpu0 = cpuTimes(child.pid!);
+  const cpu0 = processCpuTimes(child.pid!);
   const served0 = await target.served();
   target.mark();
   const t0 = performance.now();
   await sleep(WINDOW_MS);
-  const cpu1 = cpuTimes(child.pid!);
+  const cpu1 = processCpuTimes(child.pid!);
   const served1 = await target.served();
   const { peak, mean } = await target.peak();
   const wall = (performance.now() - t0) / 1000;
@@ -191,7 +182,7 @@ async function measure(target: Target, command: string[]): Promise<Sample> {
   const user = cpu1.user - cpu0.user;
   const system = cpu1.system - cpu0.system;
   return {
-    requestsPerCpuSecond: requests / Math.max(user + system, 1 / TICKS),
+    requestsPerCpuSecond: requests / Math.max(user + system, CPU_TICK_SECONDS),
     userMicrosPerRequest: (user / Math.max(requests, 1)) * 1e6,
     kernelMicrosPerRequest: (system / Math.max(requests, 1)) * 1e6,
     cpuFraction: (user + system) / wall,
