@@ -248,6 +248,12 @@ describe('CpuProfileAggregate', () => {
     const empty = new CpuProfileAggregate();
     const decoded = decodePprof(empty.encodePprof());
     assert.equal(decoded.sample.length, 0);
+    const strings = decoded.stringTable.strings;
+    assert.equal(strings[0], '');
+    assert.deepEqual(
+      decoded.sampleType.map((t) => `${strings[Number(t.type)]}/${strings[Number(t.unit)]}`),
+      ['samples/count', 'cpu/nanoseconds'],
+    );
     assert.equal(empty.toCpuProfile().nodes.length, 1);
   });
 });

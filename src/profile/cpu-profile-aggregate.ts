@@ -43,6 +43,7 @@ function stackBytes(location: number, above: Uint8Array): Uint8Array {
   stack.set(above, size);
   return stack;
 }
+
 // Child lookup key: parent node id * 2^21 + function index (both stay far below 2^32 and 2^21).
 const FN_SPAN = 2 ** 21;
 
@@ -360,7 +361,17 @@ export class CpuProfileAggregate {
    * several chunks appear once per chunk (pprof readers sum them); `(idle)` is left out.
    */
   encodePprof(options: Pick<AggregatePprofOptions, 'startedAtMs'> = {}): Buffer {
-    return this.#gzip.finish(this.#trailer(options.startedAtMs));
+    // Table entries no chunk has carried yet (all of them when no chunk was added).
+    const tables = this.#tables;
+    const emitted = this.#emitted;
+    return this.#gzip.finish(
+      new ProtoWriter(256)
+        .raw(tables.strings.bytes().subarray(emitted.strings))
+        .raw(tables.functions.bytes().subarray(emitted.functions))
+        .raw(tables.locations.bytes().subarray(emitted.locations))
+        .raw(this.#trailer(options.startedAtMs))
+        .bytes(),
+    );
   }
 
   /** Start time, duration and period, which only the end of the profile fixes. */
