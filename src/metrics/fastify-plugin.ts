@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply } from 'fastify';
 import { InvalidOptionError } from '../errors/index.js';
@@ -9,6 +9,7 @@ import {
   type RouteRecorder,
   type SlowRequestLogger,
 } from './request-metrics.js';
+import { ServerRequests } from './server-requests.js';
 
 /** Options of {@link fastifyMetrics}. */
 export interface FastifyMetricsOptions {
@@ -34,7 +35,16 @@ const kRecorder = Symbol('hotpath.metrics.recorder');
 const kLog = Symbol('hotpath.metrics.log');
 const kSkip = Symbol('hotpath.metrics.skip');
 
-/** The raw response, with what the plugin hangs on it. */
+/** What a route handler tells about its request: the route's recorder and the request's logger. */
+interface RouteTag {
+  recorder: RouteRecorder;
+  log: SlowRequestLogger;
+}
+
+/** The tag of a request on a route left out of the metrics. */
+const SKIPPED = Symbol('hotpath.metrics.skipped');
+
+/** The raw response, with what the plugin hangs on it (HTTP/2 and `inject()` only). */
 type Watched = ServerResponse & {
   [kWatched]?: true;
   [kRecorder]?: RouteRecorder;
@@ -79,13 +89,14 @@ function safeDecode(s: string): string {
  * status class, latency, in-flight) and serves the registry at `GET /metrics`.
  *
  * It uses no Fastify hooks on the request path: each hook kind a route has costs Fastify
- * about as much CPU as the request itself on a cached read route
- * (bench/metrics/instrumentation.bench.ts). Instead it listens to the server's `request`
- * event and each response's `close`, and wraps every route handler as routes are declared to
- * tag the response with the route's recorder, so a request does no label lookup. Requests that
- * never reach a handler (404, refused by a hook, failed validation) get their template from
- * the router. With `inject()` there is no server `request` event, so only requests that reach
- * a handler are recorded.
+ * several microseconds of CPU per request (bench/metrics/instrumentation.bench.ts). On an
+ * HTTP/1 server it follows requests on Node's `http.server.request.start` and
+ * `http.server.response.finish` diagnostics channels, with nothing attached per request, and
+ * wraps every route handler as routes are declared so the request carries its route's
+ * recorder (no label lookup per request). Requests that never reach a handler (404, refused
+ * by a hook, failed validation) get their template from the router. On HTTP/2, and with
+ * `inject()` (no server), it watches each response's `close` event instead; with `inject()`
+ * only requests that reach a handler are recorded.
  *
  * Register it before declaring routes. A route with `config: { hotpathMetrics: false }` is
  * left out (the dashboard's event stream is).
@@ -118,6 +129,27 @@ export const fastifyMetrics: FastifyPluginCallback<FastifyMetricsOptions> = Obje
     const path = options.path ?? '/metrics';
     const sliceMs = options.sliceMs;
 
+    // Requests through an HTTP/1 server are followed on Node's diagnostics channels, with
+    // nothing attached per request. HTTP/2 servers publish nothing there, and inject() has no
+    // server at all: those requests are watched through the response's `close` event.
+    const followed =
+      fastify.initialConfig.http2 === true
+        ? undefined
+        : new ServerRequests<RouteTag | typeof SKIPPED>(fastify.server as Server, {
+            onStart: () => {
+              requests.inFlight++;
+            },
+            onEnd: (request, statusCode, durationMs) => {
+              const tag = request.tag;
+              if (tag === SKIPPED) return;
+              requests.inFlight--;
+              const recorder =
+                tag?.recorder ??
+                requests.route(request.req.method ?? 'GET', templateOf(fastify, request.req));
+              recorder.observe(statusCode, durationMs, tag?.log);
+            },
+          });
+
     const watch = (req: IncomingMessage, res: Watched): void => {
       res[kWatched] = true;
       requests.inFlight++;
@@ -138,16 +170,22 @@ export const fastifyMetrics: FastifyPluginCallback<FastifyMetricsOptions> = Obje
     const onServerRequest = (req: IncomingMessage, res: Watched): void => {
       if (res[kWatched] !== true) watch(req, res);
     };
-    // Before Fastify's own listener, which may run a handler synchronously.
-    fastify.server.prependListener('request', onServerRequest);
+    // HTTP/2: before Fastify's own listener, which may run a handler synchronously.
+    if (followed === undefined) fastify.server.prependListener('request', onServerRequest);
 
     fastify.addHook('onRoute', (route) => {
       const handler = route.handler;
       if (route.config?.hotpathMetrics === false) {
         route.handler = function skipped(this: FastifyInstance, request, reply) {
-          const res = reply.raw as Watched;
-          if (res[kWatched] === true && res[kSkip] !== true) requests.inFlight--;
-          res[kSkip] = true;
+          const request_ = followed?.find(request.raw);
+          if (request_ !== undefined) {
+            if (request_.tag !== SKIPPED) requests.inFlight--;
+            request_.tag = SKIPPED;
+          } else {
+            const res = reply.raw as Watched;
+            if (res[kWatched] === true && res[kSkip] !== true) requests.inFlight--;
+            res[kSkip] = true;
+          }
           return handler.call(this, request, reply);
         };
         return;
@@ -157,17 +195,23 @@ export const fastifyMetrics: FastifyPluginCallback<FastifyMetricsOptions> = Obje
       const recorders = new Map(methods.map((m) => [m, requests.route(m, url)]));
       const single = methods.length === 1 ? recorders.get(methods[0]!) : undefined;
       route.handler = function instrumented(this: FastifyInstance, request, reply: FastifyReply) {
-        const res = reply.raw as Watched;
-        // The outermost wrapper wins: Fastify's HEAD route calls the (wrapped) GET handler.
-        res[kRecorder] ??=
+        const recorder =
           single ?? recorders.get(request.method) ?? requests.route(request.method, url);
-        res[kLog] = request.log;
-        // inject() emits no server `request` event.
-        if (res[kWatched] !== true) watch(request.raw, res);
+        const request_ = followed?.find(request.raw);
+        // The outermost wrapper wins: Fastify's HEAD route calls the (wrapped) GET handler.
+        if (request_ !== undefined) {
+          request_.tag ??= { recorder, log: request.log };
+        } else {
+          const res = reply.raw as Watched;
+          res[kRecorder] ??= recorder;
+          res[kLog] ??= request.log;
+          if (res[kWatched] !== true) watch(request.raw, res);
+        }
         return handler.call(this, request, reply);
       };
     });
     fastify.addHook('onClose', (_instance, next) => {
+      followed?.close();
       fastify.server.off('request', onServerRequest);
       next();
     });
