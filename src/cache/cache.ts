@@ -16,6 +16,7 @@ import type {
   SetOptions,
 } from './options.js';
 import { resolveCallOptions } from './options.js';
+import { ReadThrough } from './read-through.js';
 import { RedisTier } from './redis-tier.js';
 import type { CacheStats } from './stats.js';
 import { WriteBehindQueue } from './write-behind.js';
@@ -40,7 +41,7 @@ export class Cache {
   readonly #closeTimeoutMs: number;
   readonly #l2RetryMs: number;
   readonly #repair = new L2Repair();
-  #mutations = 0;
+  readonly #reads: ReadThrough | undefined;
   #closing: Promise<void> | undefined;
   #sync: L2Sync | undefined;
 
@@ -80,6 +81,7 @@ export class Cache {
     this.#counters = this.#core.counters;
     this.#loader = new Loader(this.#core, this.#closeController.signal);
     const l2 = this.#l2;
+    this.#reads = l2 === undefined ? undefined : new ReadThrough(this.#core, this.#loader, l2);
     if (l2 !== undefined && writeMode === 'behind') {
       this.#queue = new WriteBehindQueue({
         flushIntervalMs: settings.flushIntervalMs,
@@ -183,52 +185,17 @@ export class Cache {
       this.#background(this.#loader.load(key, factory, o, stale, false));
       return Promise.resolve(stale.value);
     }
-    const l2 = this.#l2;
+    const reads = this.#reads;
     if (
-      l2 !== undefined &&
+      reads !== undefined &&
       stale === undefined &&
       options.signal === undefined &&
       !this.#loader.has(key)
     ) {
-      return this.#readThrough(l2, key, factory, o);
+      return reads.read(key, factory, o);
     }
     const flight = this.#loader.load(key, factory, o, stale);
     return this.#loader.wait(flight, o, stale, options.signal);
-  }
-
-  /**
-   * The L1-miss path when no load of the key runs: one batched L2 read, and only if it is
-   * not a fresh hit, the single-flight load (given that read, so L2 is not asked twice).
-   * Skipping the load's bookkeeping on L2 hits is worth about a third of the L2-hit cost
-   * (bench/cache/l2-hit.bench.ts). Concurrent reads of one key share one L2 read.
-   */
-  #readThrough(
-    l2: RedisTier,
-    key: string,
-    factory: Factory<unknown>,
-    o: ResolvedOptions,
-  ): Promise<unknown> {
-    const core = this.#core;
-    const mutations = this.#mutations;
-    return l2.get(key).then((text) => {
-      if (typeof text === 'string') {
-        const record = core.readRecord(text);
-        const now = this.#clock.now();
-        if (
-          record !== undefined &&
-          now < record.env.freshUntil &&
-          !(o.refreshAhead > 0 && now >= record.env.freshUntil - o.refreshAhead * o.ttlMs)
-        ) {
-          this.#counters.l2Hits++;
-          // A local write since the read began makes this value older than L1's.
-          if (mutations === this.#mutations)
-            core.promote(key, record.env, record.value, o, o.l1TtlMs, true);
-          return record.value;
-        }
-      }
-      const flight = this.#loader.load(key, factory, o, undefined, true, text);
-      return this.#loader.wait(flight, o, undefined, undefined);
-    });
   }
 
   /** Returns the fresh cached value of `key` (L1, then L2), or undefined. */
@@ -240,20 +207,23 @@ export class Cache {
       return entry.value as T;
     }
     core.counters.l1Misses++;
-    if (this.#l2 === undefined || this.#closeController.signal.aborted) return undefined;
+    const l2 = this.#l2;
+    const reads = this.#reads;
+    if (l2 === undefined || reads === undefined || this.#closeController.signal.aborted)
+      return undefined;
     const flight = this.#loader.current(key);
     if (flight !== undefined) {
       const value = await flight.promise.catch(() => undefined);
       if (value !== undefined && !flight.stale) return value as T;
     }
-    const mutations = this.#mutations;
-    const record = core.readRecord(await this.#l2.get(key));
+    const mutations = reads.mutations;
+    const record = core.readRecord(await l2.get(key));
     if (record === undefined || core.clock.now() >= record.env.freshUntil) {
       core.counters.l2Misses++;
       return undefined;
     }
     core.counters.l2Hits++;
-    if (mutations === this.#mutations)
+    if (mutations === reads.mutations)
       core.promote(key, record.env, record.value, undefined, this.#defaults.l1TtlMs, false);
     return record.value as T;
   }
@@ -276,7 +246,7 @@ export class Cache {
       value === undefined ? { ...o, negativeTtlMs: o.ttlMs } : o,
       version,
     );
-    this.#mutations++;
+    this.#mutated();
     this.#loader.invalidate(key);
     core.installL1(key, prepared.entry);
     const write = prepared.write;
@@ -291,7 +261,7 @@ export class Cache {
   /** Removes `key` from every instance's L1 and from L2. */
   async delete(key: string): Promise<void> {
     this.#assertOpen();
-    this.#mutations++;
+    this.#mutated();
     this.#loader.invalidate(key);
     this.#l1.delete(key);
     this.#queue?.drop(key);
@@ -315,7 +285,7 @@ export class Cache {
   async deleteByTag(tag: string): Promise<void> {
     this.#assertOpen();
     checkString('tag', tag);
-    this.#mutations++;
+    this.#mutated();
     this.#l1.deleteTag(tag);
     this.#loader.invalidateTag(tag);
     this.#queue?.dropWhere((w) => w.tags?.includes(tag) === true);
@@ -339,7 +309,7 @@ export class Cache {
   /** Empties L1 here and in every instance, and removes the namespace's keys from L2. */
   async clear(): Promise<void> {
     this.#assertOpen();
-    this.#mutations++;
+    this.#mutated();
     this.#l1.clear();
     this.#loader.invalidateAll();
     this.#queue?.dropWhere(() => true);
@@ -417,6 +387,11 @@ export class Cache {
   /** A load nobody awaits (a refresh): its failure is counted in stats, not thrown. */
   #background(flight: Flight): void {
     flight.promise.catch(() => undefined);
+  }
+
+  /** A local write: reads of L2 already under way must not promote what they find. */
+  #mutated(): void {
+    if (this.#reads !== undefined) this.#reads.mutations++;
   }
 
   #assertOpen(): void {

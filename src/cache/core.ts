@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../internal/clock.js';
-import { type Envelope, decodeEnvelope, encodeEnvelope } from './envelope.js';
+import { type Envelope, type RecordHeader, decodeEnvelope, encodeEnvelope } from './envelope.js';
 import type { InvalidationBus } from './invalidation-bus.js';
 import { formatMessage } from './invalidation-bus.js';
 import { LatencyRecorder } from './latency.js';
@@ -162,7 +162,7 @@ export class Core {
    */
   promote(
     key: string,
-    env: Envelope,
+    env: RecordHeader,
     value: unknown,
     o: ResolvedOptions | undefined,
     l1TtlMs: number,

@@ -79,14 +79,32 @@ export interface RedisTierOptions {
 const FAILED = Symbol('failed');
 type Failed = typeof FAILED;
 
-interface PendingRead {
-  key: string;
-  resolve: (value: string | null | undefined) => void;
+/**
+ * One queued L2 read. `settle` is called once, synchronously from the batch's reply, with
+ * the record (a string), null when absent, or undefined when L2 failed. A read is an object
+ * with a method rather than a promise so that the L2-hit path (read-through.ts) makes one
+ * promise per request, not two (bench/cache/l2-hit.bench.ts).
+ */
+export interface L2Read {
+  readonly key: string;
+  settle(text: string | null | undefined): void;
+}
+
+/** The L2Read behind {@link RedisTier.get}. */
+class PromisedRead implements L2Read {
+  readonly key: string;
+  readonly promise: Promise<string | null | undefined>;
+  settle!: (text: string | null | undefined) => void;
+
+  constructor(key: string) {
+    this.key = key;
+    this.promise = new Promise((resolve) => (this.settle = resolve));
+  }
 }
 
 /**
- * The L2 tier on an ioredis client the caller owns. Reads issued in the same event-loop turn
- * are sent as one MGET (bench/cache/l2-hit.bench.ts). Every operation is bounded by
+ * The L2 tier on an ioredis client the caller owns. Reads queued in the same event-loop turn
+ * are sent as pipelined MGETs (bench/cache/l2-hit.bench.ts). Every operation is bounded by
  * `timeoutMs`; after a failure the tier reports itself unusable for `retryMs`, and also while
  * the client is not connected, so a Redis outage costs no waiting: callers fall back to L1
  * and the source. ioredis reconnects by itself and the tier is used again once it is ready.
@@ -100,8 +118,9 @@ export class RedisTier {
   readonly #leasePrefix: string;
   readonly #options: RedisTierOptions;
   #downUntil = 0;
-  #reads: PendingRead[] = [];
-  #queued = new Map<string, Promise<string | null | undefined>>();
+  #reads: L2Read[] = [];
+  /** The first unsent read of each key, so that reads of one key can share it. */
+  readonly #unsent = new Map<string, L2Read>();
   #flushScheduled = false;
 
   constructor(client: Redis, options: RedisTierOptions) {
@@ -134,24 +153,36 @@ export class RedisTier {
   get(key: string): Promise<string | null | undefined> {
     if (!this.usable) return Promise.resolve(undefined);
     // Reads of one key in one batch share one promise (a hot key asked by many requests).
-    const queued = this.#queued.get(key);
-    if (queued !== undefined) return queued;
-    const read = new Promise<string | null | undefined>((resolve) => {
-      this.#reads.push({ key, resolve });
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(this.#flushReads);
-      }
-    });
-    this.#queued.set(key, read);
-    return read;
+    const unsent = this.#unsent.get(key);
+    if (unsent instanceof PromisedRead) return unsent.promise;
+    const read = new PromisedRead(key);
+    this.enqueue(read);
+    return read.promise;
+  }
+
+  /**
+   * Queues a read for the next batch (the caller checked {@link usable}); it is sent at the
+   * end of this event-loop turn. `read.settle` must not throw.
+   */
+  enqueue(read: L2Read, share = true): void {
+    this.#reads.push(read);
+    if (share && !this.#unsent.has(read.key)) this.#unsent.set(read.key, read);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flushReads);
+    }
   }
 
   readonly #flushReads = (): void => {
     this.#flushScheduled = false;
     const pending = this.#reads;
+    if (pending.length === 0) return;
     this.#reads = [];
-    this.#queued.clear();
+    if (this.#unsent.size > 0) this.#unsent.clear();
+    if (!this.usable) {
+      for (const read of pending) read.settle(undefined);
+      return;
+    }
     // Several smaller MGETs in one pipeline, rather than one big one: Redis answers the
     // first while this process parses the previous reply (bench/cache/l2-hit.bench.ts).
     const size = this.#options.readBatch;
@@ -160,15 +191,16 @@ export class RedisTier {
     }
   };
 
-  #readBatch(batch: PendingRead[]): void {
+  #readBatch(batch: L2Read[]): void {
     const started = performance.now();
-    const keys = batch.map((r) => this.#prefix + r.key);
+    const keys = new Array<string>(batch.length);
+    for (let i = 0; i < batch.length; i++) keys[i] = this.#prefix + batch[i]!.key;
     const request =
       keys.length === 1 ? this.client.get(keys[0]!).then((v) => [v]) : this.client.mget(keys);
     void this.#guard(request).then((values) => {
       this.readLatency.record(performance.now() - started);
       for (let i = 0; i < batch.length; i++) {
-        batch[i]!.resolve(values === FAILED ? undefined : (values[i] ?? null));
+        batch[i]!.settle(values === FAILED ? undefined : (values[i] ?? null));
       }
     });
   }
