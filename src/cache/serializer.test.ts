@@ -38,8 +38,17 @@ describe('jsonSerializer', () => {
     assert.deepEqual(roundTrip(value), value);
   });
 
-  test('plain JSON stays plain JSON', () => {
+  test('plain JSON stays plain JSON; text with tags is marked by its first character', () => {
     assert.equal(jsonSerializer.serialize({ a: [1, 'x', true] }), '{"a":[1,"x",true]}');
+    assert.equal(jsonSerializer.serialize({ n: 1n }), '~{"n":{"$hp":"bigint","v":"1"}}');
+    // Plain values that look like the mark or a tag stay plain, and read back as written.
+    for (const value of ['~x', { note: 'a "$hp" in text' }, ['~', { $hp: 1 }]]) {
+      assert.deepEqual(roundTrip(value), value);
+    }
+    assert.equal(jsonSerializer.serialize('~x'), '"~x"');
+    // A failed serialize leaves nothing behind for the next value.
+    assert.throws(() => jsonSerializer.serialize({ n: 1n, f: () => 1 }));
+    assert.equal(jsonSerializer.serialize({ a: 1 }), '{"a":1}');
   });
 
   test('rejects functions, symbols, cycles and class instances with HP_ERR_CACHE_SERIALIZE', () => {

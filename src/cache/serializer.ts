@@ -13,36 +13,47 @@ export interface Serializer {
 }
 
 // A tagged object stands for a type JSON lacks. The marker key is unlikely in user data, and
-// a plain object that happens to use it is escaped as { $hp: 'obj', v: [[k, v], ...] }.
+// a plain object that happens to use it is escaped as { $hp: 'obj', v: [[k, v], ...] }. Text
+// with tags in it starts with EXTENDED (never the first character of JSON), so plain JSON is
+// told apart by its first character, without a scan for the marker (about 100 ns for a
+// 120-byte payload, a third of the L2-hit path's own cost).
 const MARK = '$hp';
-const MARK_TEXT = '"$hp"';
+const EXTENDED = '~';
+const EXTENDED_CODE = 126;
+/** Set by the replacer when it writes a tag; read and reset by serialize. */
+let tagged = false;
+
+function tag(kind: string, v?: unknown): Record<string, unknown> {
+  tagged = true;
+  return v === undefined ? { [MARK]: kind } : { [MARK]: kind, v };
+}
 
 function replacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
   // JSON.stringify calls toJSON (Date, Buffer) before the replacer: read the raw value instead.
   const raw = this[key];
   switch (typeof raw) {
     case 'bigint':
-      return { [MARK]: 'bigint', v: raw.toString() };
+      return tag('bigint', raw.toString());
     case 'function':
     case 'symbol':
       throw new CacheSerializeError(`cannot serialize a ${typeof raw} (at key "${key}")`);
     case 'undefined':
       // undefined inside an array would become null: keep it exact.
-      return key !== '' && Array.isArray(this) ? { [MARK]: 'undef' } : value;
+      return key !== '' && Array.isArray(this) ? tag('undef') : value;
     case 'number':
-      if (!Number.isFinite(raw)) return { [MARK]: 'num', v: String(raw) };
+      if (!Number.isFinite(raw)) return tag('num', String(raw));
       return value;
     case 'object': {
       if (raw === null) return null;
-      if (raw instanceof Date) return { [MARK]: 'date', v: raw.getTime() };
-      if (Buffer.isBuffer(raw)) return { [MARK]: 'buf', v: raw.toString('base64') };
+      if (raw instanceof Date) return tag('date', raw.getTime());
+      if (Buffer.isBuffer(raw)) return tag('buf', raw.toString('base64'));
       if (raw instanceof Uint8Array)
-        return {
-          [MARK]: 'u8',
-          v: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64'),
-        };
-      if (raw instanceof Map) return { [MARK]: 'map', v: [...raw.entries()] };
-      if (raw instanceof Set) return { [MARK]: 'set', v: [...raw.values()] };
+        return tag(
+          'u8',
+          Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64'),
+        );
+      if (raw instanceof Map) return tag('map', [...raw.entries()]);
+      if (raw instanceof Set) return tag('set', [...raw.values()]);
       if (Array.isArray(raw)) return value;
       const proto = Object.getPrototypeOf(raw) as unknown;
       if (proto !== Object.prototype && proto !== null) {
@@ -51,7 +62,7 @@ function replacer(this: Record<string, unknown>, key: string, value: unknown): u
           `cannot serialize an instance of ${name} (at key "${key}"): pass a custom serializer`,
         );
       }
-      if (Object.hasOwn(raw, MARK)) return { [MARK]: 'obj', v: Object.entries(raw) };
+      if (Object.hasOwn(raw, MARK)) return tag('obj', Object.entries(raw));
       return value;
     }
     default:
@@ -114,15 +125,18 @@ function restoreArrayHoles(value: unknown, text: string): unknown {
  * The default serializer: JSON, extended so that `Date`, `BigInt`, `Buffer`, `Uint8Array`,
  * `Map`, `Set`, `NaN`/`Infinity` and `undefined` array items round-trip exactly. It throws
  * {@link CacheSerializeError} for functions, symbols, cycles and class instances other than
- * those, instead of silently dropping them as `JSON.stringify` would. Plain JSON payloads are
- * parsed without a reviver (the fast path).
+ * those, instead of silently dropping them as `JSON.stringify` would. A value without such
+ * types is stored as its plain JSON and parsed without a reviver (the fast path); one with
+ * them is stored as `~` followed by JSON with tagged objects.
  */
 export const jsonSerializer: Serializer = {
   serialize(value: unknown): string {
+    tagged = false;
     try {
       const text = JSON.stringify(value, replacer);
       // A top-level undefined has no JSON form.
-      return text === undefined ? `{"${MARK}":"undef"}` : text;
+      if (text === undefined) return `${EXTENDED}{"${MARK}":"undef"}`;
+      return tagged ? EXTENDED + text : text;
     } catch (error) {
       if (error instanceof CacheSerializeError) throw error;
       throw new CacheSerializeError(`cannot serialize the value: ${(error as Error).message}`, {
@@ -132,8 +146,9 @@ export const jsonSerializer: Serializer = {
   },
   deserialize(text: string): unknown {
     try {
-      if (!text.includes(MARK_TEXT)) return JSON.parse(text);
-      return restoreArrayHoles(JSON.parse(text, reviver), text);
+      if (text.charCodeAt(0) !== EXTENDED_CODE) return JSON.parse(text);
+      const json = text.slice(1);
+      return restoreArrayHoles(JSON.parse(json, reviver), json);
     } catch (error) {
       if (error instanceof CacheSerializeError) throw error;
       throw new CacheSerializeError(`cannot parse an L2 payload: ${(error as Error).message}`, {
