@@ -2,7 +2,8 @@ import type { Core } from './core.js';
 import { newHeader, readHeader } from './envelope.js';
 import type { Loader } from './loader.js';
 import type { Factory, ResolvedOptions } from './options.js';
-import type { L2Read, RedisTier } from './redis-tier.js';
+import type { L2Read } from './l2-reads.js';
+import type { RedisTier } from './redis-tier.js';
 
 /**
  * The L1-miss path of `getOrSet` when no load of the key runs: one batched L2 read and, only
@@ -33,7 +34,7 @@ export class ReadThrough {
     // Each read has its own slot in the batch (no per-key map on this path); reads of one
     // key that miss still meet in the loader's single flight.
     const read = new HitRead(this, key, factory, o);
-    l2.enqueue(read, false);
+    l2.enqueue(read);
     return read.promise;
   }
 

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Clock } from '../internal/clock.js';
+import { type L2Read, L2Reads } from './l2-reads.js';
 import { LatencyRecorder } from './latency.js';
 
 // Every write compares versions so that an older writer (a factory that started before a
@@ -80,31 +81,8 @@ const FAILED = Symbol('failed');
 type Failed = typeof FAILED;
 
 /**
- * One queued L2 read. `settle` is called once, synchronously from the batch's reply, with
- * the record (a string), null when absent, or undefined when L2 failed. A read is an object
- * with a method rather than a promise so that the L2-hit path (read-through.ts) makes one
- * promise per request, not two (bench/cache/l2-hit.bench.ts).
- */
-export interface L2Read {
-  readonly key: string;
-  settle(text: string | null | undefined): void;
-}
-
-/** The L2Read behind {@link RedisTier.get}. */
-class PromisedRead implements L2Read {
-  readonly key: string;
-  readonly promise: Promise<string | null | undefined>;
-  settle!: (text: string | null | undefined) => void;
-
-  constructor(key: string) {
-    this.key = key;
-    this.promise = new Promise((resolve) => (this.settle = resolve));
-  }
-}
-
-/**
  * The L2 tier on an ioredis client the caller owns. Reads queued in the same event-loop turn
- * are sent as pipelined MGETs (bench/cache/l2-hit.bench.ts). Every operation is bounded by
+ * are sent as pipelined MGETs (l2-reads.ts). Every operation is bounded by
  * `timeoutMs`; after a failure the tier reports itself unusable for `retryMs`, and also while
  * the client is not connected, so a Redis outage costs no waiting: callers fall back to L1
  * and the source. ioredis reconnects by itself and the tier is used again once it is ready.
@@ -118,10 +96,7 @@ export class RedisTier {
   readonly #leasePrefix: string;
   readonly #options: RedisTierOptions;
   #downUntil = 0;
-  #reads: L2Read[] = [];
-  /** The first unsent read of each key, so that reads of one key can share it. */
-  readonly #unsent = new Map<string, L2Read>();
-  #flushScheduled = false;
+  readonly #reads: L2Reads;
 
   constructor(client: Redis, options: RedisTierOptions) {
     this.#options = options;
@@ -137,6 +112,15 @@ export class RedisTier {
       client.defineCommand('hotpathCacheRelease', { lua: RELEASE_SCRIPT, numberOfKeys: 1 });
     }
     this.client = c;
+    this.#reads = new L2Reads({
+      client: c,
+      prefix: this.#prefix,
+      batchSize: options.readBatch,
+      timeoutMs: options.timeoutMs,
+      usable: () => this.usable,
+      fail: (error) => this.#fail(error),
+      latency: this.readLatency,
+    });
   }
 
   /** True when the client is connected and no failure happened in the last `retryMs`. */
@@ -152,57 +136,15 @@ export class RedisTier {
   /** Reads one record: a string, null when absent, undefined when L2 is unusable or failed. */
   get(key: string): Promise<string | null | undefined> {
     if (!this.usable) return Promise.resolve(undefined);
-    // Reads of one key in one batch share one promise (a hot key asked by many requests).
-    const unsent = this.#unsent.get(key);
-    if (unsent instanceof PromisedRead) return unsent.promise;
-    const read = new PromisedRead(key);
-    this.enqueue(read);
-    return read.promise;
+    return this.#reads.get(key);
   }
 
   /**
    * Queues a read for the next batch (the caller checked {@link usable}); it is sent at the
    * end of this event-loop turn. `read.settle` must not throw.
    */
-  enqueue(read: L2Read, share = true): void {
-    this.#reads.push(read);
-    if (share && !this.#unsent.has(read.key)) this.#unsent.set(read.key, read);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(this.#flushReads);
-    }
-  }
-
-  readonly #flushReads = (): void => {
-    this.#flushScheduled = false;
-    const pending = this.#reads;
-    if (pending.length === 0) return;
-    this.#reads = [];
-    if (this.#unsent.size > 0) this.#unsent.clear();
-    if (!this.usable) {
-      for (const read of pending) read.settle(undefined);
-      return;
-    }
-    // Several smaller MGETs in one pipeline, rather than one big one: Redis answers the
-    // first while this process parses the previous reply (bench/cache/l2-hit.bench.ts).
-    const size = this.#options.readBatch;
-    for (let start = 0; start < pending.length; start += size) {
-      this.#readBatch(pending.length <= size ? pending : pending.slice(start, start + size));
-    }
-  };
-
-  #readBatch(batch: L2Read[]): void {
-    const started = performance.now();
-    const keys = new Array<string>(batch.length);
-    for (let i = 0; i < batch.length; i++) keys[i] = this.#prefix + batch[i]!.key;
-    const request =
-      keys.length === 1 ? this.client.get(keys[0]!).then((v) => [v]) : this.client.mget(keys);
-    void this.#guard(request).then((values) => {
-      this.readLatency.record(performance.now() - started);
-      for (let i = 0; i < batch.length; i++) {
-        batch[i]!.settle(values === FAILED ? undefined : (values[i] ?? null));
-      }
-    });
+  enqueue(read: L2Read): void {
+    this.#reads.enqueue(read);
   }
 
   /** Writes one record if no newer version is stored; false when it could not be written. */
