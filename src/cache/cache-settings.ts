@@ -83,7 +83,7 @@ export function resolveCacheOptions(options: CacheOptions): CacheSettings {
     maxBatch: num('writeBehind.maxBatch', wb.maxBatch, 500, { min: 1, integer: true }),
     closeTimeoutMs: num('writeBehind.closeTimeoutMs', wb.closeTimeoutMs, 5000, { min: 0 }),
     l2TimeoutMs: num('l2TimeoutMs', options.l2TimeoutMs, 200, { min: 1 }),
-    l2ReadBatch: num('l2ReadBatch', options.l2ReadBatch, 32, { min: 1, integer: true }),
+    l2ReadBatch: num('l2ReadBatch', options.l2ReadBatch, 64, { min: 1, integer: true }),
     l2RetryMs: num('l2RetryMs', options.l2RetryMs, 1000, { min: 0 }),
     leaseMs: num('leaseMs', options.leaseMs, 10_000, { min: 1 }),
     tombstoneMs: num('tombstoneMs', options.tombstoneMs, 30_000, { min: 1 }),

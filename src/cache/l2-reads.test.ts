@@ -73,6 +73,18 @@ describe('L2Reads', () => {
     assert.equal(latency.summary().count, 2);
   });
 
+  test('a turn with more reads than batchSize is split evenly', async () => {
+    const { client, reads } = setup(60_000, 4);
+    for (const k of ['a', 'b', 'c', 'd', 'e']) void reads.get(k);
+    await turn();
+    assert.deepEqual(
+      client.sent.map((keys) => keys.length),
+      [3, 2],
+    );
+    client.answer(new Map());
+    client.answer(new Map());
+  });
+
   test('enqueued reads settle from the reply; each has its own slot', async () => {
     const { client, reads } = setup();
     const seen: (string | null | undefined)[] = [];

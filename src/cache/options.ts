@@ -55,7 +55,7 @@ export interface CacheOptions {
   l2TimeoutMs?: number;
   /**
    * L2 reads issued in the same event-loop turn go out as MGETs of at most this many keys,
-   * pipelined. @defaultValue 32
+   * pipelined and split evenly (100 reads: two MGETs of 50). @defaultValue 64
    */
   l2ReadBatch?: number;
   /** After an L2 failure, L2 is skipped for this long before it is tried again. @defaultValue 1000 */
