@@ -18,7 +18,7 @@ import type {
 import { resolveCallOptions } from './options.js';
 import { ReadThrough } from './read-through.js';
 import { RedisTier } from './redis-tier.js';
-import type { CacheStats } from './stats.js';
+import { type CacheStats, snapshotStats } from './stats.js';
 import { WriteBehindQueue } from './write-behind.js';
 
 const EMPTY: GetOrSetOptions = Object.freeze({});
@@ -321,40 +321,12 @@ export class Cache {
 
   /** Counters per tier since creation. */
   stats(): CacheStats {
-    const c = this.#core.counters;
-    return {
-      l1: {
-        hits: c.l1Hits,
-        misses: c.l1Misses,
-        staleServed: c.l1Stale,
-        entries: this.#l1.size,
-        bytes: this.#l1.bytes,
-      },
-      l2: {
-        enabled: this.#l2 !== undefined,
-        available: this.#l2?.usable ?? false,
-        hits: c.l2Hits,
-        misses: c.l2Misses,
-        staleServed: c.l2Stale,
-        errors: c.l2Errors,
-        readLatency: this.#l2?.readLatency.summary() ?? {
-          count: 0,
-          meanMs: 0,
-          p50Ms: 0,
-          p99Ms: 0,
-          maxMs: 0,
-        },
-      },
-      factory: {
-        calls: c.factoryCalls,
-        errors: c.factoryErrors,
-        timeouts: c.factoryTimeouts,
-        latency: this.#core.factoryLatency.summary(),
-      },
-      singleFlight: { coalesced: c.coalesced, remoteWaits: c.remoteWaits },
-      writeBehind: { pending: this.#queue?.pending ?? 0, flushed: this.#queue?.flushed ?? 0 },
-      staleServed: c.staleServed,
-    };
+    return snapshotStats(this.#core.counters, {
+      l1: this.#l1,
+      l2: this.#l2,
+      factoryLatency: this.#core.factoryLatency,
+      queue: this.#queue,
+    });
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { LatencySummary } from './latency.js';
+import type { LatencyRecorder, LatencySummary } from './latency.js';
 
 /** Mutable counters behind {@link CacheStats}. */
 export interface Counters {
@@ -75,4 +75,45 @@ export interface CacheStats {
   writeBehind: { pending: number; flushed: number };
   /** Stale values served, all tiers. */
   staleServed: number;
+}
+
+/** The parts of a cache whose state {@link snapshotStats} reads. */
+export interface StatsSources {
+  l1: { readonly size: number; readonly bytes: number };
+  l2: { readonly usable: boolean; readonly readLatency: LatencyRecorder } | undefined;
+  factoryLatency: LatencyRecorder;
+  queue: { readonly pending: number; readonly flushed: number } | undefined;
+}
+
+const NO_LATENCY: LatencySummary = { count: 0, meanMs: 0, p50Ms: 0, p99Ms: 0, maxMs: 0 };
+
+/** The counters and the tiers' state as a {@link CacheStats} (a copy). */
+export function snapshotStats(c: Counters, from: StatsSources): CacheStats {
+  return {
+    l1: {
+      hits: c.l1Hits,
+      misses: c.l1Misses,
+      staleServed: c.l1Stale,
+      entries: from.l1.size,
+      bytes: from.l1.bytes,
+    },
+    l2: {
+      enabled: from.l2 !== undefined,
+      available: from.l2?.usable ?? false,
+      hits: c.l2Hits,
+      misses: c.l2Misses,
+      staleServed: c.l2Stale,
+      errors: c.l2Errors,
+      readLatency: from.l2?.readLatency.summary() ?? { ...NO_LATENCY },
+    },
+    factory: {
+      calls: c.factoryCalls,
+      errors: c.factoryErrors,
+      timeouts: c.factoryTimeouts,
+      latency: from.factoryLatency.summary(),
+    },
+    singleFlight: { coalesced: c.coalesced, remoteWaits: c.remoteWaits },
+    writeBehind: { pending: from.queue?.pending ?? 0, flushed: from.queue?.flushed ?? 0 },
+    staleServed: c.staleServed,
+  };
 }
