@@ -3,6 +3,7 @@ import { InvalidOptionError } from '../errors/index.js';
 import { monotonicClock, type Clock } from '../internal/clock.js';
 import { checkNumber } from '../internal/validate-options.js';
 import type { Histogram } from '../metrics/index.js';
+import { endPool } from './end-pool.js';
 import type { NPlusOneDetector } from './n-plus-one.js';
 import { LeakDetector, type LeakReport } from './leak-detector.js';
 import { ConnectionAcquirer } from './pool-acquire.js';
@@ -242,7 +243,7 @@ export class InstrumentedPool {
     pool.off('error', this.#onIdleError);
     pool.off('remove', this.#onRemove);
     delete (pool as unknown as Record<symbol, unknown>)[INSTRUMENTED];
-    if (this.#ownsPool) await pool.end();
+    if (this.#ownsPool) await endPool(pool);
   }
 
   #patchClient(client: PoolClient): void {
@@ -296,7 +297,7 @@ export async function createPool(options: CreatePoolOptions = {}): Promise<Instr
   try {
     return new InstrumentedPool(pool, options, true);
   } catch (error) {
-    await pool.end();
+    await endPool(pool);
     throw error;
   }
 }

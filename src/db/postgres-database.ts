@@ -1,5 +1,6 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import type { Database, QueryExecutor, QueryResult } from './database.js';
+import { endPool } from './end-pool.js';
 import { pingWithin } from './ping.js';
 import { ConnectError, QueryError } from './errors.js';
 
@@ -76,8 +77,8 @@ export class PostgresDatabase implements Database {
     return pingWithin(this, timeoutMs);
   }
 
-  async close(): Promise<void> {
-    await this.#pool.end();
+  close(): Promise<void> {
+    return endPool(this.#pool);
   }
 }
 
@@ -110,7 +111,7 @@ export async function connectPostgres(
   try {
     await database.query('SELECT 1');
   } catch (error) {
-    await pool.end().catch(() => {});
+    await endPool(pool).catch(() => {});
     const where = safeHost(url);
     const reason =
       error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
