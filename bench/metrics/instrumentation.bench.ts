@@ -3,16 +3,19 @@
  *  1. CPU per request of what the Fastify hooks do (in-flight up and down, RequestMetrics
  *     .observe with route template, method, status), vs the same with prom-client (counter
  *     inc with labels, histogram observe with labels, in-flight gauge inc/dec);
- *  2. a Fastify server on a cached read route with and without the plugin, each in its own
+ *  2. two Fastify apps on a cached read route, with and without the plugin, in one server
  *     process pinned to core 0 (`taskset`, when present), driven in turn by `hotpath load`
- *     pinned to core 1 (32 connections, closed model): throughput, and the server's CPU time
- *     per request (from /proc), which other load on the machine moves far less. The order
- *     alternates each round; the cost of the plugin is the median of the per-round
- *     differences (paired), with its quartiles.
+ *     pinned to core 1 (32 connections, closed model): throughput, and the process's CPU time
+ *     per request (from /proc) during each app's round, which other load on the machine moves
+ *     far less. The order alternates each round; the cost of the plugin is the median of the
+ *     per-round differences (paired), with its quartiles. Two server processes run in turn,
+ *     building the apps in either order, and their rounds are pooled.
  *
  *   npm run bench -- metrics --filter instrumentation
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import diagnostics from 'node:diagnostics_channel';
+import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { RequestMetrics } from 'hotpath/metrics';
 import promClient from 'prom-client';
@@ -22,7 +25,7 @@ import { interleave, median, printRatios, writeResult } from '../lib/report.js';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const OPS = 1_000_000;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
-const PAIRED_ROUNDS = Number(process.env.BENCH_PAIRED_ROUNDS ?? 15);
+const PAIRED_ROUNDS = Number(process.env.BENCH_PAIRED_ROUNDS ?? 16);
 
 // ---- 1. CPU per request ---------------------------------------------------------------
 const routes = Array.from({ length: 8 }, (_, i) => `/api/resource${i}/:id`);
@@ -99,27 +102,65 @@ for (const [name, ops] of Object.entries(perRequestMedians)) {
 }
 await ours.close();
 
+// What the baseline app of part 2 pays too: with the plugin subscribed anywhere in the
+// process, Node builds and publishes two channel messages for every request of every server,
+// and the plugin's subscriber returns at once for a server it does not follow.
+const channels = ['http.server.request.start', 'http.server.response.finish'].map((name) =>
+  diagnostics.channel(`bench.${name}`),
+);
+const followedServer = {};
+const otherServer = {};
+const ignore = (message: unknown): void => {
+  if ((message as { server: unknown }).server !== followedServer) return;
+  throw new Error('not reached');
+};
+for (const channel of channels) channel.subscribe(ignore);
+const sockets = Array.from({ length: 32 }, () => ({}));
+const publishNs = median(
+  Array.from({ length: ROUNDS }, () => {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < OPS; i++) {
+      const socket = sockets[i & 31]!;
+      for (const channel of channels) {
+        if (channel.hasSubscribers) {
+          channel.publish({ request: socket, response: socket, socket, server: otherServer });
+        }
+      }
+    }
+    return Number(process.hrtime.bigint() - start) / OPS;
+  }),
+);
+for (const channel of channels) channel.unsubscribe(ignore);
+console.log(
+  `  two channel messages filtered out (paid by both apps in part 2) ${publishNs.toFixed(1)} ns per request`,
+);
+
 // ---- 2. Fastify with and without the plugin, paired rounds -------------------------------
 const root = resolve(import.meta.dirname, '..', '..');
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const pinned = (core: number, argv: string[]): [string, string[]] =>
   hasTaskset ? ['taskset', ['-c', String(core), ...argv]] : [argv[0]!, argv.slice(1)];
 
-async function startServer(mode: 'on' | 'off'): Promise<{ child: ChildProcess; port: number }> {
+interface Server {
+  child: ChildProcess;
+  ports: { on: number; off: number };
+}
+
+async function startServer(order: 'on-first' | 'off-first'): Promise<Server> {
   const [command, args] = pinned(0, [
     process.execPath,
     '--conditions=source',
     '--import',
     'tsx',
     resolve(import.meta.dirname, 'server.fixture.ts'),
-    mode,
+    order,
   ]);
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((done, fail) => {
-    child.stdout!.once('data', (d: Buffer) => done(Number(d.toString().trim())));
+  const [off, on] = await new Promise<number[]>((done, fail) => {
+    child.stdout!.once('data', (d: Buffer) => done(d.toString().trim().split(' ').map(Number)));
     child.once('exit', (code) => fail(new Error(`server exited with ${code}`)));
   });
-  return { child, port };
+  return { child, ports: { on: on!, off: off! } };
 }
 
 /** CPU seconds (user + system) a process has used. */
@@ -133,8 +174,8 @@ interface Round {
   cpuMicrosPerRequest: number;
 }
 
-/** Drives one server for `seconds` with the load generator; the server's CPU per request. */
-function drive(server: { child: ChildProcess; port: number }, seconds: number): Round {
+/** Drives one app for `seconds` with the load generator; the server's CPU per request. */
+function drive(server: Server, app: 'on' | 'off', seconds: number): Round {
   const cpuBefore = cpuSeconds(server.child.pid!);
   const [command, args] = pinned(1, [
     process.execPath,
@@ -143,7 +184,7 @@ function drive(server: { child: ChildProcess; port: number }, seconds: number): 
     'tsx',
     resolve(root, 'cli/main.ts'),
     'load',
-    `http://127.0.0.1:${server.port}/api/payments/42`,
+    `http://127.0.0.1:${server.ports[app]}/api/payments/42`,
     '-c',
     '32',
     '-d',
@@ -167,48 +208,56 @@ function quartiles(values: readonly number[]): [number, number, number] {
   return [at(0.25), median(sorted), at(0.75)];
 }
 
-const servers = { off: await startServer('off'), on: await startServer('on') };
-try {
-  // Warm both up so the JIT has compiled the route before the timed rounds.
-  drive(servers.off, 2);
-  drive(servers.on, 2);
-  const rounds: { on: Round[]; off: Round[] } = { on: [], off: [] };
-  for (let round = 0; round < PAIRED_ROUNDS; round++) {
-    const order = round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const);
-    for (const mode of order) rounds[mode].push(drive(servers[mode], SECONDS));
+const rounds: { on: Round[]; off: Round[] } = { on: [], off: [] };
+for (const order of ['off-first', 'on-first'] as const) {
+  const server = await startServer(order);
+  try {
+    // Warm both up so the JIT has compiled the route before the timed rounds.
+    drive(server, 'off', 2);
+    drive(server, 'on', 2);
+    for (let round = 0; round < Math.ceil(PAIRED_ROUNDS / 2); round++) {
+      const apps = round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const);
+      for (const app of apps) rounds[app].push(drive(server, app, SECONDS));
+    }
+  } finally {
+    server.child.kill('SIGTERM');
+    await once(server.child, 'exit');
   }
-  const on = median(rounds.on.map((r) => r.requestsPerSecond));
-  const off = median(rounds.off.map((r) => r.requestsPerSecond));
-  printRatios(
-    'cached read route throughput',
-    { 'Fastify + hotpath metrics plugin': on, 'Fastify, no instrumentation': off },
-    'req/s',
-    'Fastify + hotpath metrics plugin',
-  );
-  console.log(
-    `  difference: ${(((off - on) / off) * 100).toFixed(1)} % (median of ${PAIRED_ROUNDS} rounds of ${SECONDS} s)`,
-  );
-  const cpuOn = median(rounds.on.map((r) => r.cpuMicrosPerRequest));
-  const cpuOff = median(rounds.off.map((r) => r.cpuMicrosPerRequest));
-  const [q1, cost, q3] = quartiles(
-    rounds.on.map((r, i) => r.cpuMicrosPerRequest - rounds.off[i]!.cpuMicrosPerRequest),
-  );
-  console.log(
-    `server CPU per request: with plugin ${cpuOn.toFixed(2)} us, without ${cpuOff.toFixed(2)} us; ` +
-      `plugin cost (paired rounds) ${(cost * 1000).toFixed(0)} ns, quartiles ` +
-      `${(q1 * 1000).toFixed(0)} to ${(q3 * 1000).toFixed(0)} ns (${((cost / cpuOff) * 100).toFixed(1)} %)`,
-  );
-  writeResult('metrics-instrumentation', {
-    perRequest,
-    perRequestNs: Object.fromEntries(
-      Object.entries(perRequestMedians).map(([k, v]) => [k, 1e9 / v]),
-    ),
-    method: { pinned: hasTaskset, pairedRounds: PAIRED_ROUNDS, seconds: SECONDS, connections: 32 },
-    rounds,
-    throughput: { on, off },
-    differencePercent: ((off - on) / off) * 100,
-    serverCpuMicrosPerRequest: { on: cpuOn, off: cpuOff, pluginCost: cost, quartiles: [q1, q3] },
-  });
-} finally {
-  for (const { child } of Object.values(servers)) child.kill('SIGTERM');
 }
+const on = median(rounds.on.map((r) => r.requestsPerSecond));
+const off = median(rounds.off.map((r) => r.requestsPerSecond));
+printRatios(
+  'cached read route throughput',
+  { 'Fastify + hotpath metrics plugin': on, 'Fastify, no instrumentation': off },
+  'req/s',
+  'Fastify + hotpath metrics plugin',
+);
+console.log(
+  `  difference: ${(((off - on) / off) * 100).toFixed(1)} % (median of ${rounds.on.length} rounds of ${SECONDS} s)`,
+);
+const cpuOn = median(rounds.on.map((r) => r.cpuMicrosPerRequest));
+const cpuOff = median(rounds.off.map((r) => r.cpuMicrosPerRequest));
+const [q1, cost, q3] = quartiles(
+  rounds.on.map((r, i) => r.cpuMicrosPerRequest - rounds.off[i]!.cpuMicrosPerRequest),
+);
+console.log(
+  `server CPU per request: with plugin ${cpuOn.toFixed(2)} us, without ${cpuOff.toFixed(2)} us; ` +
+    `plugin cost (paired rounds) ${(cost * 1000).toFixed(0)} ns, quartiles ` +
+    `${(q1 * 1000).toFixed(0)} to ${(q3 * 1000).toFixed(0)} ns (${((cost / cpuOff) * 100).toFixed(1)} %)`,
+);
+writeResult('metrics-instrumentation', {
+  perRequest,
+  perRequestNs: Object.fromEntries(Object.entries(perRequestMedians).map(([k, v]) => [k, 1e9 / v])),
+  filteredChannelMessagesNs: publishNs,
+  method: {
+    pinned: hasTaskset,
+    pairedRounds: rounds.on.length,
+    serverProcesses: 2,
+    seconds: SECONDS,
+    connections: 32,
+  },
+  rounds,
+  throughput: { on, off },
+  differencePercent: ((off - on) / off) * 100,
+  serverCpuMicrosPerRequest: { on: cpuOn, off: cpuOff, pluginCost: cost, quartiles: [q1, q3] },
+});
