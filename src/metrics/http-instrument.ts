@@ -1,6 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, Server as HttpServer, type ServerResponse } from 'node:http';
+import { Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import { InvalidOptionError } from '../errors/index.js';
 import type { RequestMetrics } from './request-metrics.js';
+import { ServerRequests } from './server-requests.js';
 
 /** Options of {@link instrumentHttp}. */
 export interface InstrumentHttpOptions {
@@ -34,9 +37,16 @@ export function routeTemplate(url: string | undefined): string {
 }
 
 /**
- * Wraps a plain `node:http` request handler so every request is recorded in `requests`:
- * route template, method, status class, latency from handler entry to the response's
- * `close`, in-flight count. A response closed before it finished is recorded as status 499.
+ * Wraps a plain `node:http` (or `node:https`) request handler so every request is recorded in
+ * `requests`: route template, method, status class, latency, in-flight count. A response
+ * not finished when its connection closed is recorded as status 499.
+ *
+ * From the first request on, the wrapper follows its server on Node's `http.server.*`
+ * diagnostics channels (the way the Fastify plugin does): latency runs from when Node parsed
+ * the request's head to the response's `finish`, and nothing is attached to each request.
+ * The first request of a server, and requests on servers that publish nothing there
+ * (HTTP/2's compatibility API), are watched through the response's `close` event instead,
+ * with latency from handler entry. The server's `close` event stops the following.
  * @example
  * ```ts
  * const requests = new RequestMetrics();
@@ -50,14 +60,56 @@ export function instrumentHttp(handler: Handler, options: InstrumentHttpOptions)
     throw new InvalidOptionError('requests', 'expected a RequestMetrics');
   }
   const route = options.route ?? ((request: IncomingMessage) => routeTemplate(request.url));
-  return function instrumented(request, response) {
-    const start = performance.now();
-    requests.inFlight++;
-    response.once('close', () => {
-      requests.inFlight--;
-      const status = response.writableFinished ? response.statusCode : 499;
-      requests.observe(request.method ?? 'GET', route(request), status, performance.now() - start);
+  const record = (request: IncomingMessage, status: number, durationMs: number): void => {
+    requests.inFlight--;
+    requests.observe(request.method ?? 'GET', route(request), status, durationMs);
+  };
+  /** Followers by server; `null` for a server that cannot be followed. */
+  const followers = new WeakMap<object, ServerRequests<true> | null>();
+  let lastServer: unknown;
+  let lastFollowed: ServerRequests<true> | undefined;
+  const followerOf = (request: IncomingMessage): ServerRequests<true> | undefined => {
+    const server = (request.socket as (Socket & { server?: unknown }) | null)?.server;
+    if (server === undefined || server === null) return undefined;
+    if (server === lastServer) return lastFollowed;
+    let followed = followers.get(server);
+    if (followed === undefined) {
+      followed =
+        server instanceof HttpServer || server instanceof HttpsServer
+          ? follow(server as HttpServer)
+          : null;
+      followers.set(server, followed);
+    }
+    lastServer = server;
+    lastFollowed = followed ?? undefined;
+    return lastFollowed;
+  };
+  const follow = (server: HttpServer): ServerRequests<true> => {
+    const followed = new ServerRequests<true>(server, {
+      onStart: () => undefined,
+      onEnd: (request, statusCode, durationMs) => {
+        // Only requests whose handler ran are counted (the first one is watched instead).
+        if (request.tag === true) record(request.req, statusCode, durationMs);
+      },
     });
+    server.once('close', () => followed.close());
+    return followed;
+  };
+  return function instrumented(request, response) {
+    requests.inFlight++;
+    const followed = followerOf(request)?.find(request);
+    if (followed !== undefined) {
+      followed.tag = true;
+    } else {
+      const start = performance.now();
+      response.once('close', () => {
+        record(
+          request,
+          response.writableFinished ? response.statusCode : 499,
+          performance.now() - start,
+        );
+      });
+    }
     handler(request, response);
   };
 }

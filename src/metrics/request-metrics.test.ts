@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createServer, request as httpRequest } from 'node:http';
+import { Agent, createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import Fastify from 'fastify';
@@ -267,6 +267,62 @@ describe('instrumentHttp', () => {
     );
     assert.match(text, /^http_request_errors_total\{method="GET",route="\/fail"\} 1$/m);
     assert.equal(requests.inFlight, 0);
+    await requests.close();
+  });
+
+  test('follows the server after its first request: no listener per request, 499 for abandoned', async () => {
+    const requests = new RequestMetrics({ logger: collectingLogger() });
+    const closeListeners: number[] = [];
+    let hung: (() => void) | undefined;
+    const server = createServer(
+      instrumentHttp(
+        (req, res) => {
+          closeListeners.push(res.listenerCount('close'));
+          if (req.url === '/hang') {
+            hung?.();
+            return; // never answered: the client gives up
+          }
+          res.end('ok');
+        },
+        { requests },
+      ),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (path: string): Promise<void> =>
+      new Promise((resolve, reject) => {
+        httpRequest({ host: '127.0.0.1', port, path, agent }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        })
+          .on('error', reject)
+          .end();
+      });
+    for (let i = 0; i < 4; i++) await get(`/orders/${i}`);
+    // The first request is watched through its response; the others are followed.
+    assert.deepEqual(closeListeners, [
+      closeListeners[1]! + 1,
+      closeListeners[1],
+      closeListeners[1],
+      closeListeners[1],
+    ]);
+    const reached = new Promise<void>((resolve) => (hung = resolve));
+    const abandoned = httpRequest({ host: '127.0.0.1', port, path: '/hang', agent: false });
+    abandoned.on('error', () => undefined).end();
+    await reached;
+    assert.equal(requests.inFlight, 1);
+    abandoned.destroy();
+    while (requests.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    agent.destroy();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const text = await requests.registry.metrics();
+    assert.match(
+      text,
+      /^http_requests_total\{method="GET",route="\/orders\/:id",status_class="2xx"\} 4$/m,
+    );
+    assert.match(text, /^http_request_errors_total\{method="GET",route="\/hang"\} 1$/m);
     await requests.close();
   });
 });
