@@ -1,5 +1,5 @@
 /**
- * Request instrumentation cost, two ways, interleaved over rounds:
+ * Request instrumentation cost, three ways, interleaved over rounds:
  *  1. CPU per request of what the Fastify hooks do (in-flight up and down, RequestMetrics
  *     .observe with route template, method, status), vs the same with prom-client (counter
  *     inc with labels, histogram observe with labels, in-flight gauge inc/dec);
@@ -9,7 +9,9 @@
  *     per request (from /proc) during each app's round, which other load on the machine moves
  *     far less. The order alternates each round; the cost of the plugin is the median of the
  *     per-round differences (paired), with its quartiles. Two server processes run in turn,
- *     building the apps in either order, and their rounds are pooled.
+ *     building the apps in either order, and their rounds are pooled;
+ *  3. the same for three plain `node:http` servers in one process: bare, wrapped by
+ *     `instrumentHttp`, and wrapped the usual way (a `close` listener on every response).
  *
  *   npm run bench -- metrics --filter instrumentation
  */
@@ -143,24 +145,52 @@ const pinned = (core: number, argv: string[]): [string, string[]] =>
 
 interface Server {
   child: ChildProcess;
-  ports: { on: number; off: number };
+  /** Port of each app the server process serves. */
+  ports: Record<string, number>;
 }
 
-async function startServer(order: 'on-first' | 'off-first'): Promise<Server> {
+/** Starts a fixture pinned to core 0; it prints the ports of `apps`, in that order. */
+async function startServer(fixture: string, argv: string[], apps: string[]): Promise<Server> {
   const [command, args] = pinned(0, [
     process.execPath,
     '--conditions=source',
     '--import',
     'tsx',
-    resolve(import.meta.dirname, 'server.fixture.ts'),
-    order,
+    resolve(import.meta.dirname, fixture),
+    ...argv,
   ]);
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const [off, on] = await new Promise<number[]>((done, fail) => {
+  const ports = await new Promise<number[]>((done, fail) => {
     child.stdout!.once('data', (d: Buffer) => done(d.toString().trim().split(' ').map(Number)));
     child.once('exit', (code) => fail(new Error(`server exited with ${code}`)));
   });
-  return { child, ports: { on: on!, off: off! } };
+  return { child, ports: Object.fromEntries(apps.map((app, i) => [app, ports[i]!])) };
+}
+
+/**
+ * Two server processes in turn, each driving its apps in alternating order for half the
+ * paired rounds (after a warm-up of each); the rounds of each app, pooled.
+ */
+async function pairedRounds(
+  fixture: string,
+  argvs: [string[], string[]],
+  apps: string[],
+): Promise<Record<string, Round[]>> {
+  const rounds: Record<string, Round[]> = Object.fromEntries(apps.map((app) => [app, []]));
+  for (const argv of argvs) {
+    const server = await startServer(fixture, argv, apps);
+    try {
+      for (const app of apps) drive(server, app, 2);
+      for (let round = 0; round < Math.ceil(PAIRED_ROUNDS / 2); round++) {
+        const order = round % 2 === 0 ? apps : [...apps].reverse();
+        for (const app of order) rounds[app]!.push(drive(server, app, SECONDS));
+      }
+    } finally {
+      server.child.kill('SIGTERM');
+      await once(server.child, 'exit');
+    }
+  }
+  return rounds;
 }
 
 /** CPU seconds (user + system) a process has used. */
@@ -175,7 +205,7 @@ interface Round {
 }
 
 /** Drives one app for `seconds` with the load generator; the server's CPU per request. */
-function drive(server: Server, app: 'on' | 'off', seconds: number): Round {
+function drive(server: Server, app: string, seconds: number): Round {
   const cpuBefore = cpuSeconds(server.child.pid!);
   const [command, args] = pinned(1, [
     process.execPath,
@@ -208,22 +238,11 @@ function quartiles(values: readonly number[]): [number, number, number] {
   return [at(0.25), median(sorted), at(0.75)];
 }
 
-const rounds: { on: Round[]; off: Round[] } = { on: [], off: [] };
-for (const order of ['off-first', 'on-first'] as const) {
-  const server = await startServer(order);
-  try {
-    // Warm both up so the JIT has compiled the route before the timed rounds.
-    drive(server, 'off', 2);
-    drive(server, 'on', 2);
-    for (let round = 0; round < Math.ceil(PAIRED_ROUNDS / 2); round++) {
-      const apps = round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const);
-      for (const app of apps) rounds[app].push(drive(server, app, SECONDS));
-    }
-  } finally {
-    server.child.kill('SIGTERM');
-    await once(server.child, 'exit');
-  }
-}
+const rounds = (await pairedRounds(
+  'server.fixture.ts',
+  [['off-first'], ['on-first']],
+  ['on', 'off'],
+)) as { on: Round[]; off: Round[] };
 const on = median(rounds.on.map((r) => r.requestsPerSecond));
 const off = median(rounds.off.map((r) => r.requestsPerSecond));
 printRatios(
@@ -245,6 +264,24 @@ console.log(
     `plugin cost (paired rounds) ${(cost * 1000).toFixed(0)} ns, quartiles ` +
     `${(q1 * 1000).toFixed(0)} to ${(q3 * 1000).toFixed(0)} ns (${((cost / cpuOff) * 100).toFixed(1)} %)`,
 );
+// ---- 3. plain node:http: instrumentHttp vs a close listener per response ------------------
+const httpApps = ['off', 'instrumentHttp', 'close listener'];
+const httpRounds = await pairedRounds('http-server.fixture.ts', [[], []], httpApps);
+const httpCost = (app: string): [number, number, number] =>
+  quartiles(
+    httpRounds[app]!.map((r, i) => r.cpuMicrosPerRequest - httpRounds.off![i]!.cpuMicrosPerRequest),
+  );
+console.log(
+  `node:http server CPU per request without instrumentation: ${median(httpRounds.off!.map((r) => r.cpuMicrosPerRequest)).toFixed(2)} us`,
+);
+for (const app of ['instrumentHttp', 'close listener']) {
+  const [low, mid, high] = httpCost(app);
+  console.log(
+    `  ${app.padEnd(15)} cost (paired rounds) ${(mid * 1000).toFixed(0)} ns, quartiles ` +
+      `${(low * 1000).toFixed(0)} to ${(high * 1000).toFixed(0)} ns`,
+  );
+}
+
 writeResult('metrics-instrumentation', {
   perRequest,
   perRequestNs: Object.fromEntries(Object.entries(perRequestMedians).map(([k, v]) => [k, 1e9 / v])),
@@ -260,4 +297,8 @@ writeResult('metrics-instrumentation', {
   throughput: { on, off },
   differencePercent: ((off - on) / off) * 100,
   serverCpuMicrosPerRequest: { on: cpuOn, off: cpuOff, pluginCost: cost, quartiles: [q1, q3] },
+  nodeHttp: {
+    rounds: httpRounds,
+    costMicros: Object.fromEntries(httpApps.slice(1).map((app) => [app, httpCost(app)])),
+  },
 });
