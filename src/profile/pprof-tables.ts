@@ -1,5 +1,5 @@
+import { type CallFrameLike, displayPathCache, frameKey, frameName } from './frame-label.js';
 import { ProtoWriter } from './proto-writer.js';
-import { displayPath } from './source-maps.js';
 
 /** Field numbers of `perftools.profiles.Profile` (github.com/google/pprof proto/profile.proto). */
 export const PROFILE_FIELD = {
@@ -30,7 +30,7 @@ export class PprofTables {
   readonly locations = new ProtoWriter(4096);
   #stringIds = new Map<string, number>();
   #locationIds = new Map<string, number>();
-  #files = new Map<string, string>();
+  readonly #pathOf = displayPathCache();
   #nextLocation = 1;
 
   constructor() {
@@ -49,15 +49,11 @@ export class PprofTables {
   }
 
   /** The location id of a V8 frame (0-based line), adding its function and location when new. */
-  location(frame: { functionName: string; url: string; lineNumber: number }): number {
-    const name = frame.functionName === '' ? '(anonymous)' : frame.functionName;
-    let file = this.#files.get(frame.url);
-    if (file === undefined) {
-      file = displayPath(frame.url);
-      this.#files.set(frame.url, file);
-    }
+  location(frame: CallFrameLike): number {
+    const name = frameName(frame);
+    const file = this.#pathOf(frame.url);
     const line = frame.lineNumber + 1;
-    const key = `${name}\u0000${file}\u0000${line}`;
+    const key = frameKey(name, file, line);
     let id = this.#locationIds.get(key);
     if (id === undefined) {
       id = this.#nextLocation++;

@@ -10,10 +10,10 @@ import {
 import type { CpuProfile, CpuProfileNode } from './cpu-profile.js';
 import { selfTimes } from './cpu-profile.js';
 import { ProfileDecodeError } from './errors.js';
+import { type CallFrameLike, displayPathCache, frameKey, frameName } from './frame-label.js';
 import type { HeapProfile, HeapProfileNode } from './heap-profile.js';
 import type { ProfileTree } from './profile-tree.js';
 import { treeFromCpuProfile, treeFromStacks } from './profile-tree.js';
-import { displayPath } from './source-maps.js';
 
 /** Options of {@link cpuProfileToPprof}. */
 export interface CpuPprofOptions {
@@ -33,29 +33,19 @@ export interface HeapPprofOptions {
   includeCollected?: boolean;
 }
 
-interface FrameLike {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-}
-
 /** Interns functions and locations (one location per function) for a pprof Profile. */
 class Interner {
   readonly strings = new StringTable();
   readonly functions: PprofFunction[] = [];
   readonly locations: Location[] = [];
   #ids = new Map<string, number>();
-  #files = new Map<string, string>();
+  readonly #pathOf = displayPathCache();
 
-  location(frame: FrameLike): number {
-    const name = frame.functionName === '' ? '(anonymous)' : frame.functionName;
-    let file = this.#files.get(frame.url);
-    if (file === undefined) {
-      file = displayPath(frame.url);
-      this.#files.set(frame.url, file);
-    }
+  location(frame: CallFrameLike): number {
+    const name = frameName(frame);
+    const file = this.#pathOf(frame.url);
     const line = frame.lineNumber + 1;
-    const key = `${name}\u0000${file}\u0000${line}`;
+    const key = frameKey(name, file, line);
     let id = this.#ids.get(key);
     if (id === undefined) {
       id = this.functions.length + 1;

@@ -1,7 +1,7 @@
 import type { CpuProfile, CpuProfileNode } from './cpu-profile.js';
 import { selfTimes } from './cpu-profile.js';
 import type { HeapProfile, HeapProfileNode } from './heap-profile.js';
-import { displayPath } from './source-maps.js';
+import { displayPathCache, frameKey, frameName } from './frame-label.js';
 
 /** A frame of a {@link ProfileTree}: one function at one place in the call tree. */
 export interface TreeNode {
@@ -60,7 +60,7 @@ function childFinder(): (parent: TreeNode, name: string, file: string, line: num
   return (parent, name, file, line) => {
     let children = index.get(parent);
     if (children === undefined) index.set(parent, (children = new Map()));
-    const key = `${name}\u0000${file}\u0000${line}`;
+    const key = frameKey(name, file, line);
     let child = children.get(key);
     if (child === undefined) {
       child = leaf(name, file, line);
@@ -68,16 +68,6 @@ function childFinder(): (parent: TreeNode, name: string, file: string, line: num
       parent.children.push(child);
     }
     return child;
-  };
-}
-
-/** {@link displayPath}, computed once per URL. */
-function pathCache(): (url: string) => string {
-  const paths = new Map<string, string>();
-  return (url) => {
-    let path = paths.get(url);
-    if (path === undefined) paths.set(url, (path = displayPath(url)));
-    return path;
   };
 }
 
@@ -102,13 +92,13 @@ export function treeFromCpuProfile(profile: CpuProfile, options: CpuTreeOptions 
   const rootNode = profile.nodes[0];
   const root = leaf('(root)', '', 0);
   const childOf = childFinder();
-  const pathOf = pathCache();
+  const pathOf = displayPathCache();
   const walk = (node: CpuProfileNode, into: TreeNode): void => {
     for (const childId of node.children ?? []) {
       const child = byId.get(childId);
       if (child === undefined) continue;
       const frame = child.callFrame;
-      const name = frame.functionName === '' ? '(anonymous)' : frame.functionName;
+      const name = frameName(frame);
       if (name === IDLE && options.keepIdle !== true) continue;
       const target = childOf(into, name, pathOf(frame.url), frame.lineNumber + 1);
       target.self += self.get(child.id) ?? 0;
@@ -125,11 +115,11 @@ export function treeFromCpuProfile(profile: CpuProfile, options: CpuTreeOptions 
 export function treeFromHeapProfile(profile: HeapProfile): ProfileTree {
   const root = leaf('(root)', '', 0);
   const childOf = childFinder();
-  const pathOf = pathCache();
+  const pathOf = displayPathCache();
   const walk = (node: HeapProfileNode, into: TreeNode): void => {
     for (const child of node.children) {
       const frame = child.callFrame;
-      const name = frame.functionName === '' ? '(anonymous)' : frame.functionName;
+      const name = frameName(frame);
       const target = childOf(into, name, pathOf(frame.url), frame.lineNumber + 1);
       target.self += child.selfSize;
       walk(child, target);
