@@ -22,6 +22,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { hotpathCommand, tsxCommand } from '../lib/commands.js';
 import { CPU_TICK_SECONDS, processCpuTimes } from '../lib/proc.js';
 import { environment, median, printRatios, writeResult } from '../lib/report.js';
 
@@ -106,19 +107,8 @@ async function startTarget(): Promise<Target> {
 type Command = (url: string) => string[];
 
 const generators: Record<string, Command> = {
-  'hotpath load': (url) => [
-    process.execPath,
-    '--conditions=source',
-    '--import',
-    'tsx',
-    resolve(root, 'cli/main.ts'),
-    'load',
-    url,
-    '-c',
-    String(CONNECTIONS),
-    '-d',
-    `${RUN_S}s`,
-  ],
+  'hotpath load': (url) =>
+    hotpathCommand('load', url, '-c', String(CONNECTIONS), '-d', `${RUN_S}s`),
   autocannon: (url) => [
     process.execPath,
     resolve(root, 'node_modules/autocannon/autocannon.js'),
@@ -130,16 +120,8 @@ const generators: Record<string, Command> = {
   ],
   wrk: (url) => ['wrk', '-t1', `-c${CONNECTIONS}`, `-d${RUN_S}s`, url],
   // The same closed loop on undici instead of raw sockets (the alternative transport).
-  'undici loop': (url) => [
-    process.execPath,
-    '--conditions=source',
-    '--import',
-    'tsx',
-    resolve(root, 'bench/load/undici-loop.ts'),
-    url,
-    String(CONNECTIONS),
-    String(RUN_S),
-  ],
+  'undici loop': (url) =>
+    tsxCommand('bench/load/undici-loop.ts', url, String(CONNECTIONS), String(RUN_S)),
 };
 
 const fixedRate: Record<string, Command> = {

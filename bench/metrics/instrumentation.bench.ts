@@ -21,6 +21,7 @@ import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { RequestMetrics } from 'hotpath/metrics';
 import promClient from 'prom-client';
+import { hotpathCommand, tsxCommand } from '../lib/commands.js';
 import { processCpuTimes } from '../lib/proc.js';
 import { interleave, median, printRatios, writeResult } from '../lib/report.js';
 
@@ -138,7 +139,6 @@ console.log(
 );
 
 // ---- 2. Fastify with and without the plugin, paired rounds -------------------------------
-const root = resolve(import.meta.dirname, '..', '..');
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const pinned = (core: number, argv: string[]): [string, string[]] =>
   hasTaskset ? ['taskset', ['-c', String(core), ...argv]] : [argv[0]!, argv.slice(1)];
@@ -151,14 +151,7 @@ interface Server {
 
 /** Starts a fixture pinned to core 0; it prints the ports of `apps`, in that order. */
 async function startServer(fixture: string, argv: string[], apps: string[]): Promise<Server> {
-  const [command, args] = pinned(0, [
-    process.execPath,
-    '--conditions=source',
-    '--import',
-    'tsx',
-    resolve(import.meta.dirname, fixture),
-    ...argv,
-  ]);
+  const [command, args] = pinned(0, tsxCommand(resolve(import.meta.dirname, fixture), ...argv));
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const ports = await new Promise<number[]>((done, fail) => {
     child.stdout!.once('data', (d: Buffer) => done(d.toString().trim().split(' ').map(Number)));
@@ -207,21 +200,19 @@ interface Round {
 /** Drives one app for `seconds` with the load generator; the server's CPU per request. */
 function drive(server: Server, app: string, seconds: number): Round {
   const cpuBefore = cpuSeconds(server.child.pid!);
-  const [command, args] = pinned(1, [
-    process.execPath,
-    '--conditions=source',
-    '--import',
-    'tsx',
-    resolve(root, 'cli/main.ts'),
-    'load',
-    `http://127.0.0.1:${server.ports[app]}/api/payments/42`,
-    '-c',
-    '32',
-    '-d',
-    `${seconds}s`,
-    '--json',
-    '-',
-  ]);
+  const [command, args] = pinned(
+    1,
+    hotpathCommand(
+      'load',
+      `http://127.0.0.1:${server.ports[app]}/api/payments/42`,
+      '-c',
+      '32',
+      '-d',
+      `${seconds}s`,
+      '--json',
+      '-',
+    ),
+  );
   const run = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const cpu = cpuSeconds(server.child.pid!) - cpuBefore;
   if (run.status !== 0) throw new Error(`hotpath load failed: ${run.stderr}`);
