@@ -1,9 +1,12 @@
 /**
  * The gateway simulator as its own process. Configured by environment variables
  * (GATEWAY_HOST, GATEWAY_PORT, GATEWAY_LATENCY, GATEWAY_FAILURE_RATE, GATEWAY_DECLINE_RATE,
- * GATEWAY_SEED). When forked by the service it reports its URL over IPC.
+ * GATEWAY_SEED, GATEWAY_LEDGER_FILE, GATEWAY_FAULTS). When forked by the service it reports
+ * its URL over IPC.
  */
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { NO_FAULTS, parseFaults, type GatewayFaults } from './faults.js';
 import { parseLatency, seededRandom } from './latency.js';
 import { createGatewayServer } from './simulator.js';
 
@@ -32,13 +35,31 @@ if (!Number.isInteger(port) || port < 0 || port > 65535)
   fail(`GATEWAY_PORT: expected a port, got "${process.env.GATEWAY_PORT}"`);
 const host = process.env.GATEWAY_HOST ?? '127.0.0.1';
 const seed = process.env.GATEWAY_SEED;
+const ledgerFile = process.env.GATEWAY_LEDGER_FILE;
 
-const server = createGatewayServer({
-  latency,
-  failureRate: rate('GATEWAY_FAILURE_RATE', 0.01),
-  declineRate: rate('GATEWAY_DECLINE_RATE', 0.05),
-  ...(seed !== undefined && seed !== '' ? { random: seededRandom(Number(seed)) } : {}),
-});
+let faults: GatewayFaults = { ...NO_FAULTS };
+const faultsJson = process.env.GATEWAY_FAULTS;
+if (faultsJson !== undefined && faultsJson !== '') {
+  try {
+    faults = parseFaults(JSON.parse(faultsJson));
+  } catch (error) {
+    fail(`GATEWAY_FAULTS: ${(error as Error).message} in "${faultsJson}"`);
+  }
+}
+
+let server: Server;
+try {
+  server = createGatewayServer({
+    latency,
+    failureRate: rate('GATEWAY_FAILURE_RATE', 0.01),
+    declineRate: rate('GATEWAY_DECLINE_RATE', 0.05),
+    ...(seed !== undefined && seed !== '' ? { random: seededRandom(Number(seed)) } : {}),
+    ...(ledgerFile !== undefined && ledgerFile !== '' ? { ledgerFile } : {}),
+    faults,
+  });
+} catch (error) {
+  fail(`GATEWAY_LEDGER_FILE: ${(error as Error).message}`);
+}
 
 server.on('error', (error) => fail(`cannot listen on ${host}:${port}: ${error.message}`));
 server.listen(port, host, () => {
