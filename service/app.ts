@@ -22,7 +22,7 @@ import { paymentRoutes } from './routes/payments.js';
 export interface AppDeps {
   db: Database;
   /** The gateway client; with `stats`, the dashboard and /metrics show its circuit and load. */
-  gateway: Pick<GatewayClient, 'charge'> & Partial<Pick<GatewayClient, 'stats'>>;
+  gateway: Pick<GatewayClient, 'charge'> & Partial<Pick<GatewayClient, 'stats' | 'chargeBudgetMs'>>;
   /** A Redis client when REDIS_URL is set: readiness pings it. */
   redis?: { ping(): Promise<unknown> };
   /** The ioredis client for the cache's L2 tier and invalidation bus (REDIS_URL). */
@@ -73,6 +73,15 @@ export async function buildApp(
   const payments = new PaymentService({
     repository: new PaymentRepository(insights.db),
     gateway: deps.gateway,
+    // The reconciler keeps off a new payment for as long as its own request may still charge it.
+    ...(deps.gateway.chargeBudgetMs === undefined
+      ? {}
+      : { chargeHoldMs: deps.gateway.chargeBudgetMs + 5000 }),
+    onStoreError: (error, payment) =>
+      app.log.warn(
+        { payment: payment.id, err: (error as Error).message },
+        'charge outcome not stored: the payment stays pending for the reconciler',
+      ),
     ...(cache === undefined ? {} : { cache }),
   });
   app.decorate('payments', payments);

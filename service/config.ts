@@ -29,6 +29,8 @@ export interface ServiceConfig {
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
   recoveryIntervalMs: number;
+  /** Pending payments the reconciler asks the gateway about at once. */
+  reconcileConcurrency: number;
   /** `batched` (one LATERAL query) or `naive` (N+1) for GET /api/users/latest-payments. */
   nPlusOne: 'batched' | 'naive';
   /** Queries at least this slow are logged once per shape per minute with their plan. */
@@ -106,8 +108,13 @@ export const configSpec: readonly Spec[] = [
   },
   {
     env: 'RECOVERY_INTERVAL_MS',
-    default: '30000',
-    help: 'how often pending payments left by a crash are re-driven',
+    default: '5000',
+    help: 'how often pending payments (unknown outcome, crash) are settled with the gateway',
+  },
+  {
+    env: 'RECONCILE_CONCURRENCY',
+    default: '32',
+    help: 'pending payments the reconciler asks the gateway about at once',
   },
   {
     env: 'N_PLUS_ONE',
@@ -234,6 +241,7 @@ export function loadConfig(
       100,
       86_400_000,
     ),
+    reconcileConcurrency: integer('RECONCILE_CONCURRENCY', get('RECONCILE_CONCURRENCY'), 1, 1024),
     nPlusOne,
     slowQueryMs: integer('SLOW_QUERY_MS', get('SLOW_QUERY_MS'), 0, 3_600_000),
     logLevel,

@@ -9,6 +9,8 @@ import { ConfigError, configHelp, loadConfig, type ServiceConfig } from './confi
 import { GatewayClient } from './gateway/client.js';
 import { spawnGateway, type SpawnedGateway } from './gateway/spawn.js';
 import { migrations } from './migrations/index.js';
+import { Reconciler } from './payments/reconciler.js';
+import { reconcilerPanels } from './plugins/reconciler-panels.js';
 
 function fatal(message: string): never {
   console.error(`hotpath: ${message}`);
@@ -17,6 +19,25 @@ function fatal(message: string): never {
 
 function say(message: string): void {
   console.log(`hotpath: ${message}`);
+}
+
+/** Logs the first error at once, then at most one line per `everyMs` with the count suppressed. */
+function rateLimitedLog(log: (message: string) => void, what: string, everyMs: number) {
+  let last = 0;
+  let suppressed = 0;
+  return {
+    report(error: unknown): void {
+      const now = Date.now();
+      if (now - last < everyMs) {
+        suppressed++;
+        return;
+      }
+      const more = suppressed > 0 ? ` (${suppressed} more since the last line)` : '';
+      log(`${what}: ${(error as Error).message}${more}`);
+      last = now;
+      suppressed = 0;
+    },
+  };
 }
 
 async function connectRedis(url: string): Promise<Redis> {
@@ -92,18 +113,22 @@ async function start(config: ServiceConfig): Promise<void> {
     ...(redis ? { redis, cacheRedis: redis } : {}),
   });
 
-  // Payments a crash left pending are driven to a final state, now and periodically.
-  const recoverAfterMs = config.gatewayTimeoutMs * (config.gatewayRetries + 2) + 5000;
-  let recovering: Promise<unknown> = Promise.resolve();
-  const recover = () => {
-    recovering = app.payments
-      .recoverPending(recoverAfterMs)
-      .then((n) => n > 0 && app.log.warn(`recovered ${n} pending payment(s)`))
-      .catch((error: unknown) => app.log.error({ err: error }, 'recovery sweep failed'));
-  };
-  recover();
-  const recoveryTimer = setInterval(recover, config.recoveryIntervalMs);
-  recoveryTimer.unref();
+  // Pending payments (an unknown outcome, a crash) are settled by asking the gateway, now and
+  // every RECOVERY_INTERVAL_MS; a sweep never overlaps the previous one.
+  const reconciler = new Reconciler({
+    payments: app.payments,
+    gateway: client,
+    concurrency: config.reconcileConcurrency,
+    leaseMs: client.chargeBudgetMs + 5000,
+    onError: (error) => reconcileErrors.report(error),
+  });
+  const reconcileErrors = rateLimitedLog(
+    (message) => app.log.error(message),
+    'reconciler sweep failed',
+    10_000,
+  );
+  reconcilerPanels(app, () => reconciler.stats);
+  reconciler.start(config.recoveryIntervalMs);
 
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -128,7 +153,6 @@ async function start(config: ServiceConfig): Promise<void> {
     stopping = true;
     say(`${signal}: draining in-flight requests`);
     app.draining = true;
-    clearInterval(recoveryTimer);
     const force = setTimeout(() => {
       console.error(
         `hotpath: in-flight requests still running after ${config.shutdownTimeoutMs} ms; closing anyway`,
@@ -140,7 +164,7 @@ async function start(config: ServiceConfig): Promise<void> {
     // when every in-flight request has been answered.
     await app.close();
     clearTimeout(force);
-    await recovering;
+    await reconciler.close();
     await client.close();
     await db.close();
     redis?.disconnect();

@@ -2,13 +2,20 @@
  * The service's client of the payment gateway: one undici keep-alive pool behind hotpath's
  * resilience policies, outermost first:
  *
- *   bulkhead (bounded concurrent charges) -> retry (backoff + full jitter)
- *     -> circuit breaker (fail fast while the gateway is down) -> timeout per attempt
+ *   bulkhead (bounded concurrent charges) -> circuit breaker (one outcome per charge, after
+ *     its retries) -> retry (backoff + full jitter) -> timeout per attempt
  *
- * Retrying a charge is safe because the gateway is idempotent by payment id. When every
- * attempt fails after at least one was sent, the client asks the gateway once whether the
- * charge exists (an attempt may have timed out after the charge was made) and otherwise
- * reports `failed`: every payment ends in a definite state.
+ * The breaker judges whole charges, not attempts: flakiness that the retries absorb keeps it
+ * closed, a dead or stalled gateway (every retry of many charges failing) opens it.
+ *
+ * Retrying a charge is safe because the gateway is idempotent by payment id. Every outcome
+ * says what is known of the money:
+ *
+ *   authorized, declined   the gateway answered with a final state
+ *   failed                 the gateway refused the request itself (a 4xx): nothing charged
+ *   not_sent               no attempt left this process (breaker open, bulkhead full)
+ *   unknown                an attempt was sent and no answer says what became of it
+ *                          (timeout, reset, 5xx): the charge may exist
  */
 import {
   Bulkhead,
@@ -58,7 +65,20 @@ export interface ChargeRequest {
 export type ChargeOutcome =
   | { status: 'authorized'; reference: string }
   | { status: 'declined'; reason: string }
-  | { status: 'failed'; reason: string };
+  | { status: 'failed'; reason: string }
+  | { status: 'not_sent'; reason: string }
+  | { status: 'unknown'; reason: string };
+
+/** An outcome that settles a payment for good: what the gateway said. */
+export type DefiniteOutcome = Extract<
+  ChargeOutcome,
+  { status: 'authorized' | 'declined' | 'failed' }
+>;
+
+/** Whether an outcome says what became of the charge (a final state can be stored). */
+export function isDefinite(outcome: ChargeOutcome): outcome is DefiniteOutcome {
+  return outcome.status !== 'unknown' && outcome.status !== 'not_sent';
+}
 
 interface ChargeBody {
   status?: string;
@@ -66,10 +86,12 @@ interface ChargeBody {
   reason?: string;
 }
 
-/** The gateway answered but could not take the request now (5xx): worth another attempt. */
+/** The gateway answered but could not take the request now (5xx, 408, 429): worth another attempt. */
 class GatewayUnavailableError extends Error {}
 /** The gateway refused the request itself (4xx): sending it again changes nothing. */
 class GatewayRejectedError extends Error {}
+/** A 200 whose body is not a charge: the gateway's state is not known from it. */
+class GatewayBadResponseError extends Error {}
 
 const isTransient = (error: unknown) => !(error instanceof GatewayRejectedError);
 
@@ -113,52 +135,82 @@ export class GatewayClient {
     };
   }
 
-  /** Charges the gateway; never throws: failures become a `failed` outcome with a reason. */
+  /**
+   * Longest time one `charge` can take when the bulkhead has room: every attempt timing out,
+   * the backoffs between them and the lookup after them.
+   */
+  get chargeBudgetMs(): number {
+    let backoff = 0;
+    for (let i = 0; i < this.#retries; i++) backoff += Math.min(this.#backoffMs * 2 ** i, 5000);
+    return this.#timeoutMs * (this.#retries + 2) + backoff;
+  }
+
+  /**
+   * Charges the gateway (idempotent by payment id); never throws. After attempts that were
+   * sent and failed, asks once whether the charge exists before answering `unknown`.
+   */
   async charge(request: ChargeRequest): Promise<ChargeOutcome> {
     let sent = false;
     try {
       const body = await this.#bulkhead.execute(() =>
-        retry(
-          () =>
-            this.#breaker.execute(() => {
+        this.#breaker.execute(() =>
+          retry(
+            () => {
               sent = true;
-              return withTimeout(
-                (signal) => this.#request('POST', '/v1/charges', signal, request),
-                this.#timeoutMs,
-              );
-            }),
-          {
-            retries: this.#retries,
-            baseMs: this.#backoffMs,
-            shouldRetry: (error) => isTransient(error) && !(error instanceof CircuitOpenError),
-          },
+              return withTimeout((signal) => this.#post(request, signal), this.#timeoutMs);
+            },
+            { retries: this.#retries, baseMs: this.#backoffMs, shouldRetry: isTransient },
+          ),
         ),
       );
-      if (body === undefined) return { status: 'failed', reason: 'gateway_bad_response' };
       return toOutcome(body);
     } catch (error) {
       const reason = reasonOf(error);
-      if (!sent || error instanceof GatewayRejectedError) return { status: 'failed', reason };
-      return this.#lookup(request.id, reason);
+      if (error instanceof GatewayRejectedError) return { status: 'failed', reason };
+      if (!sent) return { status: 'not_sent', reason };
+      return (await this.lookup(request.id)) ?? { status: 'unknown', reason };
     }
   }
 
-  /** After failed attempts: did one of them charge before it failed? Ask once. */
-  async #lookup(id: string, reason: string): Promise<ChargeOutcome> {
+  /**
+   * What the gateway holds for a payment: its final state, or `undefined` when the gateway has
+   * no charge for it or cannot say now (unreachable, slow, breaker open). Never throws.
+   */
+  async lookup(id: string): Promise<DefiniteOutcome | undefined> {
+    if (this.#breaker.state === 'open') return undefined;
     try {
-      const existing = await withTimeout(
+      const body = await withTimeout(
         (signal) => this.#request('GET', `/v1/charges/${encodeURIComponent(id)}`, signal),
         this.#timeoutMs,
       );
-      if (existing !== undefined) return toOutcome(existing);
+      return body === undefined ? undefined : toOutcome(body);
     } catch {
-      // The gateway is unreachable: the charge is reported failed below.
+      return undefined;
     }
-    return { status: 'failed', reason };
+  }
+
+  /**
+   * Settles a payment whose earlier charge may have been sent (a crash, an unknown outcome):
+   * the gateway's record when it has one, else the idempotent charge again. `not_sent` and
+   * `unknown` mean "ask again later", never that the charge failed.
+   */
+  async resolve(request: ChargeRequest): Promise<ChargeOutcome> {
+    const known = await this.lookup(request.id);
+    if (known !== undefined) return known;
+    const outcome = await this.charge(request);
+    // A fresh charge that could not be sent says nothing of an earlier attempt that was.
+    return outcome.status === 'not_sent' ? { status: 'unknown', reason: outcome.reason } : outcome;
   }
 
   async close(): Promise<void> {
     await this.#pool.close();
+  }
+
+  async #post(request: ChargeRequest, signal: AbortSignal): Promise<ChargeBody> {
+    const body = await this.#request('POST', '/v1/charges', signal, request);
+    // A 404 to a charge is not a charge: the gateway is not the one we expect.
+    if (body === undefined) throw new GatewayBadResponseError('gateway answered 404 to a charge');
+    return body;
   }
 
   /** Resolves to the JSON body of a 200, `undefined` for a 404. */
@@ -175,28 +227,35 @@ export class GatewayClient {
       ...(payload === undefined ? {} : { body: JSON.stringify(payload) }),
       signal,
     });
-    if (statusCode === 200) return (await body.json()) as ChargeBody;
+    if (statusCode === 200) {
+      const parsed = (await body.json()) as ChargeBody;
+      if (parsed.status !== 'authorized' && parsed.status !== 'declined')
+        throw new GatewayBadResponseError(`gateway answered a charge with status ${parsed.status}`);
+      return parsed;
+    }
     await body.dump();
     if (statusCode === 404) return undefined;
-    if (statusCode >= 500) throw new GatewayUnavailableError(`gateway answered ${statusCode}`);
+    if (statusCode >= 500 || statusCode === 408 || statusCode === 429)
+      throw new GatewayUnavailableError(`gateway answered ${statusCode}`);
     throw new GatewayRejectedError(`gateway_rejected_${statusCode}`);
   }
 }
 
-function toOutcome(body: ChargeBody): ChargeOutcome {
+function toOutcome(body: ChargeBody): DefiniteOutcome {
   if (body.status === 'authorized')
     return { status: 'authorized', reference: body.reference ?? '' };
-  if (body.status === 'declined') return { status: 'declined', reason: body.reason ?? 'declined' };
-  return { status: 'failed', reason: 'gateway_bad_response' };
+  return { status: 'declined', reason: body.reason ?? 'declined' };
 }
 
 function reasonOf(error: unknown): string {
   if (error instanceof CircuitOpenError) return 'gateway_circuit_open';
   if (error instanceof BulkheadFullError) return 'gateway_busy';
   if (error instanceof GatewayRejectedError) return error.message;
+  if (error instanceof GatewayBadResponseError) return 'gateway_bad_response';
+  if (error instanceof GatewayUnavailableError) return 'gateway_unavailable';
   if (error instanceof TimeoutError) return 'gateway_timeout';
   const e = error as { code?: string };
   if (e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT')
     return 'gateway_timeout';
-  return 'gateway_unavailable';
+  return 'gateway_unreachable';
 }

@@ -29,4 +29,19 @@ export const migrations: Migration[] = [
       CREATE INDEX payments_pending_created ON payments (created_at) WHERE status = 'pending';
     `,
   },
+  {
+    version: 2,
+    name: 'pending_payments_schedule',
+    sql: `
+      -- A pending payment is re-driven by the reconciler once next_attempt_at has passed: the
+      -- request that created it holds it until its own charge ends; an unknown outcome or a
+      -- reconciler's claim moves it on (a lease, so instances never work one payment at once).
+      ALTER TABLE payments ADD COLUMN attempts integer NOT NULL DEFAULT 0;
+      ALTER TABLE payments ADD COLUMN next_attempt_at timestamptz NOT NULL DEFAULT now();
+      ALTER TABLE payments ADD COLUMN last_error text;
+      UPDATE payments SET next_attempt_at = created_at WHERE status = 'pending';
+      DROP INDEX payments_pending_created;
+      CREATE INDEX payments_pending_due ON payments (next_attempt_at) WHERE status = 'pending';
+    `,
+  },
 ];

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Cache } from 'hotpath/cache';
 import { ApiError } from '../errors.js';
-import type { ChargeOutcome, GatewayClient } from '../gateway/client.js';
+import type { DefiniteOutcome, GatewayClient } from '../gateway/client.js';
 import type { Payment, PaymentInput, PaymentStatus, UserSummary } from './payment.js';
 import type { PaymentRepository } from './repository.js';
 import { uuid7 } from './uuid7.js';
@@ -11,8 +11,17 @@ export interface PaymentServiceOptions {
   gateway: Pick<GatewayClient, 'charge'>;
   /** How long a retry waits for a concurrent request with its key to finish. Default 15,000 ms. */
   idempotencyWaitMs?: number;
+  /**
+   * How long the creating request holds a new payment before the reconciler may take it: at
+   * least the longest a charge can take. Default 30,000 ms.
+   */
+  chargeHoldMs?: number;
+  /** When the reconciler first looks at a payment whose charge ended unknown. Default 1,000 ms. */
+  unknownRetryMs?: number;
   /** Called when a payment changes state (cache invalidation, events). */
   onChange?: (payment: Payment) => void;
+  /** Called when storing a charge's outcome failed; the payment stays pending for the reconciler. */
+  onStoreError?: (error: unknown, payment: Payment) => void;
   /**
    * Caches `get` (cache-aside) and `summary` (refresh-ahead); both keys are dropped, in every
    * instance, on each state change of a payment, before the change is acknowledged.
@@ -42,23 +51,37 @@ export function requestHash(input: PaymentInput): string {
 
 /**
  * The payments domain: create (idempotent, through the gateway), read, list, summarize, and
- * recover payments a crash left pending. Every create ends in a stored final state.
+ * settle payments whose charge ended without a definite answer. A payment is `failed` only
+ * when the gateway refused it or no attempt was ever sent; an unknown outcome leaves it
+ * `pending` until the gateway says what happened (see {@link Reconciler}).
  */
 export class PaymentService {
   readonly #repo: PaymentRepository;
   readonly #gateway: Pick<GatewayClient, 'charge'>;
   readonly #waitMs: number;
+  readonly #holdMs: number;
+  readonly #unknownRetryMs: number;
   readonly #onChange: ((payment: Payment) => void) | undefined;
+  readonly #onStoreError: ((error: unknown, payment: Payment) => void) | undefined;
   readonly #cache: Cache | undefined;
-  // Requests in flight in this process by idempotency key: concurrent duplicates share one.
-  readonly #inFlight = new Map<string, Promise<CreateResult>>();
+  // Requests in flight in this process by idempotency key, with their body's hash: concurrent
+  // duplicates share one; a different body under the same key is refused at once.
+  readonly #inFlight = new Map<string, { hash: string; result: Promise<CreateResult> }>();
 
   constructor(options: PaymentServiceOptions) {
     this.#repo = options.repository;
     this.#gateway = options.gateway;
     this.#waitMs = options.idempotencyWaitMs ?? 15_000;
+    this.#holdMs = options.chargeHoldMs ?? 30_000;
+    this.#unknownRetryMs = options.unknownRetryMs ?? 1000;
     this.#onChange = options.onChange;
+    this.#onStoreError = options.onStoreError;
     this.#cache = options.cache;
+  }
+
+  /** The repository, for the reconciler. */
+  get repository(): PaymentRepository {
+    return this.#repo;
   }
 
   /** A payment changed state: drop its cached reads everywhere, then tell the listener. */
@@ -75,12 +98,13 @@ export class PaymentService {
   /**
    * Creates a payment and charges it. With an idempotency key, a retry returns the stored
    * payment (waiting for it if the first request is still running) and never charges twice.
+   * The payment comes back `pending` when the charge's outcome is not known yet.
    * @throws ApiError IDEMPOTENCY_KEY_REUSED when the key was used with a different body.
    * @throws ApiError IDEMPOTENCY_IN_PROGRESS when the first request is still running after the wait.
    */
   async create(input: PaymentInput, idempotencyKey: string | undefined): Promise<CreateResult> {
     if (idempotencyKey === undefined) {
-      const payment = await this.#repo.insertPending(uuid7(), input, null, null);
+      const payment = await this.#repo.insertPending(uuid7(), input, null, null, this.#holdMs);
       if (payment === undefined) throw new Error('insert without idempotency key returned no row');
       await this.#changed(payment);
       return { payment: await this.#charge(payment), replayed: false };
@@ -88,21 +112,21 @@ export class PaymentService {
     const hash = requestHash(input);
     const running = this.#inFlight.get(idempotencyKey);
     if (running !== undefined) {
-      const result = await running;
-      this.#checkSameRequest(input, result.payment, hash, hash);
+      if (running.hash !== hash) throw keyReused();
+      const result = await running.result;
       return { payment: result.payment, replayed: true };
     }
-    const promise = this.#createIdempotent(input, idempotencyKey, hash);
-    this.#inFlight.set(idempotencyKey, promise);
+    const result = this.#createIdempotent(input, idempotencyKey, hash);
+    this.#inFlight.set(idempotencyKey, { hash, result });
     try {
-      return await promise;
+      return await result;
     } finally {
       this.#inFlight.delete(idempotencyKey);
     }
   }
 
   async #createIdempotent(input: PaymentInput, key: string, hash: string): Promise<CreateResult> {
-    const inserted = await this.#repo.insertPending(uuid7(), input, key, hash);
+    const inserted = await this.#repo.insertPending(uuid7(), input, key, hash, this.#holdMs);
     if (inserted !== undefined) {
       await this.#changed(inserted);
       return { payment: await this.#charge(inserted), replayed: false };
@@ -114,8 +138,9 @@ export class PaymentService {
       const stored = await this.#repo.findByIdempotencyKey(key);
       if (stored === undefined)
         throw new Error(`idempotency key ${key} conflicted but no row holds it`);
-      this.#checkSameRequest(input, stored.payment, stored.requestHash, hash);
-      if (stored.payment.status !== 'pending') return { payment: stored.payment, replayed: true };
+      if (stored.requestHash !== hash) throw keyReused(stored.payment.id);
+      // Final, or pending with its first charge over (outcome unknown, or a crash): replay it.
+      if (!stored.inProgress) return { payment: stored.payment, replayed: true };
       if (Date.now() >= deadline) {
         throw new ApiError(
           'IDEMPOTENCY_IN_PROGRESS',
@@ -127,36 +152,49 @@ export class PaymentService {
     }
   }
 
-  #checkSameRequest(
-    _input: PaymentInput,
-    payment: Payment,
-    storedHash: string | null,
-    hash: string,
-  ): void {
-    if (storedHash !== hash) {
-      throw new ApiError(
-        'IDEMPOTENCY_KEY_REUSED',
-        `Idempotency-Key was already used for a different request (payment ${payment.id})`,
-      );
-    }
-  }
-
-  /** Charges a pending payment at the gateway and stores the final state. */
+  /** Charges a pending payment at the gateway and stores what is known of it. */
   async #charge(payment: Payment): Promise<Payment> {
-    const outcome: ChargeOutcome = await this.#gateway.charge({
+    const outcome = await this.#gateway.charge({
       id: payment.id,
       amount: payment.amount,
       currency: payment.currency,
     });
+    try {
+      if (outcome.status === 'unknown') {
+        const deferred = await this.#repo.deferPending(
+          payment.id,
+          outcome.reason,
+          this.#unknownRetryMs,
+          true,
+        );
+        return deferred ?? payment;
+      }
+      // No attempt left this process: nothing can have been charged, so failed is the truth.
+      const settled =
+        outcome.status === 'not_sent'
+          ? { status: 'failed' as const, reason: outcome.reason }
+          : outcome;
+      return (await this.settle(payment.id, settled)) ?? payment;
+    } catch (error) {
+      // The row is committed and pending: the reconciler stores the outcome once it can (the
+      // gateway answers it again by payment id). The client is told it is pending.
+      this.#onStoreError?.(error, payment);
+      return payment;
+    }
+  }
+
+  /**
+   * Stores a definite outcome of a pending payment (the first to store wins; a payment already
+   * final keeps its state) and drops its cached reads. Returns the payment as stored.
+   */
+  async settle(id: string, outcome: DefiniteOutcome): Promise<Payment | undefined> {
     const finalized = await this.#repo.finalize(
-      payment.id,
+      id,
       outcome.status,
       outcome.status === 'authorized' ? outcome.reference : null,
       outcome.status === 'authorized' ? null : outcome.reason,
     );
-    if (finalized === undefined)
-      throw new Error(`payment ${payment.id} vanished while being charged`);
-    await this.#changed(finalized);
+    if (finalized !== undefined) await this.#changed(finalized);
     return finalized;
   }
 
@@ -226,15 +264,11 @@ export class PaymentService {
     }
     return { user_id: userId, payments, authorized, by_status: byStatus, breakdown };
   }
+}
 
-  /**
-   * Drives payments left `pending` longer than `olderThanMs` (a crash between insert and
-   * charge) to a final state. Safe to run on several instances: the gateway is idempotent by
-   * payment id and the final update only applies to a still-pending row.
-   */
-  async recoverPending(olderThanMs: number, limit = 100): Promise<number> {
-    const stale = await this.#repo.findStalePending(olderThanMs, limit);
-    for (const payment of stale) await this.#charge(payment);
-    return stale.length;
-  }
+function keyReused(paymentId?: string): ApiError {
+  return new ApiError(
+    'IDEMPOTENCY_KEY_REUSED',
+    `Idempotency-Key was already used for a different request${paymentId === undefined ? '' : ` (payment ${paymentId})`}`,
+  );
 }

@@ -52,6 +52,20 @@ const LATEST_BY_USERS = buildLateralQuery({
 export interface StoredPayment {
   payment: Payment;
   requestHash: string | null;
+  /** Pending and still held by the request that created it (its charge has not ended). */
+  inProgress: boolean;
+}
+
+/** A pending payment the reconciler claimed, with the attempts made on it so far. */
+export interface ClaimedPayment {
+  payment: Payment;
+  attempts: number;
+}
+
+/** How many payments are pending, and since when the oldest. */
+export interface PendingStats {
+  count: number;
+  oldestCreatedAt: Date | null;
 }
 
 /**
@@ -75,26 +89,35 @@ export class PaymentRepository {
     input: PaymentInput,
     idempotencyKey: string | null,
     requestHash: string | null,
+    holdMs: number,
   ): Promise<Payment | undefined> {
+    // The creating request holds the payment for `holdMs`: the reconciler leaves it alone
+    // until then, unless the request ends first with an unknown outcome.
     const { rows } = await this.#db.query<PaymentRow>(
-      `INSERT INTO payments (id, user_id, amount, currency, status, idempotency_key, request_hash)
-       VALUES ($1, $2, $3, $4, 'pending', $5, $6)
+      `INSERT INTO payments (id, user_id, amount, currency, status, idempotency_key, request_hash, next_attempt_at)
+       VALUES ($1, $2, $3, $4, 'pending', $5, $6, now() + ($7::bigint * interval '1 millisecond'))
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING ${COLUMNS}`,
-      [id, input.user_id, input.amount, input.currency, idempotencyKey, requestHash],
+      [id, input.user_id, input.amount, input.currency, idempotencyKey, requestHash, holdMs],
     );
     return rows[0] === undefined ? undefined : toPayment(rows[0]);
   }
 
   async findByIdempotencyKey(key: string): Promise<StoredPayment | undefined> {
-    const { rows } = await this.#db.query<PaymentRow>(
-      `SELECT ${COLUMNS}, request_hash FROM payments WHERE idempotency_key = $1`,
+    const { rows } = await this.#db.query<PaymentRow & { in_progress: boolean }>(
+      `SELECT ${COLUMNS}, request_hash,
+         (status = 'pending' AND attempts = 0 AND next_attempt_at > now()) AS in_progress
+       FROM payments WHERE idempotency_key = $1`,
       [key],
     );
     const row = rows[0];
     return row === undefined
       ? undefined
-      : { payment: toPayment(row), requestHash: row.request_hash ?? null };
+      : {
+          payment: toPayment(row),
+          requestHash: row.request_hash ?? null,
+          inProgress: row.in_progress,
+        };
   }
 
   /** Moves a pending payment to its final state; returns the payment as stored afterwards. */
@@ -176,14 +199,55 @@ export class PaymentRepository {
     }));
   }
 
-  /** Payments still pending after `olderThanMs`: left so by a crash or a lost process. */
-  async findStalePending(olderThanMs: number, limit: number): Promise<Payment[]> {
+  /**
+   * Keeps a payment pending and hands it to the reconciler after `delayMs`: its charge ended
+   * without a definite answer (`reason`). Counts an attempt when `countAttempt`.
+   */
+  async deferPending(
+    id: string,
+    reason: string,
+    delayMs: number,
+    countAttempt: boolean,
+  ): Promise<Payment | undefined> {
     const { rows } = await this.#db.query<PaymentRow>(
-      `SELECT ${COLUMNS} FROM payments
-       WHERE status = 'pending' AND created_at < now() - ($1::bigint * interval '1 millisecond')
-       ORDER BY created_at LIMIT $2`,
-      [olderThanMs, limit],
+      `UPDATE payments SET attempts = attempts + $4::int, last_error = $2, updated_at = now(),
+         next_attempt_at = now() + ($3::bigint * interval '1 millisecond')
+       WHERE id = $1 AND status = 'pending'
+       RETURNING ${COLUMNS}`,
+      [id, reason, Math.round(delayMs), countAttempt ? 1 : 0],
     );
-    return rows.map(toPayment);
+    return rows[0] === undefined ? this.findById(id) : toPayment(rows[0]);
+  }
+
+  /**
+   * Claims up to `limit` pending payments that are due, oldest due first, for `leaseMs`: the
+   * claim moves their next attempt past the lease, so no other sweep (here or in another
+   * instance) takes them until it ends; rows locked by a concurrent claim are skipped.
+   */
+  async claimDue(limit: number, leaseMs: number): Promise<ClaimedPayment[]> {
+    const { rows } = await this.#db.query<PaymentRow & { attempts: number }>(
+      `UPDATE payments SET attempts = attempts + 1,
+         next_attempt_at = now() + ($2::bigint * interval '1 millisecond')
+       WHERE id IN (
+         SELECT id FROM payments
+         WHERE status = 'pending' AND next_attempt_at <= now()
+         ORDER BY next_attempt_at LIMIT $1
+         FOR UPDATE SKIP LOCKED)
+       AND status = 'pending'
+       RETURNING ${COLUMNS}, attempts`,
+      [limit, Math.round(leaseMs)],
+    );
+    return rows.map((row) => ({ payment: toPayment(row), attempts: Number(row.attempts) }));
+  }
+
+  async pendingStats(): Promise<PendingStats> {
+    const { rows } = await this.#db.query<{ n: number | string; oldest: Date | string | null }>(
+      `SELECT count(*)::bigint AS n, min(created_at) AS oldest FROM payments WHERE status = 'pending'`,
+    );
+    const row = rows[0];
+    return {
+      count: Number(row?.n ?? 0),
+      oldestCreatedAt: row?.oldest == null ? null : new Date(row.oldest),
+    };
   }
 }

@@ -50,11 +50,13 @@ function pageLimit(raw: string | undefined): number {
 
 export const MAX_USERS_PER_BATCH = 100;
 
-function userIds(raw: string | undefined): number[] {
-  if (raw === undefined || raw === '') {
+function userIds(raw: string | string[] | undefined): number[] {
+  // `ids=1,2` and `ids=1&ids=2` (and a mix) say the same thing.
+  const joined = Array.isArray(raw) ? raw.join(',') : raw;
+  if (joined === undefined || joined === '') {
     throw new ApiError('VALIDATION_FAILED', 'ids must list user ids, e.g. ids=1,2,3');
   }
-  const parts = raw.split(',');
+  const parts = joined.split(',');
   if (parts.length > MAX_USERS_PER_BATCH) {
     throw new ApiError('VALIDATION_FAILED', `ids may list at most ${MAX_USERS_PER_BATCH} users`);
   }
@@ -70,9 +72,12 @@ export function paymentRoutes(
   payments: PaymentService,
   latestMode: 'batched' | 'naive' = 'batched',
 ): void {
-  app.get<{ Querystring: { ids?: string } }>('/api/users/latest-payments', async (request) => {
-    return { items: await payments.latestOfUsers(userIds(request.query.ids), latestMode) };
-  });
+  app.get<{ Querystring: { ids?: string | string[] } }>(
+    '/api/users/latest-payments',
+    async (request) => {
+      return { items: await payments.latestOfUsers(userIds(request.query.ids), latestMode) };
+    },
+  );
 
   app.post<{ Body: PaymentInput; Headers: { 'idempotency-key'?: string } }>(
     '/api/payments',
@@ -87,7 +92,11 @@ export function paymentRoutes(
       }
       const { payment, replayed } = await payments.create(request.body, key);
       if (replayed) void reply.header('idempotent-replayed', 'true');
-      return reply.code(201).header('location', `/api/payments/${payment.id}`).send(payment);
+      void reply.header('location', `/api/payments/${payment.id}`);
+      // Pending: the charge's outcome is not known yet; poll the Location (docs/api.md).
+      if (payment.status === 'pending')
+        return reply.code(202).header('retry-after', '1').send(payment);
+      return reply.code(201).send(payment);
     },
   );
 

@@ -12,6 +12,7 @@ import { GatewayClient } from '../../service/gateway/client.js';
 import { parseLatency, seededRandom } from '../../service/gateway/latency.js';
 import { createGatewayServer } from '../../service/gateway/simulator.js';
 import { migrations } from '../../service/migrations/index.js';
+import { Reconciler } from '../../service/payments/reconciler.js';
 import { createTestDatabase, postgresForTests } from './services.js';
 
 export type Backend = { kind: 'pglite' } | { kind: 'postgres'; adminUrl: string };
@@ -41,6 +42,10 @@ export interface TestService {
   app: FastifyInstance;
   db: Database;
   gatewayUrl: string;
+  /** The service's gateway client. */
+  gateway: GatewayClient;
+  /** A reconciler over the service's payments (not started: call `sweep()`). */
+  reconciler: Reconciler;
   close(): Promise<void>;
 }
 
@@ -85,11 +90,21 @@ export async function startTestService(
     { bodyLimitBytes: 16_384, logLevel: 'silent', nPlusOne: options.nPlusOne ?? 'batched' },
     { db, gateway: client },
   );
+  const reconciler = new Reconciler({
+    payments: app.payments,
+    gateway: client,
+    leaseMs: client.chargeBudgetMs + 1000,
+    backoffMs: 1,
+    maxBackoffMs: 1,
+  });
   return {
     app,
     db,
     gatewayUrl: gateway.url,
+    gateway: client,
+    reconciler,
     close: async () => {
+      await reconciler.close();
       await app.close();
       await client.close();
       await new Promise<void>((resolve) => {

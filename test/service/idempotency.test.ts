@@ -52,26 +52,42 @@ for (const [name, backend, skip] of backends) {
       assert.equal(rows[0]?.n, 1);
     });
 
-    test('concurrent requests with one key and different bodies: one payment, the others 422', async () => {
-      const responses = await Promise.all(
-        Array.from({ length: 10 }, async (_, i) => {
-          const res = await request(`${base}/api/payments`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', 'idempotency-key': 'concurrent-mixed' },
-            body: JSON.stringify({ user_id: 501, amount: i === 0 ? 100 : 200, currency: 'EUR' }),
-          });
-          await res.body.dump();
-          return res.statusCode;
-        }),
-      );
-      const created = responses.filter((s) => s === 201).length;
-      const rejected = responses.filter((s) => s === 422).length;
-      assert.equal(created + rejected, 10);
-      assert.ok(created >= 1);
-      const { rows } = await svc.db.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM payments WHERE idempotency_key = 'concurrent-mixed'",
-      );
-      assert.equal(rows[0]?.n, 1);
-    });
+    for (const [label, amounts] of [
+      ['two bodies (100 and 999999)', [100, 999_999]],
+      ['ten different bodies', Array.from({ length: 10 }, (_, i) => 100 + i)],
+    ] as const) {
+      test(`one key, ${label} at once: only one body is charged, every other answer is 422 or 409`, async () => {
+        const key = `concurrent-mixed-${amounts.length}`;
+        const responses = await Promise.all(
+          amounts.map(async (amount) => {
+            const res = await request(`${base}/api/payments`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', 'idempotency-key': key },
+              body: JSON.stringify({ user_id: 501, amount, currency: 'EUR' }),
+            });
+            return {
+              sent: amount,
+              status: res.statusCode,
+              body: (await res.body.json()) as { amount?: number; id?: string; code?: string },
+            };
+          }),
+        );
+        const created = responses.filter((r) => r.status === 201);
+        assert.equal(created.length, 1, JSON.stringify(responses.map((r) => r.status)));
+        const winner = created[0]!;
+        // The payment answered is the one whose body was sent.
+        assert.equal(winner.body.amount, winner.sent);
+        for (const r of responses) {
+          if (r === winner) continue;
+          if (r.status === 422) assert.equal(r.body.code, 'IDEMPOTENCY_KEY_REUSED');
+          else assert.deepEqual([r.status, r.body.code], [409, 'IDEMPOTENCY_IN_PROGRESS']);
+        }
+        const { rows } = await svc.db.query<{ amount: number }>(
+          'SELECT amount::int AS amount FROM payments WHERE idempotency_key = $1',
+          [key],
+        );
+        assert.deepEqual(rows, [{ amount: winner.sent }]);
+      });
+    }
   });
 }
