@@ -79,11 +79,24 @@ for (const [name, backend, skip] of backends) {
       assert.equal((await count(batched)) - batchedBefore, 0);
     });
 
+    test('repeated ids parameters (ids=1&ids=2) and a mix with a list are the same as ids=1,2', async () => {
+      const expected = [
+        [1, 200],
+        [2, 300],
+        [3, 600],
+      ];
+      assert.deepEqual(await latest(batched, '1&ids=2&ids=3'), expected);
+      assert.deepEqual(await latest(batched, '1,2&ids=3'), expected);
+      assert.deepEqual(await latest(naive, '1&ids=2&ids=3'), expected);
+    });
+
     test('rejects missing, bad or too many ids with 400', async () => {
       for (const url of [
         '/api/users/latest-payments',
         '/api/users/latest-payments?ids=',
         '/api/users/latest-payments?ids=1,x',
+        '/api/users/latest-payments?ids=1&ids=x',
+        `/api/users/latest-payments?${Array.from({ length: 101 }, (_, i) => `ids=${i + 1}`).join('&')}`,
         `/api/users/latest-payments?ids=${Array.from({ length: 101 }, (_, i) => i + 1).join(',')}`,
       ]) {
         const res = await batched.app.inject({ method: 'GET', url });
