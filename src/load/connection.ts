@@ -23,10 +23,27 @@ export interface Target {
 /** How a request failed. */
 export type FailureKind = 'connect' | 'timeout' | 'reset';
 
-/** Receives a connection's outcomes. Times are `performance.now()` milliseconds. */
+/**
+ * Receives a connection's outcomes. Times are `performance.now()` milliseconds; `request` is
+ * the request's bytes as written, `body` the response body when the connection captures bodies.
+ */
 export interface ConnectionOwner {
-  onResponse(conn: Connection, intended: number, sent: number, status: number, bytes: number): void;
-  onFailure(conn: Connection, kind: FailureKind, intended: number, sent: number): void;
+  onResponse(
+    conn: Connection,
+    intended: number,
+    sent: number,
+    status: number,
+    bytes: number,
+    request: Buffer,
+    body: Buffer | null,
+  ): void;
+  onFailure(
+    conn: Connection,
+    kind: FailureKind,
+    intended: number,
+    sent: number,
+    request: Buffer,
+  ): void;
   /** The connection closed; it takes no more requests. */
   onClose(conn: Connection): void;
 }
@@ -36,6 +53,7 @@ interface Inflight {
   intended: number;
   sent: number;
   isHead: boolean;
+  request: Buffer;
 }
 
 /** A keep-alive connection; create with {@link Connection.open}. */
@@ -52,15 +70,16 @@ export class Connection {
   /** Free slot for the owner (index in its pool). */
   slot = -1;
 
-  private constructor(target: Target, owner: ConnectionOwner) {
+  private constructor(target: Target, owner: ConnectionOwner, captureBodies: boolean) {
     this.#owner = owner;
-    this.#parser = new ResponseParser((status, bytes, shouldClose) => {
+    this.#parser = new ResponseParser((status, bytes, shouldClose, body) => {
       const req = this.#inflight.shift();
       if (req === undefined) return;
-      this.#owner.onResponse(this, req.intended, req.sent, status, bytes);
+      this.#owner.onResponse(this, req.intended, req.sent, status, bytes, req.request, body);
       if (shouldClose) this.#destroy('reset');
     });
     this.#parser.expectNoBody = () => this.#inflight[0]?.isHead ?? false;
+    this.#parser.captureBody = captureBodies;
     const onData = (chunk: Buffer) => {
       try {
         this.#parser.execute(chunk);
@@ -103,9 +122,12 @@ export class Connection {
     socket.on('close', () => this.#destroy(this.#isConnected ? 'reset' : 'connect'));
   }
 
-  /** Opens a connection to `target` (connecting in the background; requests may be sent at once). */
-  static open(target: Target, owner: ConnectionOwner): Connection {
-    return new Connection(target, owner);
+  /**
+   * Opens a connection to `target` (connecting in the background; requests may be sent at
+   * once). With `captureBodies`, each response's body is handed to the owner.
+   */
+  static open(target: Target, owner: ConnectionOwner, captureBodies = false): Connection {
+    return new Connection(target, owner, captureBodies);
   }
 
   /** Requests written and not yet answered. */
@@ -131,7 +153,7 @@ export class Connection {
   /** Writes one request. `intended` is when the schedule wanted it sent. */
   send(request: Buffer, intended: number, now: number, isHead = false): void {
     // Sent ahead of schedule (by at most a timer tick): time it from the actual send.
-    this.#inflight.push({ intended: Math.min(intended, now), sent: now, isHead });
+    this.#inflight.push({ intended: Math.min(intended, now), sent: now, isHead, request });
     this.bytesWritten += request.length;
     this.#socket.write(request);
   }
@@ -154,7 +176,8 @@ export class Connection {
     this.#socket.destroy();
     const pending = this.#inflight;
     this.#inflight = [];
-    for (const req of pending) this.#owner.onFailure(this, this.#failKind, req.intended, req.sent);
+    for (const req of pending)
+      this.#owner.onFailure(this, this.#failKind, req.intended, req.sent, req.request);
     this.#owner.onClose(this);
   }
 }

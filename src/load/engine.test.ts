@@ -187,6 +187,61 @@ describe('load: models', () => {
     ));
 });
 
+describe('load: onResponse', () => {
+  test('reports each request sent with its bytes, status and body', () =>
+    withServer(
+      (req, res) => {
+        res.statusCode = req.headers['x-n'] === '3' ? 503 : 201;
+        res.end(JSON.stringify({ n: req.headers['x-n'] }));
+      },
+      async (url) => {
+        const seen = new Map<string, { status: number; body: string }>();
+        await load(
+          {
+            url,
+            rate: 200,
+            requests: 40,
+            mix: { requests: [{ method: 'POST', path: '/', headers: { 'x-n': '{{seq}}' } }] },
+          },
+          {
+            onResponse: ({ request, status, body, failure }) => {
+              assert.equal(failure, null);
+              const n = /x-n: (\d+)/.exec(request.toString('latin1'))![1]!;
+              seen.set(n, { status, body: body.toString() });
+            },
+          },
+        );
+        assert.equal(seen.size, 40);
+        assert.deepEqual(seen.get('3'), { status: 503, body: '{"n":"3"}' });
+        assert.deepEqual(seen.get('39'), { status: 201, body: '{"n":"39"}' });
+      },
+    ));
+
+  test('reports a request without answer with its failure', async () => {
+    const server = createNetServer((socket) => socket.once('data', () => socket.destroy()));
+    const port = await listen(server);
+    try {
+      const failures: (string | null)[] = [];
+      await load(
+        { url: `http://127.0.0.1:${port}/`, requests: 5, connections: 1 },
+        {
+          onResponse: (r) => failures.push(r.failure === null ? null : `${r.failure} ${r.status}`),
+        },
+      );
+      assert.deepEqual(failures, Array(5).fill('reset 0'));
+    } finally {
+      server.close();
+    }
+  });
+
+  test('is refused with several workers', async () => {
+    await assert.rejects(
+      load({ url: 'http://127.0.0.1:1/', requests: 1, workers: 2 }, { onResponse: () => {} }),
+      (e: unknown) => e instanceof InvalidOptionError && e.option === 'workers',
+    );
+  });
+});
+
 // A throw-away self-signed certificate (openssl comes with Debian's ssl-cert, which the
 // PostgreSQL packages CI installs depend on).
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;

@@ -37,7 +37,26 @@ export interface EngineHooks {
    * `completed` and `errors` are the run's totals so far.
    */
   onSecond?: (sample: SecondSample, completed: number, errors: number) => void;
+  /** Called once per request sent, when it is answered or fails; bodies are then captured. */
+  onResponse?: (response: LoadResponse) => void;
 }
+
+/**
+ * What became of one request sent, for callers that must know each one (which payment was
+ * acknowledged), not only the counts.
+ */
+export interface LoadResponse {
+  /** The request's bytes as written (head and body). */
+  request: Buffer;
+  /** The HTTP status; 0 when no answer came. */
+  status: number;
+  /** The response body (chunked framing removed); empty when no answer came. */
+  body: Buffer;
+  /** Why no answer came (`connect`, `timeout`, `reset`); null when answered. */
+  failure: FailureKind | null;
+}
+
+const NO_BODY = Buffer.alloc(0);
 
 /** Runs one load test on this thread. */
 export class Engine implements ConnectionOwner {
@@ -249,7 +268,7 @@ export class Engine implements ConnectionOwner {
   // ---- shared -----------------------------------------------------------------------------
 
   #openConnection(): Connection {
-    const conn = Connection.open(this.#target, this);
+    const conn = Connection.open(this.#target, this, this.#hooks.onResponse !== undefined);
     this.#conns.add(conn);
     return conn;
   }
@@ -278,8 +297,11 @@ export class Engine implements ConnectionOwner {
     sent: number,
     status: number,
     bytes: number,
+    request: Buffer,
+    body: Buffer | null,
   ): void {
     const now = performance.now();
+    this.#hooks.onResponse?.({ request, status, body: body ?? NO_BODY, failure: null });
     if (this.#isMeasuring && intended >= this.#measureStart) {
       this.#stats.recordResponse((now - intended) * 1000, (now - sent) * 1000, status, bytes);
       const s = this.#stats;
@@ -292,7 +314,14 @@ export class Engine implements ConnectionOwner {
     else if (this.#isStopping) this.#checkDrained();
   }
 
-  onFailure(_conn: Connection, kind: FailureKind, intended: number): void {
+  onFailure(
+    _conn: Connection,
+    kind: FailureKind,
+    intended: number,
+    _sent: number,
+    request: Buffer,
+  ): void {
+    this.#hooks.onResponse?.({ request, status: 0, body: NO_BODY, failure: kind });
     if (this.#isMeasuring && intended >= this.#measureStart) this.#stats.recordFailure(kind);
   }
 

@@ -15,6 +15,7 @@
 export { load } from './load.js';
 export { LoadWorkerError } from './errors.js';
 export type { LoadProgress, LoadControls } from './load.js';
+export type { LoadResponse } from './engine.js';
 export type { LoadOptions, Stage } from './options.js';
 export type {
   LoadResult,

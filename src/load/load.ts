@@ -1,7 +1,8 @@
 /**
  * The programmatic entry point: {@link load} runs one load test and resolves to its result.
  */
-import { Engine } from './engine.js';
+import { Engine, type LoadResponse } from './engine.js';
+import { InvalidOptionError } from '../errors/index.js';
 import { assessHealth } from './health.js';
 import { type LoadOptions, resolveOptions } from './options.js';
 import type { LoadResult } from './result.js';
@@ -30,6 +31,13 @@ export interface LoadControls {
   signal?: AbortSignal;
   /** Called once per measured second. */
   onProgress?: (progress: LoadProgress) => void;
+  /**
+   * Called once per request sent (warm-up included) when it is answered, with the request's
+   * bytes, the status and the body, or when it fails without an answer. Requests still
+   * unanswered when the run is interrupted are not reported. Bodies are copied only when this
+   * is set. One thread only (`workers` 1): a function cannot be sent to a worker thread.
+   */
+  onResponse?: (response: LoadResponse) => void;
 }
 
 /**
@@ -55,10 +63,13 @@ export interface LoadControls {
 export async function load(options: LoadOptions, controls: LoadControls = {}): Promise<LoadResult> {
   const resolved = resolveOptions(options);
   const timeline = new TimelineBuilder();
-  const { signal, onProgress } = controls;
+  const { signal, onProgress, onResponse } = controls;
+  if (onResponse !== undefined && resolved.workers !== 1)
+    throw new InvalidOptionError('workers', 'onResponse runs on one thread: set workers to 1');
   let result: LoadResult;
   if (resolved.workers === 1) {
     const engine = new Engine(resolved, {
+      ...(onResponse === undefined ? {} : { onResponse }),
       onSecond: (sample, completed, errors) => {
         timeline.add(sample);
         const point = timeline.latest(sample.second);

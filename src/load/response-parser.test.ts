@@ -89,4 +89,28 @@ describe('ResponseParser', () => {
     const { parser } = collect();
     assert.throws(() => parser.execute(Buffer.from('garbage garbage\r\n\r\n')), ResponseParseError);
   });
+
+  test('hands each body to the handler when captureBody is on, framing removed', () => {
+    const bodies: string[] = [];
+    const parser = new ResponseParser((_s, _b, _c, body) => bodies.push(body!.toString()));
+    parser.captureBody = true;
+    const all = Buffer.from(ok + chunked + 'HTTP/1.1 204 No Content\r\n\r\n' + ok);
+    // Split at every byte, in one reused buffer as the socket delivers them.
+    const scratch = Buffer.alloc(1);
+    for (let i = 0; i < all.length; i++) {
+      scratch[0] = all[i]!;
+      parser.execute(scratch);
+    }
+    parser.execute(Buffer.from('HTTP/1.1 200 OK\r\n\r\nuntil '));
+    parser.execute(Buffer.from('close'));
+    parser.end();
+    assert.deepEqual(bodies, ['hello', 'hello world', '', 'hello', 'until close']);
+  });
+
+  test('hands no body when captureBody is off', () => {
+    const bodies: (Buffer | null)[] = [];
+    const parser = new ResponseParser((_s, _b, _c, body) => bodies.push(body));
+    parser.execute(Buffer.from(ok));
+    assert.deepEqual(bodies, [null]);
+  });
 });

@@ -23,8 +23,16 @@ const enum State {
   UntilClose,
 }
 
-/** Called once per complete response. */
-export type ResponseHandler = (status: number, bytes: number, shouldClose: boolean) => void;
+/**
+ * Called once per complete response; `body` is its body (framing removed) when
+ * {@link ResponseParser.captureBody} is on, else null.
+ */
+export type ResponseHandler = (
+  status: number,
+  bytes: number,
+  shouldClose: boolean,
+  body: Buffer | null,
+) => void;
 
 /** A response the parser could not make sense of. */
 export class ResponseParseError extends Error {}
@@ -41,8 +49,12 @@ export class ResponseParser {
   // A chunk-size or trailer line split across reads, and the last complete one.
   #sizeLine = '';
   #line = '';
+  // Copies of the body's pieces (the socket's read buffer is reused), while captureBody is on.
+  #body: Buffer[] = [];
   /** Whether the next response answers a HEAD request (no body whatever the headers say). */
   expectNoBody: () => boolean = () => false;
+  /** Hand each body to the handler. Off by default: the generator's hot path copies nothing. */
+  captureBody = false;
 
   constructor(onResponse: ResponseHandler) {
     this.#onResponse = onResponse;
@@ -85,7 +97,7 @@ export class ResponseParser {
           break;
         }
         case State.Fixed: {
-          pos = this.#skip(buf, pos);
+          pos = this.#skip(buf, pos, this.captureBody);
           if (this.#remaining === 0) {
             this.#state = State.Head;
             this.#finish();
@@ -110,7 +122,7 @@ export class ResponseParser {
           break;
         }
         case State.ChunkData: {
-          pos = this.#skip(buf, pos);
+          pos = this.#skip(buf, pos, this.captureBody);
           if (this.#remaining === 0) {
             this.#state = State.ChunkDataEnd;
             this.#remaining = 2;
@@ -138,6 +150,7 @@ export class ResponseParser {
           break;
         }
         case State.UntilClose: {
+          if (this.captureBody) this.#body.push(Buffer.from(buf.subarray(pos)));
           this.#bytes += buf.length - pos;
           pos = buf.length;
           break;
@@ -146,9 +159,13 @@ export class ResponseParser {
     }
   }
 
-  /** Consumes up to `#remaining` body bytes from `pos`; returns the position after them. */
-  #skip(buf: Buffer, pos: number): number {
+  /**
+   * Consumes up to `#remaining` body bytes from `pos` (a copy kept when `keep`); returns the
+   * position after them.
+   */
+  #skip(buf: Buffer, pos: number, keep = false): number {
     const take = Math.min(this.#remaining, buf.length - pos);
+    if (keep && take > 0) this.#body.push(Buffer.from(buf.subarray(pos, pos + take)));
     this.#remaining -= take;
     this.#bytes += take;
     return pos + take;
@@ -175,13 +192,18 @@ export class ResponseParser {
     const status = this.#status;
     const bytes = this.#bytes;
     const close = this.#close;
+    let body: Buffer | null = null;
+    if (this.captureBody) {
+      body = Buffer.concat(this.#body);
+      this.#body = [];
+    }
     this.#state = State.Head;
     this.#bytes = 0;
     this.#status = 0;
     this.#close = false;
     // 1xx informational responses precede the real one: not reported.
     if (status >= 100 && status < 200) return;
-    this.#onResponse(status, bytes, close);
+    this.#onResponse(status, bytes, close, body);
   }
 
   #parseHead(buf: Buffer, start: number, end: number): void {
