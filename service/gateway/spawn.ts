@@ -225,6 +225,10 @@ export class SupervisedGateway
         ...this.#env,
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // Its own process group: a Ctrl-C or a signal to the service's group is the service's to
+      // handle (drain, then stop() the child), not a crash to restart. The child still exits
+      // when the service does: its IPC channel closes.
+      detached: true,
     });
     this.#child = child;
     return new Promise((resolve, reject) => {
