@@ -2,22 +2,32 @@
  * buildApp(config, deps): the payments service as a Fastify instance, with no listening
  * socket, so tests drive it with `inject()` and main.ts decides where it listens.
  */
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { type Cache, cachePanels, createCache, registerCacheMetrics } from 'hotpath/cache';
 import type { Database } from 'hotpath/db';
-import { withTimeout } from 'hotpath/resilience';
 import type { Redis } from 'ioredis';
 import type { ServiceConfig } from './config.js';
-import { ApiError, fastifyCodes, statusByCode } from './errors.js';
 import type { GatewayClient } from './gateway/client.js';
+import {
+  clientErrorHandler,
+  errorHandler,
+  frameworkErrors,
+  notFoundHandler,
+} from './http-errors.js';
+import { httpServerFactory } from './http-server.js';
+import { OutageLog } from './outage-log.js';
+import { dependencyPanels } from './plugins/dependency-panels.js';
 import { gatewayPanels } from './plugins/gateway-panels.js';
 import { PaymentRepository } from './payments/repository.js';
 import { PaymentService } from './payments/payment-service.js';
 import { databasePanels, instrumentServiceDatabase } from './plugins/database-insights.js';
 import { observability } from './plugins/observability.js';
 import { registerProfiling } from './plugins/profiling.js';
-import { healthRoutes, type ReadinessCheck } from './routes/health.js';
+import { Readiness, type ReadinessCheck } from './readiness.js';
+import { healthRoutes } from './routes/health.js';
 import { paymentRoutes } from './routes/payments.js';
+
+export type { ReadinessCheck } from './readiness.js';
 
 export interface AppDeps {
   db: Database;
@@ -27,6 +37,13 @@ export interface AppDeps {
   redis?: { ping(): Promise<unknown> };
   /** The ioredis client for the cache's L2 tier and invalidation bus (REDIS_URL). */
   cacheRedis?: Redis;
+  /**
+   * More readiness checks (the gateway), after the database's and Redis's. One that is not
+   * `critical` only degrades readiness: 200 with `status: 'degraded'` while it fails.
+   */
+  checks?: readonly ReadinessCheck[];
+  /** Where log lines go (a pino destination). @defaultValue stdout */
+  logStream?: { write(line: string): void };
 }
 
 declare module 'fastify' {
@@ -41,14 +58,36 @@ declare module 'fastify' {
 
 export async function buildApp(
   config: Pick<ServiceConfig, 'bodyLimitBytes' | 'logLevel'> &
-    Partial<Pick<ServiceConfig, 'nPlusOne' | 'slowQueryMs' | 'cache'>>,
+    Partial<
+      Pick<
+        ServiceConfig,
+        | 'nPlusOne'
+        | 'slowQueryMs'
+        | 'cache'
+        | 'profiling'
+        | 'requestTimeoutMs'
+        | 'metricsToken'
+        | 'dashboardMaxStreams'
+      >
+    >,
   deps: AppDeps,
 ): Promise<FastifyInstance> {
+  const requestTimeoutMs = config.requestTimeoutMs ?? 30_000;
+  let closing = false;
   const app = Fastify({
-    logger: { level: config.logLevel },
+    logger: {
+      level: config.logLevel,
+      ...(deps.logStream === undefined ? {} : { stream: deps.logStream }),
+    },
     // Per-request log lines cost more than the requests of a cached route; errors still log.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
+    serverFactory: httpServerFactory({
+      requestTimeoutMs,
+      isClosing: (): boolean => closing || app.draining,
+    }),
+    clientErrorHandler: clientErrorHandler(requestTimeoutMs),
+    frameworkErrors,
     return503OnClosing: true,
     ajv: {
       // Reject what the schema does not allow instead of silently dropping or coercing it.
@@ -87,7 +126,10 @@ export async function buildApp(
   app.decorate('payments', payments);
   app.decorate('cache', cache ?? null);
   app.decorate('draining', false);
-  await observability(app);
+  await observability(app, {
+    ...(config.metricsToken === undefined ? {} : { token: config.metricsToken }),
+    maxStreams: config.dashboardMaxStreams ?? 16,
+  });
   await registerProfiling(app, config);
   databasePanels(app, insights, deps.db);
   const gateway = deps.gateway;
@@ -100,42 +142,42 @@ export async function buildApp(
     app.addHook('onClose', () => cache.close());
   }
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof ApiError) {
-      return reply.code(error.statusCode).send({ code: error.code, message: error.message });
-    }
-    if (error.validation !== undefined) {
-      return reply.code(400).send({ code: 'VALIDATION_FAILED', message: error.message });
-    }
-    const mapped = error.code === undefined ? undefined : fastifyCodes[error.code];
-    if (mapped !== undefined) {
-      const message =
-        mapped === 'UNSUPPORTED_MEDIA_TYPE'
-          ? 'Content-Type must be application/json'
-          : error.message;
-      return reply.code(statusByCode[mapped]).send({ code: mapped, message });
-    }
-    request.log.error({ err: error }, 'unhandled error');
-    return reply.code(500).send({ code: 'INTERNAL', message: 'internal error' });
+  // Set at once when close() begins: requests after that get a JSON 503 from the server.
+  app.addHook('preClose', async () => {
+    closing = true;
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({
-      code: 'NOT_FOUND',
-      message: `no route ${request.method} ${request.url.split('?')[0]}`,
-    }),
-  );
+  // While the database is down every request fails the same way: one line per 10 s.
+  const outage = new OutageLog({
+    write: ({ reason, code, suppressed }) =>
+      app.log.error(
+        { reason, code, suppressed },
+        `database unavailable: answering 503 DATABASE_UNAVAILABLE (${suppressed} more failures since the last line)`,
+      ),
+  });
+  app.setErrorHandler(errorHandler({ onDatabaseUnavailable: (error) => outage.report(error) }));
+  app.setNotFoundHandler(notFoundHandler(app));
 
-  const checks: ReadinessCheck[] = [{ name: 'database', check: () => deps.db.ping(1000) }];
+  const checks: ReadinessCheck[] = [
+    { name: 'database', critical: true, check: () => deps.db.ping(1000) },
+  ];
   const redis = deps.redis;
   if (redis !== undefined) {
-    checks.push({
-      name: 'redis',
-      // "timed out after 1000 ms" names the failure in the 503's message.
-      check: async () => void (await withTimeout(() => redis.ping(), 1000)),
-    });
+    // Requests are served without Redis: it degrades readiness, it does not fail it.
+    checks.push({ name: 'redis', critical: false, check: async () => void (await redis.ping()) });
   }
-  healthRoutes(app, checks, () => app.draining);
+  checks.push(...(deps.checks ?? []));
+  // "timed out after 1000 ms" names a dependency that hangs.
+  const readiness = new Readiness(checks, { timeoutMs: 1000 });
+  dependencyPanels(app, readiness);
+  // Listening (not under inject()): keep the gauge and the dashboard fresh between probes.
+  app.addHook('onListen', async () => {
+    readiness.poll(5000);
+  });
+  app.addHook('onClose', async () => {
+    readiness.close();
+  });
+  healthRoutes(app, readiness, () => app.draining);
   paymentRoutes(app, payments, config.nPlusOne ?? 'batched');
   return app;
 }

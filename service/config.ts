@@ -26,7 +26,13 @@ export interface ServiceConfig {
   gatewayConnections: number;
   /** `on` serves the /debug/pprof profiling endpoints to loopback clients. */
   profiling: 'on' | 'off';
+  /** Opens /metrics and /dashboard to non-loopback clients sending it as a bearer token. */
+  metricsToken: string | undefined;
+  /** Dashboard event streams open at once; more are answered 503. */
+  dashboardMaxStreams: number;
   bodyLimitBytes: number;
+  /** Longest time to receive a whole request (headers and body); slower clients get 408. */
+  requestTimeoutMs: number;
   shutdownTimeoutMs: number;
   recoveryIntervalMs: number;
   /** Pending payments the reconciler asks the gateway about at once. */
@@ -100,7 +106,22 @@ export const configSpec: readonly Spec[] = [
     default: 'on',
     help: 'profiling endpoints at /debug/pprof, loopback clients only: on or off',
   },
+  {
+    env: 'METRICS_TOKEN',
+    default: undefined,
+    help: 'bearer token that opens /metrics and /dashboard to non-loopback clients (16+ characters); unset = loopback only',
+  },
+  {
+    env: 'DASHBOARD_MAX_STREAMS',
+    default: '16',
+    help: 'dashboard event streams open at once; more are answered 503',
+  },
   { env: 'BODY_LIMIT_BYTES', default: '16384', help: 'largest accepted request body' },
+  {
+    env: 'REQUEST_TIMEOUT_MS',
+    default: '30000',
+    help: 'longest time to receive a whole request, headers and body; slower clients get 408',
+  },
   {
     env: 'SHUTDOWN_TIMEOUT_MS',
     default: '10000',
@@ -163,6 +184,14 @@ function fraction(name: string, raw: string): number {
     throw new ConfigError(name, `expected a number in [0, 1], got "${raw}"`);
   }
   return value;
+}
+
+function token(name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^[\x21-\x7e]{16,1024}$/.test(raw)) {
+    throw new ConfigError(name, 'expected 16 to 1024 visible ASCII characters, no spaces');
+  }
+  return raw;
 }
 
 function url(name: string, raw: string | undefined, protocols: string[]): string | undefined {
@@ -233,7 +262,10 @@ export function loadConfig(
     gatewayRetries: integer('GATEWAY_RETRIES', get('GATEWAY_RETRIES'), 0, 10),
     gatewayConnections: integer('GATEWAY_CONNECTIONS', get('GATEWAY_CONNECTIONS'), 1, 10_000),
     profiling: onOff('PROFILING', get('PROFILING')),
+    metricsToken: token('METRICS_TOKEN', merged.METRICS_TOKEN),
+    dashboardMaxStreams: integer('DASHBOARD_MAX_STREAMS', get('DASHBOARD_MAX_STREAMS'), 1, 1000),
     bodyLimitBytes: integer('BODY_LIMIT_BYTES', get('BODY_LIMIT_BYTES'), 256, 10_485_760),
+    requestTimeoutMs: integer('REQUEST_TIMEOUT_MS', get('REQUEST_TIMEOUT_MS'), 100, 600_000),
     shutdownTimeoutMs: integer('SHUTDOWN_TIMEOUT_MS', get('SHUTDOWN_TIMEOUT_MS'), 0, 600_000),
     recoveryIntervalMs: integer(
       'RECOVERY_INTERVAL_MS',

@@ -18,20 +18,28 @@ export class ApiError extends Error {
 
 /** Code -> HTTP status. Codes are stable; docs/api.md lists each one. */
 export const statusByCode = {
+  BAD_REQUEST: 400,
   VALIDATION_FAILED: 400,
   INVALID_JSON: 400,
+  INVALID_URL: 400,
   INVALID_CURSOR: 400,
   INVALID_IDEMPOTENCY_KEY: 400,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   PAYMENT_NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  REQUEST_TIMEOUT: 408,
   IDEMPOTENCY_IN_PROGRESS: 409,
   BODY_TOO_LARGE: 413,
+  URI_TOO_LONG: 414,
   UNSUPPORTED_MEDIA_TYPE: 415,
   IDEMPOTENCY_KEY_REUSED: 422,
   RATE_LIMITED: 429,
+  HEADER_TOO_LARGE: 431,
   INTERNAL: 500,
   SERVICE_UNAVAILABLE: 503,
+  DATABASE_UNAVAILABLE: 503,
+  TOO_MANY_STREAMS: 503,
 } as const;
 
 export type ApiErrorCode = keyof typeof statusByCode;
@@ -45,4 +53,23 @@ export const fastifyCodes: Record<string, ApiErrorCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_VALIDATION: 'VALIDATION_FAILED',
+  FST_ERR_BAD_URL: 'INVALID_URL',
+  FST_ERR_MAX_PARAM_LENGTH: 'URI_TOO_LONG',
+};
+
+/**
+ * The code for a client error Fastify or a plugin raised with only a status: its own code
+ * where the table has one for that status, else BAD_REQUEST (400).
+ */
+export const codeByClientStatus: Readonly<Record<number, ApiErrorCode>> = {
+  400: 'BAD_REQUEST',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  408: 'REQUEST_TIMEOUT',
+  413: 'BODY_TOO_LARGE',
+  414: 'URI_TOO_LONG',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  431: 'HEADER_TOO_LARGE',
 };

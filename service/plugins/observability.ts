@@ -4,8 +4,11 @@
  * /dashboard (live charts over Server-Sent Events), SLO rules and the heap leak detector
  * logged through the app's logger. Other parts of the service add dashboard panels through
  * `app.observability.dashboard.addPanel(...)`.
+ *
+ * /metrics and /dashboard answer loopback clients only, like /debug/pprof, whatever HOST the
+ * service listens on; with METRICS_TOKEN set, any client sending it as a bearer token.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import {
   Dashboard,
   fastifyDashboard,
@@ -16,6 +19,7 @@ import {
   RuntimeMetrics,
   SloMonitor,
 } from 'hotpath/metrics';
+import { isLoopback, tokensEqual } from 'hotpath/profile';
 
 /** What the service's other parts can reach. */
 export interface Observability {
@@ -32,14 +36,58 @@ declare module 'fastify' {
   }
 }
 
+/** Options of {@link observability}. */
+export interface ObservabilityOptions {
+  /**
+   * A bearer token that opens /metrics and /dashboard to non-loopback clients
+   * (`Authorization: Bearer <token>`). Without it they answer loopback clients only.
+   */
+  token?: string;
+  /** Dashboard event streams open at once; more are refused with 503. @defaultValue 16 */
+  maxStreams?: number;
+}
+
 /** SLOs of the payments API. */
 const SLO_RULES = ['p99 < 200ms over 1m', 'error_rate < 1% over 1m'];
+
+/** Headers a reverse proxy adds: behind a local proxy every client would look like loopback. */
+const PROXY_HEADERS = ['forwarded', 'x-forwarded-for', 'x-real-ip', 'x-forwarded-host'];
+
+/**
+ * The onRequest hook of the observability routes: loopback clients that come through no
+ * proxy, and clients with the token, pass; others get 403 FORBIDDEN. Uses the socket's
+ * address, never a header the client chose.
+ */
+function accessGuard(token: string | undefined): onRequestHookHandler {
+  return (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    if (token !== undefined) {
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+      if (match !== null && tokensEqual(match[1]!, token)) return done();
+    }
+    const proxied = PROXY_HEADERS.some((h) => request.headers[h] !== undefined);
+    if (isLoopback(request.raw.socket.remoteAddress) && !proxied) return done();
+    void reply.code(403).send({
+      code: 'FORBIDDEN',
+      message:
+        token === undefined
+          ? `${request.url.split('?')[0]} answers loopback clients only (set METRICS_TOKEN to open it to others)`
+          : `${request.url.split('?')[0]} answers loopback clients and "Authorization: Bearer <METRICS_TOKEN>"`,
+    });
+  };
+}
+
+function isObservabilityRoute(url: string): boolean {
+  return url === '/metrics' || url === '/dashboard' || url.startsWith('/dashboard/');
+}
 
 /**
  * Registers the observability stack on the root instance (call it before declaring routes so
  * its hooks see all of them).
  */
-export async function observability(app: FastifyInstance): Promise<void> {
+export async function observability(
+  app: FastifyInstance,
+  options: ObservabilityOptions = {},
+): Promise<void> {
   const registry = new MetricsRegistry();
   const requests = new RequestMetrics({ registry, slowMs: 500 });
   const runtime = new RuntimeMetrics({ registry });
@@ -62,8 +110,15 @@ export async function observability(app: FastifyInstance): Promise<void> {
   );
   const dashboard = new Dashboard({ requests, runtime, slo, title: 'hotpath payments' });
   app.decorate('observability', { registry, requests, runtime, slo, dashboard });
+  // A hook on these routes only: a root hook would cost every API request its microseconds.
+  const guard = accessGuard(options.token);
+  app.addHook('onRoute', (route) => {
+    if (!isObservabilityRoute(route.url)) return;
+    const hooks = route.onRequest === undefined ? [] : [route.onRequest].flat();
+    if (!hooks.includes(guard)) route.onRequest = [guard, ...hooks];
+  });
   await app.register(fastifyMetrics, { requests, registry });
-  await app.register(fastifyDashboard, { dashboard });
+  await app.register(fastifyDashboard, { dashboard, maxStreams: options.maxStreams ?? 16 });
   app.addHook('onClose', async () => {
     await Promise.all([
       dashboard.close(),

@@ -1,18 +1,19 @@
 import type { FastifyInstance } from 'fastify';
+import { RETRY_AFTER_SECONDS } from '../http-errors.js';
+import type { Readiness } from '../readiness.js';
 
-/** A dependency the service needs to serve traffic. */
-export interface ReadinessCheck {
-  name: string;
-  check: () => Promise<void>;
-}
+export type { ReadinessCheck } from '../readiness.js';
 
 /**
  * GET /health/live: the process runs (200 unless it is wedged).
- * GET /health/ready: 200 when every dependency answers, else 503 naming each one that failed.
+ * GET /health/ready: 200 `{ status: 'ready', checks }` when every dependency answers; 200
+ * `{ status: 'degraded', checks }` when only non-critical ones (Redis, the gateway) fail, since
+ * the service still serves; 503 SERVICE_UNAVAILABLE naming each failing critical dependency
+ * (the database), and 503 while draining.
  */
 export function healthRoutes(
   app: FastifyInstance,
-  checks: readonly ReadinessCheck[],
+  readiness: Readiness,
   isDraining: () => boolean,
 ): void {
   app.get('/health/live', async () => ({ status: 'ok' }));
@@ -21,25 +22,22 @@ export function healthRoutes(
     if (isDraining()) {
       return reply
         .code(503)
+        .header('retry-after', String(RETRY_AFTER_SECONDS))
         .send({ code: 'SERVICE_UNAVAILABLE', message: 'shutting down', checks: {} });
     }
-    const results = await Promise.all(
-      checks.map(async ({ name, check }) => {
-        try {
-          await check();
-          return [name, 'ok'] as const;
-        } catch (error) {
-          return [name, `down: ${(error as Error).message}`] as const;
-        }
-      }),
-    );
-    const failing = results.filter(([, state]) => state !== 'ok');
-    const body = Object.fromEntries(results);
-    if (failing.length === 0) return { status: 'ready', checks: body };
-    return reply.code(503).send({
-      code: 'SERVICE_UNAVAILABLE',
-      message: failing.map(([name, state]) => `${name} is ${state}`).join('; '),
-      checks: body,
-    });
+    const report = await readiness.check();
+    const checks = Object.fromEntries(report.dependencies.map((d) => [d.name, d.state]));
+    if (report.ready) return { status: report.degraded ? 'degraded' : 'ready', checks };
+    return reply
+      .code(503)
+      .header('retry-after', String(RETRY_AFTER_SECONDS))
+      .send({
+        code: 'SERVICE_UNAVAILABLE',
+        message: report.dependencies
+          .filter((d) => d.critical && !d.ok)
+          .map((d) => `${d.name} is ${d.state}`)
+          .join('; '),
+        checks,
+      });
   });
 }

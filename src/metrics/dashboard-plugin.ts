@@ -14,6 +14,12 @@ export interface FastifyDashboardOptions {
   path?: string;
   /** Comment line sent on idle streams so proxies keep them open, in ms. @defaultValue 15000 */
   heartbeatMs?: number;
+  /**
+   * Event streams open at once. Each holds a subscriber and gets the history on connect
+   * (a few hundred KB), so the count is capped: one more is answered 503
+   * `{ code: 'TOO_MANY_STREAMS', message }` with `Retry-After`. @defaultValue 16
+   */
+  maxStreams?: number;
 }
 
 interface Asset {
@@ -75,7 +81,8 @@ function escapeHtml(s: string): string {
  * (uPlot included, served from the package: works offline) under `path/assets/`, and the
  * Server-Sent Events stream of frames at `path/events`. The stream is left out of request
  * metrics (route config `hotpathMetrics: false`) so its long life does not skew latency.
- * Mount it behind authentication if the service is public.
+ * At most `maxStreams` streams are open at once. Mount it behind authentication if the
+ * service is public.
  */
 export const fastifyDashboard: FastifyPluginCallback<FastifyDashboardOptions> = Object.assign(
   function fastifyDashboard(
@@ -86,6 +93,7 @@ export const fastifyDashboard: FastifyPluginCallback<FastifyDashboardOptions> = 
     let assets: Map<string, Asset>;
     let path: string;
     let heartbeatMs: number;
+    let maxStreams: number;
     try {
       if (!(options?.dashboard instanceof Dashboard)) {
         throw new InvalidOptionError('dashboard', 'expected a Dashboard');
@@ -94,6 +102,10 @@ export const fastifyDashboard: FastifyPluginCallback<FastifyDashboardOptions> = 
       if (!path.startsWith('/')) throw new InvalidOptionError('path', 'must start with /');
       heartbeatMs = options.heartbeatMs ?? 15_000;
       if (!(heartbeatMs > 0)) throw new InvalidOptionError('heartbeatMs', 'expected > 0');
+      maxStreams = options.maxStreams ?? 16;
+      if (!Number.isInteger(maxStreams) || maxStreams < 1) {
+        throw new InvalidOptionError('maxStreams', 'expected an integer >= 1');
+      }
       assets = loadAssets();
     } catch (error) {
       done(error as Error);
@@ -121,6 +133,15 @@ export const fastifyDashboard: FastifyPluginCallback<FastifyDashboardOptions> = 
       return reply.type(asset.type).header('cache-control', 'public, max-age=300').send(asset.body);
     });
     fastify.get(`${path}/events`, { config: { hotpathMetrics: false } }, (request, reply) => {
+      if (streams.size >= maxStreams) {
+        return reply
+          .code(503)
+          .header('retry-after', '5')
+          .send({
+            code: 'TOO_MANY_STREAMS',
+            message: `the dashboard serves at most ${maxStreams} event streams at once`,
+          });
+      }
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
