@@ -2,15 +2,20 @@
  * The payments service process: config -> gateway -> database (+ migrations) -> app -> listen,
  * then drain on SIGTERM/SIGINT: stop accepting, finish in-flight requests, close pools, exit 0.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { createDatabase, type Database } from 'hotpath/db';
 import type { Redis } from 'ioredis';
 import { buildApp } from './app.js';
 import { ConfigError, configHelp, loadConfig, type ServiceConfig } from './config.js';
 import { GatewayClient } from './gateway/client.js';
-import { spawnGateway, type SpawnedGateway } from './gateway/spawn.js';
+import { spawnGateway, type SupervisedGateway } from './gateway/spawn.js';
 import { migrations } from './migrations/index.js';
 import { Reconciler } from './payments/reconciler.js';
 import { reconcilerPanels } from './plugins/reconciler-panels.js';
+
+/** How long readiness reports the gateway simulator degraded after it went down. */
+const GATEWAY_RESTART_VISIBLE_MS = 30_000;
 
 function fatal(message: string): never {
   console.error(`hotpath: ${message}`);
@@ -60,11 +65,24 @@ async function connectRedis(url: string): Promise<Redis> {
 }
 
 async function start(config: ServiceConfig): Promise<void> {
-  let gateway: SpawnedGateway | undefined;
+  let gateway: SupervisedGateway | undefined;
+  let gatewayLastDownAt = 0;
   let gatewayUrl = config.gatewayUrl;
   if (gatewayUrl === undefined) {
     try {
-      gateway = await spawnGateway(config);
+      // The simulator's ledger lives beside the embedded database, so a restarted service meets
+      // a gateway that still knows every charge (as a real one would).
+      const ledgerFile = config.dataDir.startsWith('memory://')
+        ? undefined
+        : join(config.dataDir, 'gateway-ledger.ndjson');
+      if (ledgerFile !== undefined) mkdirSync(config.dataDir, { recursive: true });
+      gateway = await spawnGateway(config, {
+        log: say,
+        onStateChange: (change) => {
+          if (change.state === 'down') gatewayLastDownAt = Date.now();
+        },
+        ...(ledgerFile === undefined ? {} : { ledgerFile }),
+      });
     } catch (error) {
       fatal(`GATEWAY_PORT: cannot start the gateway simulator: ${(error as Error).message}`);
     }
@@ -107,9 +125,29 @@ async function start(config: ServiceConfig): Promise<void> {
     retries: config.gatewayRetries,
     connections: config.gatewayConnections,
   });
+  const simulator = gateway;
   const app = await buildApp(config, {
     db,
     gateway: client,
+    checks: [
+      {
+        name: 'gateway',
+        // Payments keep being accepted while the gateway is away: they stay pending.
+        critical: false,
+        check: async () => {
+          if (simulator !== undefined && simulator.state !== 'up')
+            throw new Error(`simulator ${simulator.state} (${simulator.restarts} restarts)`);
+          // A restart stays visible for a while: a crash loop shows even between crashes.
+          const sinceDownMs = Date.now() - gatewayLastDownAt;
+          if (simulator !== undefined && sinceDownMs < GATEWAY_RESTART_VISIBLE_MS) {
+            throw new Error(
+              `simulator restarted ${(sinceDownMs / 1000).toFixed(0)} s ago (${simulator.restarts} restarts)`,
+            );
+          }
+          if (client.stats.circuit === 'open') throw new Error('circuit open');
+        },
+      },
+    ],
     ...(redis ? { redis, cacheRedis: redis } : {}),
   });
 
@@ -142,7 +180,11 @@ async function start(config: ServiceConfig): Promise<void> {
   say(`  POST ${base}/api/payments    GET ${base}/api/payments/:id`);
   say(`  GET  ${base}/api/users/:id/payments    GET ${base}/api/users/:id/summary`);
   say(`  GET  ${base}/health/ready`);
-  say(`gateway ${gateway ? 'simulator' : ''} at ${gatewayUrl}`);
+  say(
+    gateway === undefined
+      ? `gateway at ${gatewayUrl}`
+      : `gateway simulator (pid ${gateway.pid}) at ${gatewayUrl}`,
+  );
   say(
     `database: ${config.databaseUrl === undefined ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL server'}`,
   );
@@ -176,7 +218,7 @@ async function start(config: ServiceConfig): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
-async function migrateOrExit(db: Database, gateway: SpawnedGateway | undefined) {
+async function migrateOrExit(db: Database, gateway: SupervisedGateway | undefined) {
   const { migrate } = await import('hotpath/db');
   try {
     return await migrate(db, migrations);

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { request } from 'undici';
 
@@ -143,6 +145,55 @@ describe('service process', () => {
     } finally {
       gateway.closeAllConnections();
       gateway.close();
+    }
+  });
+
+  test('a killed gateway simulator is logged, shown degraded by readiness and restarted; its charges survive', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'hotpath-gw-'));
+    const child = run({ PORT: '0', GATEWAY_PORT: '0', DATA_DIR: dataDir });
+    const exited = finish(child);
+    try {
+      const [, url] = await waitForLine(child, /listening on (http:\/\/[\d.]+:\d+)/);
+      const [, pid, gatewayUrl] = await waitForLine(
+        child,
+        /gateway simulator \(pid (\d+)\) at (http:\/\/[\d.]+:\d+)/,
+      );
+      const ready = async () => {
+        const res = await request(`${url}/health/ready`);
+        return {
+          status: res.statusCode,
+          body: (await res.body.json()) as { status: string; checks: Record<string, string> },
+        };
+      };
+      assert.deepEqual((await ready()).body.checks.gateway, 'ok');
+      const created = await request(`${url}/api/payments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user_id: 1, amount: 100, currency: 'EUR' }),
+      });
+      const payment = (await created.body.json()) as { id: string; status: string };
+
+      const restarted = waitForLine(child, /gateway simulator restarted \(pid (\d+)\)/);
+      process.kill(Number(pid), 'SIGKILL');
+      const [, newPid] = await restarted;
+      assert.notEqual(newPid, pid);
+      // Serving goes on (200), with the restart shown as degraded.
+      const after = await ready();
+      assert.equal(after.status, 200);
+      assert.equal(after.body.status, 'degraded');
+      assert.match(
+        after.body.checks.gateway ?? '',
+        /^degraded: simulator restarted \d+ s ago \(1 restarts\)$/,
+      );
+      // Same URL, and the restarted simulator still knows the charge made before the kill.
+      const charge = await request(`${gatewayUrl}/v1/charges/${payment.id}`);
+      assert.equal(charge.statusCode, 200);
+      assert.equal(((await charge.body.json()) as { status: string }).status, payment.status);
+    } finally {
+      child.kill('SIGTERM');
+      const { stdout } = await exited;
+      assert.match(stdout, /gateway simulator \(pid \d+\) exited on SIGKILL; restarting in \d+ ms/);
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
