@@ -30,3 +30,33 @@ export class TimeoutError extends HotpathError {
     this.timeoutMs = timeoutMs;
   }
 }
+
+/** A rate limiter refused the call (`HP_ERR_RATE_LIMITED`). */
+export class RateLimitedError extends HotpathError {
+  /** Milliseconds until the same call would be allowed. */
+  readonly retryAfterMs: number;
+
+  constructor(retryAfterMs: number) {
+    super('HP_ERR_RATE_LIMITED', `rate limited: retry in ${Math.ceil(retryAfterMs)} ms`);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/**
+ * A rate-limit decision asked for a cost that is not a whole number in [0, burst]
+ * (`HP_ERR_RATE_LIMIT_COST`): more than the burst could never be granted, however long the
+ * caller waited.
+ */
+export class RateLimitCostError extends HotpathError {
+  readonly cost: number;
+  readonly burst: number;
+
+  constructor(cost: number, burst: number) {
+    super(
+      'HP_ERR_RATE_LIMIT_COST',
+      `rate limit cost ${String(cost)} is not a whole number in [0, ${burst}] (the burst)`,
+    );
+    this.cost = cost;
+    this.burst = burst;
+  }
+}

@@ -14,3 +14,26 @@ export { withTimeout } from './timeout.js';
 export { retry } from './retry.js';
 export type { RetryOptions } from './retry.js';
 export { CircuitOpenError, BulkheadFullError, TimeoutError } from './errors.js';
+export { LocalRateLimiter } from './rate-limiter.js';
+export type {
+  RateLimiter,
+  RateLimiterStats,
+  LocalRateLimiterOptions,
+  RateLimitedMessage,
+} from './rate-limiter.js';
+export { RedisRateLimiter } from './redis-rate-limiter.js';
+export type {
+  RedisRateLimiterOptions,
+  RedisRateLimiterStats,
+  RateLimitFailPolicy,
+  RateLimitErrorMessage,
+} from './redis-rate-limiter.js';
+export type { Rate, RateLimitPolicy, RateLimitDecision, RateLimitSource } from './gcra.js';
+export { RateLimitHeaders } from './rate-limit-headers.js';
+export { fastifyRateLimit } from './rate-limit-fastify.js';
+export type { FastifyRateLimitOptions, RateLimitedBody } from './rate-limit-fastify.js';
+export { rateLimitHttp } from './rate-limit-http.js';
+export type { RateLimitHttpOptions } from './rate-limit-http.js';
+export { registerRateLimitMetrics } from './rate-limit-metrics.js';
+export type { RateLimitMetricsOptions } from './rate-limit-metrics.js';
+export { RateLimitedError, RateLimitCostError } from './errors.js';

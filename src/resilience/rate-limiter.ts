@@ -1,0 +1,210 @@
+import { channel } from 'node:diagnostics_channel';
+import { ClosedError, InvalidOptionError } from '../errors/index.js';
+import { monotonicClock, type Clock } from '../internal/clock.js';
+import { checkNumber } from '../internal/validate-options.js';
+import { RateLimitedError } from './errors.js';
+import {
+  checkCost,
+  gcra,
+  resolvePolicy,
+  toDecision,
+  toMicros,
+  type Rate,
+  type RateLimitDecision,
+  type RateLimitPolicy,
+} from './gcra.js';
+
+/** Counters of a limiter since it was made. */
+export interface RateLimiterStats {
+  /** Decisions that granted their units. */
+  allowed: number;
+  /** Decisions that refused. */
+  limited: number;
+  /** Failed or timed-out script calls to Redis (0 for a local limiter). */
+  redisErrors: number;
+  /** Decisions taken without Redis, by the fail policy (0 for a local limiter). */
+  fallbacks: number;
+}
+
+/**
+ * What the Fastify plugin, the `node:http` helper and callers need of a limiter: both
+ * {@link LocalRateLimiter} and {@link RedisRateLimiter} are one.
+ */
+export interface RateLimiter {
+  /** The rate and burst, as applied. */
+  readonly policy: RateLimitPolicy;
+  /**
+   * Asks for `cost` units of `key`'s bucket; resolves with the decision (it does not reject
+   * when limited).
+   * @throws {@link RateLimitCostError} `HP_ERR_RATE_LIMIT_COST` (a rejection) for a cost
+   * that is not a whole number in [0, burst]; {@link ClosedError} `HP_ERR_CLOSED` after close.
+   */
+  take(key: string, cost?: number): Promise<RateLimitDecision>;
+  /** The same decision without a promise, when the limiter can decide synchronously. */
+  takeSync?(key: string, cost?: number): RateLimitDecision;
+  /**
+   * Runs `fn` when `key` has `cost` units to spare.
+   * @throws {@link RateLimitedError} `HP_ERR_RATE_LIMITED` when refused; `fn`'s error otherwise.
+   */
+  execute<T>(key: string, fn: () => Promise<T>, cost?: number): Promise<T>;
+  stats(): RateLimiterStats;
+  close(): Promise<void>;
+}
+
+/** Options of {@link LocalRateLimiter}. */
+export interface LocalRateLimiterOptions {
+  /** Units per second, or `{ limit, periodMs }`. Required. At most 1,000,000 a second. */
+  rate: Rate;
+  /** Most units granted at once from a full bucket. @defaultValue the rate's `limit` */
+  burst?: number;
+  /**
+   * Keys remembered at most. Past it, keys whose bucket is full again are forgotten (no
+   * loss: a full bucket and an unknown key are the same); if that is not enough, the oldest
+   * keys are, which lets them start again with a full burst (counted in `evicted`).
+   * @defaultValue 100,000
+   */
+  maxKeys?: number;
+  /** Milliseconds clock. @defaultValue `performance.now()` */
+  clock?: Clock;
+  /** Name in diagnostics messages and metrics. @defaultValue `'local'` */
+  name?: string;
+}
+
+/** A refused decision, published on `hotpath:resilience:rate-limited` when it has subscribers. */
+export interface RateLimitedMessage {
+  name: string;
+  key: string;
+  cost: number;
+  decision: RateLimitDecision;
+}
+
+/** @internal */
+export const limitedChannel = channel('hotpath:resilience:rate-limited');
+
+/**
+ * A GCRA rate limiter in this process (a token bucket kept as one number per key, with no
+ * timer): each key may take `burst` units at once, then `rate`. Decisions are synchronous
+ * (`takeSync`) and cost a map lookup; `take` wraps one in a resolved promise. Its arithmetic
+ * is the Redis limiter's, so both give the same decisions for the same times.
+ * @example
+ * const limiter = new LocalRateLimiter({ rate: { limit: 100, periodMs: 60_000 }, burst: 20 });
+ * const decision = limiter.takeSync(userId);
+ * if (!decision.allowed) return tooMany(decision.retryAfterMs);
+ */
+export class LocalRateLimiter implements RateLimiter {
+  readonly policy: RateLimitPolicy;
+  readonly #tats = new Map<string, number>();
+  readonly #maxKeys: number;
+  readonly #clock: Clock;
+  readonly #name: string;
+  #allowed = 0;
+  #limited = 0;
+  #evicted = 0;
+  #closed = false;
+
+  /** @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` naming a bad option. */
+  constructor(options: LocalRateLimiterOptions) {
+    if (options === null || typeof options !== 'object')
+      throw new InvalidOptionError('rate', 'expected options with a rate');
+    this.policy = resolvePolicy(options.rate, options.burst);
+    this.#maxKeys = checkNumber('maxKeys', options.maxKeys ?? 100_000, { min: 1, integer: true });
+    this.#clock = options.clock ?? monotonicClock;
+    if (typeof this.#clock.now !== 'function')
+      throw new InvalidOptionError('clock', 'expected an object with now()');
+    this.#name = options.name ?? 'local';
+  }
+
+  /**
+   * Asks for `cost` units (default 1) of `key`'s bucket now.
+   * @throws {@link RateLimitCostError} `HP_ERR_RATE_LIMIT_COST`; {@link ClosedError} `HP_ERR_CLOSED`.
+   */
+  takeSync(key: string, cost = 1): RateLimitDecision {
+    if (this.#closed) throw new ClosedError('rate limiter');
+    if (cost !== 1) checkCost(cost, this.policy);
+    return this.#decide(key, cost, toMicros(this.#clock.now()));
+  }
+
+  /** {@link LocalRateLimiter.takeSync} as a promise (rejected rather than thrown). */
+  take(key: string, cost = 1): Promise<RateLimitDecision> {
+    try {
+      return Promise.resolve(this.takeSync(key, cost));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** @throws {@link RateLimitedError} `HP_ERR_RATE_LIMITED` when refused. */
+  execute<T>(key: string, fn: () => Promise<T>, cost = 1): Promise<T> {
+    let decision: RateLimitDecision;
+    try {
+      decision = this.takeSync(key, cost);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!decision.allowed) return Promise.reject(new RateLimitedError(decision.retryAfterMs));
+    try {
+      return fn();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #decide(key: string, cost: number, nowUs: number): RateLimitDecision {
+    const p = this.policy;
+    const tats = this.#tats;
+    const tat = tats.get(key);
+    const outcome = gcra(tat, nowUs, cost, p.intervalUs, p.toleranceUs);
+    if (outcome >= 0) {
+      this.#allowed++;
+      if (cost > 0) {
+        if (tat === undefined && tats.size >= this.#maxKeys) this.#sweep(nowUs);
+        tats.set(key, nowUs + outcome);
+      }
+      return toDecision(outcome, cost, p, 'local');
+    }
+    this.#limited++;
+    const decision = toDecision(outcome, cost, p, 'local');
+    if (limitedChannel.hasSubscribers) {
+      const message: RateLimitedMessage = { name: this.#name, key, cost, decision };
+      limitedChannel.publish(message);
+    }
+    return decision;
+  }
+
+  /** Keys remembered now. */
+  get size(): number {
+    return this.#tats.size;
+  }
+
+  /** Counters; `evicted` counts keys forgotten before their bucket was full again. */
+  stats(): RateLimiterStats & { evicted: number; keys: number } {
+    return {
+      allowed: this.#allowed,
+      limited: this.#limited,
+      redisErrors: 0,
+      fallbacks: 0,
+      evicted: this.#evicted,
+      keys: this.#tats.size,
+    };
+  }
+
+  /** Forgets every key and refuses further decisions with {@link ClosedError}. */
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#tats.clear();
+    return Promise.resolve();
+  }
+
+  // Frees at least a tenth of maxKeys so the sweep's O(n) is paid once per n/10 new keys.
+  #sweep(nowUs: number): void {
+    const tats = this.#tats;
+    for (const [key, tat] of tats) if (tat <= nowUs) tats.delete(key);
+    const target = Math.floor(this.#maxKeys * 0.9);
+    if (tats.size <= target) return;
+    for (const key of tats.keys()) {
+      tats.delete(key);
+      this.#evicted++;
+      if (tats.size <= target) return;
+    }
+  }
+}
