@@ -1,0 +1,393 @@
+/**
+ * The fault harness: its own PostgreSQL and Redis (a {@link FaultCluster} per test file), and
+ * per scenario a fresh database, a gateway simulator with a ledger file and the payments
+ * service pointed at it. A scenario runs steady open-model payments while its fault is
+ * injected and healed, then waits (bounded) until no payment is pending and checks the money
+ * invariant against the gateway's ledger.
+ *
+ *   load   |=============================================|
+ *   fault        inject ------- heal
+ *                               |-- ready (GET /health/ready 200)
+ *                               |-- serving (last answer that was not a definite 201)
+ *                               |------------------------------- drained (0 pending)
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connectPostgres } from 'hotpath/db';
+import {
+  checkInvariant,
+  formatReport,
+  type InvariantReport,
+} from '../../service/invariant/index.js';
+import { stopAll, waitFor } from './child-process.js';
+import { GatewayProcess, type GatewaySettings } from './gateway-process.js';
+import { isDefinite, runPayments, type PaymentAnswer, type PaymentsRun } from './payments-load.js';
+import { PostgresServer, postgresBin } from './postgres-server.js';
+import { hasRedisServer, RedisServer } from './redis-server.js';
+import { ServiceProcess, type ServiceSettings } from './service-process.js';
+
+const isCI = process.env.CI === '1' || process.env.CI === 'true';
+
+/** Why the suite cannot run here (PostgreSQL or Redis missing), or false. Fails under CI. */
+export function faultSuiteSkip(): string | false {
+  const missing = [
+    postgresBin() === undefined ? 'PostgreSQL (apt-get install -y postgresql)' : '',
+    hasRedisServer() ? '' : 'redis-server (apt-get install -y redis-server)',
+  ].filter((m) => m !== '');
+  if (missing.length === 0) return false;
+  const reason = `not installed: ${missing.join(', ')}`;
+  if (isCI) throw new Error(`CI requires the fault suite's servers: ${reason}`);
+  return reason;
+}
+
+/** Sleeps `ms`: the fault suite works in real time against real processes. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A PostgreSQL and a Redis server of the suite's own, in one temporary directory. */
+export class FaultCluster {
+  readonly dir: string;
+  readonly postgres: PostgresServer;
+  readonly redis: RedisServer;
+
+  private constructor(dir: string, postgres: PostgresServer, redis: RedisServer) {
+    this.dir = dir;
+    this.postgres = postgres;
+    this.redis = redis;
+  }
+
+  static async start(): Promise<FaultCluster> {
+    const dir = mkdtempSync(join(tmpdir(), 'hotpath-faults-'));
+    try {
+      const bin = postgresBin();
+      if (bin === undefined) throw new Error('PostgreSQL is not installed');
+      const [postgres, redis] = await Promise.all([
+        PostgresServer.create(bin, dir),
+        RedisServer.create(dir),
+      ]);
+      return new FaultCluster(dir, postgres, redis);
+    } catch (error) {
+      await stopAll();
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Ends every process the harness started (by PID) and removes the directory. */
+  async close(): Promise<void> {
+    await stopAll();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Options of {@link Scenario.start}. */
+export interface ScenarioOptions {
+  gateway?: GatewaySettings;
+  service?: Partial<Omit<ServiceSettings, 'databaseUrl' | 'redisUrl' | 'gatewayUrl'>>;
+}
+
+/** What a fault does, given the scenario; it calls `healed()` when the fault is over. */
+export type Fault = (scenario: Scenario, healed: () => void) => Promise<void>;
+
+/** Options of {@link Scenario.run}. */
+export interface RunOptions {
+  /** Payments per second. Default 150. */
+  rate?: number;
+  /** Length of the load. Default 8,000 ms. */
+  durationMs?: number;
+  /** Started this long after the load. Default 1,500 ms. */
+  faultAtMs?: number;
+  fault: Fault;
+  /** Longest wait for no payment pending after the load. Default 60,000 ms. */
+  drainTimeoutMs?: number;
+}
+
+/** Recovery times after the fault was healed, in ms (undefined: not reached). */
+export interface Recovery {
+  /** Until /health/ready answered 200 ready. */
+  readyMs: number | undefined;
+  /** Until the last answer that was not a definite 201 (0: none after the heal). */
+  servingMs: number;
+  /**
+   * Until the last payment that no 201 answered (202, or no answer) was settled: its
+   * `updated_at` (0: all settled before the heal; undefined: some still pending).
+   */
+  drainedMs: number | undefined;
+}
+
+/** What a scenario measured and found. */
+export interface ScenarioResult {
+  name: string;
+  run: PaymentsRun;
+  recovery: Recovery;
+  /** Share of requests sent answered 2xx. */
+  successShare: number;
+  report: InvariantReport;
+  /** Acknowledged with a final state (201) that the database now contradicts. */
+  contradicted: { id: string; answered: string; stored: string }[];
+  /** Rows by status and failure reason, e.g. `failed gateway_circuit_open`. */
+  outcomes: Record<string, number>;
+  /** Payments no 201 answered (202, or no answer): settled after their request ended. */
+  settledLater: number;
+}
+
+/** One scenario: a database, a gateway and a service of its own on the cluster. */
+export class Scenario {
+  readonly name: string;
+  readonly cluster: FaultCluster;
+  readonly gateway: GatewayProcess;
+  readonly service: ServiceProcess;
+  readonly databaseUrl: string;
+
+  private constructor(
+    name: string,
+    cluster: FaultCluster,
+    gateway: GatewayProcess,
+    service: ServiceProcess,
+    databaseUrl: string,
+  ) {
+    this.name = name;
+    this.cluster = cluster;
+    this.gateway = gateway;
+    this.service = service;
+    this.databaseUrl = databaseUrl;
+  }
+
+  /** Creates the database, starts the gateway and the service, and waits until it is ready. */
+  static async start(
+    cluster: FaultCluster,
+    name: string,
+    options: ScenarioOptions = {},
+  ): Promise<Scenario> {
+    const slug = `${name
+      .replace(/[^a-z0-9]+/gi, '_')
+      .toLowerCase()
+      .slice(0, 30)}_${randomBytes(3).toString('hex')}`;
+    const dir = join(cluster.dir, slug);
+    mkdirSync(dir, { recursive: true });
+    const databaseUrl = await cluster.postgres.createDatabase(`faults_${slug}`);
+    const gateway = await GatewayProcess.start(join(dir, 'ledger.ndjson'), options.gateway);
+    const service = await ServiceProcess.start({
+      ...options.service,
+      databaseUrl,
+      redisUrl: cluster.redis.url,
+      gatewayUrl: gateway.url,
+    });
+    await service.waitReady(30_000);
+    return new Scenario(name, cluster, gateway, service, databaseUrl);
+  }
+
+  /** Runs the load with the fault, waits for pending payments to drain, checks the invariant. */
+  async run(options: RunOptions): Promise<ScenarioResult> {
+    const rate = options.rate ?? 150;
+    let healedAt: number | undefined;
+    let healedWallMs: number | undefined;
+    let readyAt: number | undefined;
+    let readyPoll: Promise<void> = Promise.resolve();
+    const healed = () => {
+      if (healedAt !== undefined) return;
+      healedAt = performance.now();
+      healedWallMs = Date.now();
+      readyPoll = this.service
+        .waitReady(60_000)
+        .then(() => {
+          readyAt = performance.now();
+        })
+        .catch(() => {});
+    };
+    const loadRun = runPayments({
+      url: this.service.url,
+      rate,
+      durationMs: options.durationMs ?? 8000,
+      keyPrefix: `${this.name.replace(/\W+/g, '-')}-${randomBytes(4).toString('hex')}`,
+    });
+    let faultError: unknown;
+    const fault = sleep(options.faultAtMs ?? 1500)
+      .then(() => options.fault(this, healed))
+      .catch((error: unknown) => {
+        faultError = error;
+      })
+      .finally(healed);
+    const run = await loadRun;
+    await fault;
+    if (faultError !== undefined) throw faultError;
+    await readyPoll;
+
+    const db = await connectPostgres(this.databaseUrl);
+    try {
+      let isDrained = true;
+      try {
+        await waitFor(
+          `${this.name}: no payment pending`,
+          async () => (await pendingCount(db)) === 0,
+          options.drainTimeoutMs ?? 60_000,
+          100,
+        );
+      } catch {
+        // Reported below as pending payments, with their ids.
+        isDrained = false;
+      }
+      const report = await checkInvariant({
+        db,
+        gatewayUrl: this.gateway.url,
+        acknowledged: run.acknowledged.keys(),
+      });
+      const stored = await storedStates(db);
+      const contradicted: ScenarioResult['contradicted'] = [];
+      for (const [id, answer] of run.acknowledged) {
+        if (answer.httpStatus !== 201) continue;
+        const now = stored.get(id);
+        if (now !== undefined && now !== answer.status)
+          contradicted.push({ id, answered: answer.status ?? '', stored: now });
+      }
+      const since = (at: number | undefined) =>
+        at === undefined || healedAt === undefined ? undefined : Math.max(0, at - healedAt);
+      const lastBad = lastNonDefinite(run.answers);
+      // Payments whose final state no 201 told: settled after their request, by the reconciler.
+      const settledLater = await lastSettledLater(db, run, healedWallMs ?? Date.now());
+      const result: ScenarioResult = {
+        name: this.name,
+        run,
+        recovery: {
+          readyMs: since(readyAt),
+          servingMs: since(lastBad) ?? 0,
+          drainedMs: isDrained ? settledLater.drainedMs : undefined,
+        },
+        successShare: run.sent === 0 ? 0 : run.succeeded / run.sent,
+        report,
+        contradicted,
+        outcomes: await outcomeCounts(db),
+        settledLater: settledLater.count,
+      };
+      printResult(result);
+      return result;
+    } finally {
+      await db.close();
+    }
+  }
+}
+
+async function pendingCount(db: Awaited<ReturnType<typeof connectPostgres>>): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM payments WHERE status = 'pending'`,
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+async function storedStates(
+  db: Awaited<ReturnType<typeof connectPostgres>>,
+): Promise<Map<string, string>> {
+  const { rows } = await db.query<{ id: string; status: string }>(
+    'SELECT id::text AS id, status FROM payments',
+  );
+  return new Map(rows.map((r) => [r.id, r.status]));
+}
+
+async function outcomeCounts(
+  db: Awaited<ReturnType<typeof connectPostgres>>,
+): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ outcome: string; n: string }>(
+    `SELECT status || coalesce(' ' || failure_reason, '') AS outcome, count(*)::text AS n
+     FROM payments GROUP BY 1 ORDER BY 1`,
+  );
+  return Object.fromEntries(rows.map((r) => [r.outcome, Number(r.n)]));
+}
+
+/** How many payments no 201 answered, and when the last of them was settled after `healedWallMs`. */
+async function lastSettledLater(
+  db: Awaited<ReturnType<typeof connectPostgres>>,
+  run: PaymentsRun,
+  healedWallMs: number,
+): Promise<{ count: number; drainedMs: number }> {
+  const { rows } = await db.query<{ id: string; updated_ms: string }>(
+    `SELECT id::text AS id, (extract(epoch FROM updated_at) * 1000)::bigint::text AS updated_ms
+     FROM payments WHERE status <> 'pending'`,
+  );
+  let count = 0;
+  let last = healedWallMs;
+  for (const row of rows) {
+    if (run.acknowledged.get(row.id)?.httpStatus === 201) continue;
+    count += 1;
+    last = Math.max(last, Number(row.updated_ms));
+  }
+  return { count, drainedMs: last - healedWallMs };
+}
+
+function lastNonDefinite(answers: readonly PaymentAnswer[]): number | undefined {
+  let last: number | undefined;
+  for (const a of answers) if (!isDefinite(a) && (last === undefined || a.at > last)) last = a.at;
+  return last;
+}
+
+const seconds = (ms: number | undefined) =>
+  ms === undefined ? 'not reached' : `${(ms / 1000).toFixed(2)} s`;
+
+/** The figures, one line each (kept by the TAP stream as `# ` comments). */
+export function printResult(r: ScenarioResult): void {
+  const t = r.report.totals;
+  const lines = [
+    `fault scenario: ${r.name}`,
+    `  requests ${r.run.sent}, 2xx ${r.run.succeeded} (${(r.successShare * 100).toFixed(1)}%), acknowledged ${r.run.acknowledged.size}`,
+    `  answers ${JSON.stringify(r.run.byStatus)}; errors ${JSON.stringify(r.run.byCode)}`,
+    `  recovery after the heal: ready ${seconds(r.recovery.readyMs)}, serving ${seconds(r.recovery.servingMs)}, pending drained ${seconds(r.recovery.drainedMs)} (${r.settledLater} payments settled after their request)`,
+    `  payments ${JSON.stringify(r.outcomes)}`,
+    `  invariant: lost ${t.lost}, double-charged ${t.doubleCharged}, mismatch ${t.mismatch}, pending ${t.pending}, orphan charges ${t.orphanCharges}, contradicted answers ${r.contradicted.length}`,
+  ];
+  if (!r.report.ok || t.pending > 0 || t.orphanCharges > 0)
+    lines.push(...formatReport(r.report, { maxIssues: 5 }).split('\n'));
+  for (const c of r.contradicted.slice(0, 5))
+    lines.push(`  contradicted: ${c.id} answered ${c.answered}, stored ${c.stored}`);
+  // Node's TAP reporter turns each line printed by a test into a `# ` comment of its own.
+  for (const line of lines) console.log(line);
+}
+
+/** Why a payment may be `failed`: the gateway refused it (4xx) or no attempt was sent. */
+export const NOTHING_SENT_REASONS = ['gateway_circuit_open', 'gateway_busy'];
+
+/**
+ * The `failed` outcomes that break the rule "failed only when the gateway refused or nothing
+ * was sent" (a timeout, a reset or a 5xx leaves a payment pending instead).
+ */
+export function failedForWantOfAnAnswer(result: ScenarioResult): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(result.outcomes).filter(([outcome]) => {
+      if (!outcome.startsWith('failed')) return false;
+      const reason = outcome.slice('failed '.length);
+      return !NOTHING_SENT_REASONS.includes(reason) && !reason.startsWith('gateway_rejected_');
+    }),
+  );
+}
+
+/**
+ * Checks the money invariant after a scenario: nothing acknowledged lost, nothing charged
+ * twice, every final state the gateway's, nothing pending, no charge without a payment, no
+ * final answer contradicted later, and no payment failed for want of an answer.
+ * @throws AssertionError listing what broke.
+ */
+export function assertMoneyInvariant(result: ScenarioResult): void {
+  const t = result.report.totals;
+  const broken = {
+    lost: t.lost,
+    doubleCharged: t.doubleCharged,
+    mismatch: t.mismatch,
+    pending: t.pending,
+    orphanCharges: t.orphanCharges,
+    contradicted: result.contradicted.length,
+  };
+  const detail = `${result.name}\n${formatReport(result.report, { maxIssues: 10 })}\n${JSON.stringify(result.contradicted.slice(0, 10))}`;
+  assert.deepEqual(
+    broken,
+    { lost: 0, doubleCharged: 0, mismatch: 0, pending: 0, orphanCharges: 0, contradicted: 0 },
+    detail,
+  );
+  assert.deepEqual(
+    failedForWantOfAnAnswer(result),
+    {},
+    `${result.name}: ${JSON.stringify(result.outcomes)}`,
+  );
+  assert.ok(result.run.acknowledged.size > 0, `${result.name}: nothing was acknowledged`);
+}
