@@ -19,6 +19,8 @@ export interface CreateDatabaseOptions {
  * a worker thread with its files in `dataDir`.
  * @throws {@link ConnectError} `HP_ERR_DB_CONNECT` when the server is unreachable or the
  *   embedded engine cannot start.
+ * @throws {@link DatabaseLockedError} `HP_ERR_DB_LOCKED` when another live process has the
+ *   embedded engine's `dataDir` open.
  * @example
  * const db = await createDatabase({ url: process.env.DATABASE_URL, dataDir: './data' });
  */

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { ClosedError } from '../errors/index.js';
 import { siblingModule, startWorker } from '../internal/ts-worker.js';
+import { DataDirLock } from './data-dir-lock.js';
 import type { Database, QueryExecutor, QueryResult } from './database.js';
 import { pingWithin } from './ping.js';
 import { ConnectError, QueryError } from './errors.js';
@@ -39,6 +40,7 @@ interface Reply {
 export class EmbeddedDatabase implements Database {
   readonly kind = 'pglite' as const;
   readonly #worker: Worker;
+  readonly #lock: DataDirLock | undefined;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   // Tail of the queue: every operation waits for the previous one (one connection).
@@ -46,8 +48,9 @@ export class EmbeddedDatabase implements Database {
   #closing: Promise<void> | undefined;
   #crash: Error | undefined;
 
-  private constructor(worker: Worker) {
+  private constructor(worker: Worker, lock: DataDirLock | undefined) {
     this.#worker = worker;
+    this.#lock = lock;
     worker.on('message', (reply: Reply) => this.#settle(reply));
     worker.on('error', (error) => this.#fail(error));
     worker.on('exit', (code) =>
@@ -56,8 +59,8 @@ export class EmbeddedDatabase implements Database {
   }
 
   /** @internal Used by {@link startEmbedded}. */
-  static adopt(worker: Worker): EmbeddedDatabase {
-    return new EmbeddedDatabase(worker);
+  static adopt(worker: Worker, lock?: DataDirLock): EmbeddedDatabase {
+    return new EmbeddedDatabase(worker, lock);
   }
 
   query<Row = Record<string, unknown>>(
@@ -101,6 +104,8 @@ export class EmbeddedDatabase implements Database {
         await this.#send('close').catch(() => {});
       }
       await this.#worker.terminate();
+      // Only once the engine is gone may another process open its files.
+      this.#lock?.release();
     })();
     return this.#closing;
   }
@@ -145,6 +150,10 @@ export class EmbeddedDatabase implements Database {
 /**
  * Starts embedded PostgreSQL (PGlite) in a worker thread and resolves once it answers.
  * The first start in an empty directory runs initdb and takes seconds; `onProgress` hears it.
+ * A directory (not `memory://`) is locked for this process by a `hotpath.lock` file holding
+ * its pid, removed by `close()`; a lock left by a process that is gone is taken over.
+ * @throws {@link DatabaseLockedError} `HP_ERR_DB_LOCKED` naming the lock file and the process
+ *   when another live process has the directory open.
  * @throws {@link ConnectError} `HP_ERR_DB_CONNECT` naming the data directory if it cannot start.
  * @example
  * const db = await startEmbedded({ dataDir: './data' });
@@ -165,10 +174,18 @@ export async function startEmbedded(options: EmbeddedDatabaseOptions): Promise<E
       );
     }
   }
+  // PGlite does not lock its files: a second process on them corrupts the catalog.
+  const lock = memory ? undefined : DataDirLock.acquire(dataDir);
   options.onProgress?.(`starting embedded PostgreSQL (PGlite) in ${dataDir}`);
-  const worker = startWorker(siblingModule('pglite-worker', import.meta.url), {
-    workerData: { dataDir },
-  });
+  let worker: Worker;
+  try {
+    worker = startWorker(siblingModule('pglite-worker', import.meta.url), {
+      workerData: { dataDir },
+    });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const ticker = setInterval(
     () => options.onProgress?.('still starting embedded PostgreSQL ...'),
     2000,
@@ -193,6 +210,7 @@ export async function startEmbedded(options: EmbeddedDatabaseOptions): Promise<E
     options.onProgress?.(`embedded PostgreSQL ready in ${(bootMs / 1000).toFixed(1)} s`);
   } catch (error) {
     await worker.terminate();
+    lock?.release();
     throw new ConnectError(
       `embedded PostgreSQL did not start in ${dataDir}: ${(error as Error).message}`,
       {
@@ -204,5 +222,5 @@ export async function startEmbedded(options: EmbeddedDatabaseOptions): Promise<E
   }
   worker.removeAllListeners('error');
   worker.removeAllListeners('exit');
-  return EmbeddedDatabase.adopt(worker);
+  return EmbeddedDatabase.adopt(worker, lock);
 }

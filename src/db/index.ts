@@ -14,6 +14,7 @@ export type { CreateDatabaseOptions } from './create-database.js';
 export { migrate, splitStatements } from './migrate.js';
 export type { Migration, MigrateResult } from './migrate.js';
 export { QueryError, ConnectError, MigrationError } from './errors.js';
+export { DatabaseLockedError } from './data-dir-lock.js';
 export { createPool, instrumentPool, InstrumentedPool } from './instrumented-pool.js';
 export type { CreatePoolOptions, InstrumentPoolOptions } from './instrumented-pool.js';
 export type { PoolMetrics } from './pool-metrics.js';

@@ -9,4 +9,6 @@ export const dbCodes = {
   HP_ERR_DB_CURSOR_INVALID:
     'A keyset pagination cursor could not be decoded or does not fit the query.',
   HP_ERR_DB_INDEX_MISSING: 'No index serves the keyset ordering that was checked.',
+  HP_ERR_DB_LOCKED:
+    "Another live process holds the embedded database's data directory (its hotpath.lock file).",
 } as const;
