@@ -24,7 +24,13 @@ import {
 } from '../../service/invariant/index.js';
 import { stopAll, waitFor } from './child-process.js';
 import { GatewayProcess, type GatewaySettings } from './gateway-process.js';
-import { isDefinite, runPayments, type PaymentAnswer, type PaymentsRun } from './payments-load.js';
+import {
+  isDefinite,
+  resendUnanswered,
+  runPayments,
+  type PaymentAnswer,
+  type PaymentsRun,
+} from './payments-load.js';
 import { PostgresServer, postgresBin } from './postgres-server.js';
 import { hasRedisServer, RedisServer } from './redis-server.js';
 import { ServiceProcess, type ServiceSettings } from './service-process.js';
@@ -90,20 +96,34 @@ export interface ScenarioOptions {
   service?: Partial<Omit<ServiceSettings, 'databaseUrl' | 'redisUrl' | 'gatewayUrl'>>;
 }
 
-/** What a fault does, given the scenario; it calls `healed()` when the fault is over. */
-export type Fault = (scenario: Scenario, healed: () => void) => Promise<void>;
+/**
+ * What a fault does, given the scenario; it calls `healed()` when the fault is over.
+ * `loadEnded` aborts when the load has ended (for faults repeated while it runs).
+ */
+export type Fault = (
+  scenario: Scenario,
+  healed: () => void,
+  loadEnded: AbortSignal,
+) => Promise<void>;
 
 /** Options of {@link Scenario.run}. */
 export interface RunOptions {
   /** Payments per second. Default 150. */
   rate?: number;
-  /** Length of the load. Default 8,000 ms. */
+  /** Length of the load. Default 8,000 ms, unless `payments` is given. */
   durationMs?: number;
+  /** Stop the load after this many payments instead. */
+  payments?: number;
   /** Started this long after the load. Default 1,500 ms. */
   faultAtMs?: number;
   fault: Fault;
   /** Longest wait for no payment pending after the load. Default 60,000 ms. */
   drainTimeoutMs?: number;
+  /**
+   * After the load, send each request that got no answer or a 5xx once more with the same
+   * Idempotency-Key, as a retrying client would. Default false.
+   */
+  resendUnanswered?: boolean;
 }
 
 /** Recovery times after the fault was healed, in ms (undefined: not reached). */
@@ -127,8 +147,13 @@ export interface ScenarioResult {
   /** Share of requests sent answered 2xx. */
   successShare: number;
   report: InvariantReport;
-  /** Acknowledged with a final state (201) that the database now contradicts. */
+  /**
+   * Answers the database contradicts: a final state (201) stored otherwise, or an id whose
+   * row holds another Idempotency-Key.
+   */
   contradicted: { id: string; answered: string; stored: string }[];
+  /** Answers to the requests sent again (`resendUnanswered`). */
+  resent: PaymentAnswer[];
   /** Rows by status and failure reason, e.g. `failed gateway_circuit_open`. */
   outcomes: Record<string, number>;
   /** Payments no 201 answered (202, or no answer): settled after their request ended. */
@@ -199,15 +224,18 @@ export class Scenario {
         })
         .catch(() => {});
     };
+    const loadEnded = new AbortController();
     const loadRun = runPayments({
       url: this.service.url,
       rate,
-      durationMs: options.durationMs ?? 8000,
+      ...(options.payments === undefined
+        ? { durationMs: options.durationMs ?? 8000 }
+        : { payments: options.payments }),
       keyPrefix: `${this.name.replace(/\W+/g, '-')}-${randomBytes(4).toString('hex')}`,
-    });
+    }).finally(() => loadEnded.abort());
     let faultError: unknown;
     const fault = sleep(options.faultAtMs ?? 1500)
-      .then(() => options.fault(this, healed))
+      .then(() => options.fault(this, healed, loadEnded.signal))
       .catch((error: unknown) => {
         faultError = error;
       })
@@ -216,6 +244,8 @@ export class Scenario {
     await fault;
     if (faultError !== undefined) throw faultError;
     await readyPoll;
+    const resent =
+      options.resendUnanswered === true ? await resendUnanswered(this.service.url, run) : [];
 
     const db = await connectPostgres(this.databaseUrl);
     try {
@@ -239,10 +269,13 @@ export class Scenario {
       const stored = await storedStates(db);
       const contradicted: ScenarioResult['contradicted'] = [];
       for (const [id, answer] of run.acknowledged) {
-        if (answer.httpStatus !== 201) continue;
-        const now = stored.get(id);
-        if (now !== undefined && now !== answer.status)
-          contradicted.push({ id, answered: answer.status ?? '', stored: now });
+        const row = stored.get(id);
+        if (row === undefined) continue;
+        // One key, one payment: an answer (first or replayed) names the key's row.
+        if (row.key !== answer.key)
+          contradicted.push({ id, answered: `key ${answer.key}`, stored: `key ${row.key}` });
+        else if (answer.httpStatus === 201 && row.status !== answer.status)
+          contradicted.push({ id, answered: answer.status ?? '', stored: row.status });
       }
       const since = (at: number | undefined) =>
         at === undefined || healedAt === undefined ? undefined : Math.max(0, at - healedAt);
@@ -260,6 +293,7 @@ export class Scenario {
         successShare: run.sent === 0 ? 0 : run.succeeded / run.sent,
         report,
         contradicted,
+        resent,
         outcomes: await outcomeCounts(db),
         settledLater: settledLater.count,
       };
@@ -280,11 +314,11 @@ async function pendingCount(db: Awaited<ReturnType<typeof connectPostgres>>): Pr
 
 async function storedStates(
   db: Awaited<ReturnType<typeof connectPostgres>>,
-): Promise<Map<string, string>> {
-  const { rows } = await db.query<{ id: string; status: string }>(
-    'SELECT id::text AS id, status FROM payments',
+): Promise<Map<string, { status: string; key: string }>> {
+  const { rows } = await db.query<{ id: string; status: string; key: string }>(
+    'SELECT id::text AS id, status, idempotency_key AS key FROM payments',
   );
-  return new Map(rows.map((r) => [r.id, r.status]));
+  return new Map(rows.map((r) => [r.id, { status: r.status, key: r.key }]));
 }
 
 async function outcomeCounts(
@@ -310,7 +344,8 @@ async function lastSettledLater(
   let count = 0;
   let last = healedWallMs;
   for (const row of rows) {
-    if (run.acknowledged.get(row.id)?.httpStatus === 201) continue;
+    const answer = run.acknowledged.get(row.id);
+    if (answer?.httpStatus === 201 && answer.replayed !== true) continue;
     count += 1;
     last = Math.max(last, Number(row.updated_ms));
   }
@@ -321,6 +356,12 @@ function lastNonDefinite(answers: readonly PaymentAnswer[]): number | undefined 
   let last: number | undefined;
   for (const a of answers) if (!isDefinite(a) && (last === undefined || a.at > last)) last = a.at;
   return last;
+}
+
+function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of items) out[key(item)] = (out[key(item)] ?? 0) + 1;
+  return out;
 }
 
 const seconds = (ms: number | undefined) =>
@@ -335,6 +376,11 @@ export function printResult(r: ScenarioResult): void {
     `  answers ${JSON.stringify(r.run.byStatus)}; errors ${JSON.stringify(r.run.byCode)}`,
     `  recovery after the heal: ready ${seconds(r.recovery.readyMs)}, serving ${seconds(r.recovery.servingMs)}, pending drained ${seconds(r.recovery.drainedMs)} (${r.settledLater} payments settled after their request)`,
     `  payments ${JSON.stringify(r.outcomes)}`,
+    ...(r.resent.length === 0
+      ? []
+      : [
+          `  sent again (same key): ${r.resent.length}, answers ${JSON.stringify(countBy(r.resent, (a) => String(a.httpStatus)))}`,
+        ]),
     `  invariant: lost ${t.lost}, double-charged ${t.doubleCharged}, mismatch ${t.mismatch}, pending ${t.pending}, orphan charges ${t.orphanCharges}, contradicted answers ${r.contradicted.length}`,
   ];
   if (!r.report.ok || t.pending > 0 || t.orphanCharges > 0)

@@ -20,6 +20,10 @@ export interface PaymentAnswer {
   failure?: string;
   /** When the answer (or failure) arrived, `performance.now()` ms. */
   at: number;
+  /** The request as sent, kept when it got no answer or a 5xx (to send it again). */
+  request?: Buffer;
+  /** The answer replayed an earlier request's payment (`Idempotent-Replayed: true`). */
+  replayed?: boolean;
 }
 
 /** Options of {@link runPayments}. */
@@ -72,8 +76,10 @@ function toAnswer(response: LoadResponse, at: number): PaymentAnswer {
   const answer: PaymentAnswer = { key, httpStatus: response.status, at };
   if (response.failure !== null) {
     answer.failure = response.failure;
+    answer.request = response.request;
     return answer;
   }
+  if (response.status >= 500) answer.request = response.request;
   try {
     const body = JSON.parse(response.body.toString('utf8')) as {
       id?: string;
@@ -143,4 +149,59 @@ export async function runPayments(options: PaymentsLoadOptions): Promise<Payment
     },
   );
   return { answers, acknowledged, sent: answers.length, succeeded, byStatus, byCode, result };
+}
+
+/**
+ * Sends again, once, each request of `answers` that got no answer or a 5xx, with the same
+ * Idempotency-Key and body, as a client that retries would (at most `concurrency` at once).
+ * Resolves with the new answers; acknowledged ones are added to `run`.
+ */
+export async function resendUnanswered(
+  url: string,
+  run: PaymentsRun,
+  concurrency = 32,
+): Promise<PaymentAnswer[]> {
+  const { request } = await import('undici');
+  const toSend = run.answers.filter((a) => a.request !== undefined);
+  const resent: PaymentAnswer[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < toSend.length) {
+      const original = toSend[next++]!;
+      const bytes = original.request!.toString('utf8');
+      const body = bytes.slice(bytes.indexOf('\r\n\r\n') + 4);
+      let answer: PaymentAnswer;
+      try {
+        const response = await request(`${url}/api/payments`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': original.key },
+          body,
+          headersTimeout: 30_000,
+          bodyTimeout: 30_000,
+        });
+        answer = toAnswer(
+          {
+            request: original.request!,
+            status: response.statusCode,
+            body: Buffer.from(await response.body.arrayBuffer()),
+            failure: null,
+          },
+          performance.now(),
+        );
+        if (response.headers['idempotent-replayed'] === 'true') answer.replayed = true;
+      } catch (error) {
+        answer = {
+          key: original.key,
+          httpStatus: 0,
+          failure: (error as Error).message,
+          at: performance.now(),
+        };
+      }
+      resent.push(answer);
+      if ((answer.httpStatus === 201 || answer.httpStatus === 202) && answer.id !== undefined)
+        run.acknowledged.set(answer.id, answer);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return resent;
 }
