@@ -60,3 +60,29 @@ export class RateLimitCostError extends HotpathError {
     this.burst = burst;
   }
 }
+
+/**
+ * A concurrency limiter refused the call (`HP_ERR_CONCURRENCY_LIMIT`): its adaptive limit
+ * of calls in flight was reached and its queue was full, or the call waited in the queue
+ * longer than allowed.
+ */
+export class ConcurrencyLimitError extends HotpathError {
+  /** The limit when the call was refused. */
+  readonly limit: number;
+  /** Calls in flight when the call was refused. */
+  readonly inFlight: number;
+  /** Whether the call waited in the queue first (and timed out there). */
+  readonly didWait: boolean;
+
+  constructor(limit: number, inFlight: number, didWait: boolean) {
+    super(
+      'HP_ERR_CONCURRENCY_LIMIT',
+      didWait
+        ? `concurrency limit: no slot freed in time (limit ${limit}, ${inFlight} in flight)`
+        : `concurrency limit reached: ${inFlight} in flight, limit ${limit}`,
+    );
+    this.limit = limit;
+    this.inFlight = inFlight;
+    this.didWait = didWait;
+  }
+}

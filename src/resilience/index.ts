@@ -37,3 +37,33 @@ export type { RateLimitHttpOptions } from './rate-limit-http.js';
 export { registerRateLimitMetrics } from './rate-limit-metrics.js';
 export type { RateLimitMetricsOptions } from './rate-limit-metrics.js';
 export { RateLimitedError, RateLimitCostError } from './errors.js';
+export { LoadShedder, SHED_PRIORITIES } from './load-shedder.js';
+export type {
+  LoadShedderOptions,
+  LoadShedderStats,
+  ShedPriority,
+  ShedStateChange,
+} from './load-shedder.js';
+export { EventLoopSampler } from './shed-sampler.js';
+export type { LoopSampler, LoopSample, EventLoopSamplerOptions } from './shed-sampler.js';
+export { fastifyLoadShedder } from './load-shedder-fastify.js';
+export type { FastifyLoadShedderOptions, ShedRouteInfo } from './load-shedder-fastify.js';
+export { shedHttp } from './load-shedder-http.js';
+export type { ShedHttpOptions } from './load-shedder-http.js';
+export { ConcurrencyLimiter } from './concurrency-limiter.js';
+export type {
+  ConcurrencyLimiterOptions,
+  ConcurrencyLimiterStats,
+  ConcurrencyPermit,
+  ConcurrencyLimitChange,
+  PermitOutcome,
+} from './concurrency-limiter.js';
+export { GradientLimit } from './adaptive-gradient.js';
+export type { GradientLimitOptions } from './adaptive-gradient.js';
+export type { LimitAlgorithm, LimitSample } from './adaptive-limit.js';
+export { fastifyConcurrencyLimit } from './concurrency-limit-fastify.js';
+export type {
+  FastifyConcurrencyLimitOptions,
+  LimitRouteInfo,
+} from './concurrency-limit-fastify.js';
+export { ConcurrencyLimitError } from './errors.js';

@@ -1,0 +1,165 @@
+import { checkNumber } from '../internal/validate-options.js';
+import type { LimitAlgorithm, LimitSample } from './adaptive-limit.js';
+import { MinWindow } from './adaptive-min-window.js';
+
+/** Options of {@link GradientLimit}. */
+export interface GradientLimitOptions {
+  /** Limit before any sample. @defaultValue 20 */
+  initialLimit?: number;
+  /** The limit never goes below this. @defaultValue 4 */
+  minLimit?: number;
+  /** The limit never goes above this. @defaultValue 1000 */
+  maxLimit?: number;
+  /**
+   * A round whose mean latency is at most `tolerance` times the baseline counts as not
+   * queued (the limit may grow); above it, the limit shrinks. @defaultValue 1.5
+   */
+  tolerance?: number;
+  /**
+   * How long the baseline (the best recent round) is remembered, in ms: a latency that rose
+   * for good (a slower dependency) becomes the new baseline after this long. @defaultValue 5000
+   */
+  baselineWindowMs?: number;
+  /** Fresh latency samples a round needs before it may end. @defaultValue 8 */
+  roundSamples?: number;
+  /** Factor applied to the limit after a round with a drop (timeout, overload). @defaultValue 0.75 */
+  backoffRatio?: number;
+}
+
+/** In-flight at or above this share of the limit means the limit is used (it may grow). */
+const USED_RATIO = 0.8;
+/** A round ends after this long even with fewer than `roundSamples` samples. */
+const MAX_ROUND_MS = 1000;
+
+/**
+ * A gradient concurrency limit in the manner of Netflix's concurrency-limits, judged per
+ * *round* (about one round trip): the mean latency of the round's calls is compared with the
+ * *baseline*, the lowest round mean of the last `baselineWindowMs` (a windowed minimum: it
+ * forgets, so it can rise again).
+ *
+ * - mean > `tolerance` x baseline: calls are queueing somewhere. The limit becomes the
+ *   round's peak in-flight x baseline/mean (at least half of it): by Little's law, the
+ *   concurrency the dependency served without queueing.
+ * - otherwise, if in-flight reached 80% of the limit (the limit is *used*): it grows,
+ *   doubling per round until the first shrink (slow start), then by sqrt(limit) per round.
+ * - otherwise it stays: an unused limit never grows (Netflix's Gradient2 grows without bound
+ *   under modest overload).
+ * - a round with a drop multiplies it by `backoffRatio`.
+ *
+ * A round counts only calls that started after the limit last changed, so a change is judged
+ * by its own effect, one round trip later. There is no probe window: the baseline is
+ * refreshed by ordinary traffic whenever the queue is gone, which the shrink rule brings
+ * about (Envoy's adaptive concurrency instead pins concurrency to a minimum while it probes,
+ * refusing requests). The limit stays within [`minLimit`, `maxLimit`].
+ * @example
+ * const limiter = new ConcurrencyLimiter({ algorithm: new GradientLimit({ maxLimit: 200 }) });
+ */
+export class GradientLimit implements LimitAlgorithm {
+  readonly #minLimit: number;
+  readonly #maxLimit: number;
+  readonly #tolerance: number;
+  readonly #roundSamples: number;
+  readonly #backoffRatio: number;
+  readonly #baseline: MinWindow;
+  #limit: number;
+  #isSlowStart = true;
+  #changedAt = -Infinity;
+  #roundStart = NaN;
+  #roundCount = 0;
+  #roundSum = 0;
+  #roundPeak = 0;
+  #roundDrops = 0;
+  #lastRoundMs = NaN;
+  #lastBaselineMs = NaN;
+
+  /** @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` naming a bad option. */
+  constructor(options: GradientLimitOptions = {}) {
+    this.#minLimit = checkNumber('minLimit', options.minLimit ?? 4, { min: 1 });
+    this.#maxLimit = checkNumber('maxLimit', options.maxLimit ?? 1000, { min: this.#minLimit });
+    this.#limit = checkNumber(
+      'initialLimit',
+      options.initialLimit ?? Math.min(this.#maxLimit, Math.max(this.#minLimit, 20)),
+      { min: this.#minLimit, max: this.#maxLimit },
+    );
+    this.#tolerance = checkNumber('tolerance', options.tolerance ?? 1.5, { min: 1 });
+    const windowMs = checkNumber('baselineWindowMs', options.baselineWindowMs ?? 5000, {
+      min: 1,
+    });
+    this.#roundSamples = checkNumber('roundSamples', options.roundSamples ?? 8, {
+      min: 1,
+      integer: true,
+    });
+    this.#backoffRatio = checkNumber('backoffRatio', options.backoffRatio ?? 0.75, {
+      min: 0.1,
+      max: 1,
+    });
+    this.#baseline = new MinWindow(windowMs);
+  }
+
+  /** Calls allowed in flight: the limit rounded down. */
+  get limit(): number {
+    return Math.floor(this.#limit);
+  }
+
+  /** The baseline: the lowest round mean latency of the window, in ms (NaN before one). */
+  get baselineMs(): number {
+    return this.#lastBaselineMs;
+  }
+
+  /** Mean latency of the last completed round, in ms (NaN before one). */
+  get lastRoundMs(): number {
+    return this.#lastRoundMs;
+  }
+
+  update(sample: LimitSample): void {
+    const { nowMs, rttMs } = sample;
+    // Calls admitted before the last change say nothing about the current limit.
+    if (nowMs - rttMs < this.#changedAt) return;
+    if (this.#roundCount === 0 && this.#roundDrops === 0) this.#roundStart = nowMs;
+    if (sample.didDrop) {
+      this.#roundDrops++;
+    } else {
+      this.#roundCount++;
+      this.#roundSum += rttMs;
+    }
+    if (sample.inFlight > this.#roundPeak) this.#roundPeak = sample.inFlight;
+    const elapsed = nowMs - this.#roundStart;
+    if (this.#roundDrops > 0) {
+      this.#endRound(nowMs);
+      return;
+    }
+    const mean = this.#roundSum / this.#roundCount;
+    const baseline = this.#baseline.min(nowMs);
+    const roundMs = Number.isFinite(baseline) ? baseline : mean;
+    if ((this.#roundCount >= this.#roundSamples && elapsed >= roundMs) || elapsed >= MAX_ROUND_MS) {
+      this.#endRound(nowMs);
+    }
+  }
+
+  #endRound(nowMs: number): void {
+    const before = this.#limit;
+    let limit = before;
+    if (this.#roundDrops > 0) {
+      limit = before * this.#backoffRatio;
+      this.#isSlowStart = false;
+    } else {
+      const mean = this.#roundSum / this.#roundCount;
+      this.#baseline.add(mean, nowMs);
+      const baseline = this.#baseline.min(nowMs);
+      this.#lastRoundMs = mean;
+      this.#lastBaselineMs = baseline;
+      if (mean > this.#tolerance * baseline) {
+        limit = Math.min(before, this.#roundPeak) * Math.max(0.5, baseline / mean);
+        this.#isSlowStart = false;
+      } else if (this.#roundPeak >= USED_RATIO * Math.floor(before)) {
+        limit = this.#isSlowStart ? before * 2 : before + Math.sqrt(before);
+      }
+    }
+    this.#limit = Math.min(this.#maxLimit, Math.max(this.#minLimit, limit));
+    if (Math.floor(this.#limit) !== Math.floor(before)) this.#changedAt = nowMs;
+    this.#roundCount = 0;
+    this.#roundSum = 0;
+    this.#roundPeak = 0;
+    this.#roundDrops = 0;
+  }
+}

@@ -1,0 +1,301 @@
+import { channel } from 'node:diagnostics_channel';
+import { AbortedError, ClosedError, InvalidOptionError } from '../errors/index.js';
+import { monotonicClock, type Clock } from '../internal/clock.js';
+import { checkNumber } from '../internal/validate-options.js';
+import { GradientLimit } from './adaptive-gradient.js';
+import type { LimitAlgorithm } from './adaptive-limit.js';
+import { ConcurrencyLimitError } from './errors.js';
+
+/** Options of {@link ConcurrencyLimiter}. */
+export interface ConcurrencyLimiterOptions {
+  /** How the limit moves. @defaultValue a new {@link GradientLimit} */
+  algorithm?: LimitAlgorithm;
+  /** Calls that may wait for a slot; one more is refused at once. @defaultValue 0 */
+  maxQueue?: number;
+  /** Longest wait in the queue, in ms; then the call is refused. @defaultValue 100 */
+  queueTimeoutMs?: number;
+  /**
+   * Which errors of a call signal overload (the algorithm backs off) rather than a latency.
+   * Other errors are not fed to the algorithm. @defaultValue errors with code `HP_ERR_TIMEOUT`
+   */
+  isDrop?: (error: unknown) => boolean;
+  clock?: Clock;
+  /** Name in diagnostics messages. @defaultValue `'limiter'` */
+  name?: string;
+}
+
+/** How a call ended, for the algorithm: a latency, an overload signal, or nothing to learn. */
+export type PermitOutcome = 'success' | 'drop' | 'ignore';
+
+/** A slot held by one call; release it exactly once when the call ends. */
+export interface ConcurrencyPermit {
+  /** Frees the slot and feeds the call's latency (from acquisition) to the algorithm. */
+  release(outcome?: PermitOutcome): void;
+}
+
+/** Counters and the current limit of a {@link ConcurrencyLimiter}. */
+export interface ConcurrencyLimiterStats {
+  limit: number;
+  inFlight: number;
+  queued: number;
+  /** Calls admitted since construction. */
+  admitted: number;
+  /**
+   * Calls refused by {@link ConcurrencyLimiter.acquire} and {@link ConcurrencyLimiter.execute}
+   * (limit and queue full, or queue timeout) since construction.
+   */
+  rejected: number;
+}
+
+/** Published on `hotpath:resilience:concurrency-limit` when the limit changes. */
+export interface ConcurrencyLimitChange {
+  name: string;
+  from: number;
+  to: number;
+  inFlight: number;
+}
+
+interface Waiter {
+  resolve: (permit: ConcurrencyPermit) => void;
+  reject: (error: unknown) => void;
+  timer: NodeJS.Timeout | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+const limitChannel = channel('hotpath:resilience:concurrency-limit');
+
+const isTimeout = (error: unknown): boolean =>
+  (error as { code?: unknown } | null)?.code === 'HP_ERR_TIMEOUT';
+
+/**
+ * Caps the calls in flight at a limit that adapts to measured latency ({@link GradientLimit}
+ * by default): around a dependency (client side, {@link execute}) or in front of a route
+ * (server side, {@link tryAcquire} / {@link acquire}, or the Fastify plugin
+ * {@link fastifyConcurrencyLimit}). Calls past the limit wait in a short FIFO queue (none by
+ * default) or are refused at once with {@link ConcurrencyLimitError}, so a slow dependency
+ * costs callers a fast refusal instead of a long wait.
+ * @example
+ * const limiter = new ConcurrencyLimiter({ maxQueue: 16, queueTimeoutMs: 50 });
+ * const charge = await limiter.execute((signal) => gateway.charge(payment, signal));
+ */
+export class ConcurrencyLimiter {
+  readonly #algorithm: LimitAlgorithm;
+  readonly #maxQueue: number;
+  readonly #queueTimeoutMs: number;
+  readonly #isDrop: (error: unknown) => boolean;
+  readonly #clock: Clock;
+  readonly #name: string;
+  readonly #queue: Waiter[] = [];
+  #inFlight = 0;
+  #admitted = 0;
+  #rejected = 0;
+  #limit: number;
+  #isClosed = false;
+
+  /** @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` naming a bad option. */
+  constructor(options: ConcurrencyLimiterOptions = {}) {
+    const algorithm = options.algorithm ?? new GradientLimit();
+    if (typeof algorithm?.update !== 'function' || typeof algorithm.limit !== 'number') {
+      throw new InvalidOptionError('algorithm', 'expected a LimitAlgorithm');
+    }
+    this.#algorithm = algorithm;
+    this.#maxQueue = checkNumber('maxQueue', options.maxQueue ?? 0, { min: 0, integer: true });
+    this.#queueTimeoutMs = checkNumber('queueTimeoutMs', options.queueTimeoutMs ?? 100, {
+      min: 0,
+    });
+    if (options.isDrop !== undefined && typeof options.isDrop !== 'function') {
+      throw new InvalidOptionError('isDrop', 'expected a function');
+    }
+    this.#isDrop = options.isDrop ?? isTimeout;
+    this.#clock = options.clock ?? monotonicClock;
+    this.#name = options.name ?? 'limiter';
+    this.#limit = algorithm.limit;
+  }
+
+  /** Calls allowed in flight now. */
+  get limit(): number {
+    return this.#limit;
+  }
+
+  /** Calls in flight now. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Calls waiting for a slot. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  stats(): ConcurrencyLimiterStats {
+    return {
+      limit: this.#limit,
+      inFlight: this.#inFlight,
+      queued: this.#queue.length,
+      admitted: this.#admitted,
+      rejected: this.#rejected,
+    };
+  }
+
+  /**
+   * Takes a slot if one is free now, without queueing and without counting a refusal (call
+   * {@link acquire} next to queue, or to be refused and counted).
+   * @returns the permit, or undefined when the limit is reached or calls are queued.
+   */
+  tryAcquire(): ConcurrencyPermit | undefined {
+    if (this.#inFlight < this.#limit && this.#queue.length === 0 && !this.#isClosed) {
+      return this.#grant();
+    }
+    return undefined;
+  }
+
+  /**
+   * Takes a slot, waiting in the queue up to `queueTimeoutMs` when none is free.
+   * @throws {@link ConcurrencyLimitError} `HP_ERR_CONCURRENCY_LIMIT` when the limit and the
+   * queue are full, or the wait timed out.
+   * @throws {@link AbortedError} `HP_ERR_ABORTED` when `signal` aborts while queued.
+   * @throws {@link ClosedError} `HP_ERR_CLOSED` after {@link close}.
+   */
+  acquire(signal?: AbortSignal): Promise<ConcurrencyPermit> {
+    if (this.#isClosed) return Promise.reject(new ClosedError('concurrency limiter'));
+    if (signal?.aborted) {
+      return Promise.reject(new AbortedError(undefined, { cause: signal.reason }));
+    }
+    if (this.#inFlight < this.#limit && this.#queue.length === 0) {
+      return Promise.resolve(this.#grant());
+    }
+    if (this.#queue.length >= this.#maxQueue || this.#queueTimeoutMs === 0) {
+      this.#rejected++;
+      return Promise.reject(this.#error(false));
+    }
+    return new Promise<ConcurrencyPermit>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined };
+      waiter.timer = setTimeout(() => {
+        this.#leave(waiter);
+        this.#rejected++;
+        reject(this.#error(true));
+      }, this.#queueTimeoutMs);
+      if (signal !== undefined) {
+        waiter.onAbort = () => {
+          this.#leave(waiter);
+          reject(new AbortedError(undefined, { cause: signal.reason }));
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.#queue.push(waiter);
+    });
+  }
+
+  /**
+   * Runs `fn` in a slot and feeds its latency to the algorithm (an `isDrop` error as a drop).
+   * @throws {@link ConcurrencyLimitError} `HP_ERR_CONCURRENCY_LIMIT` when refused.
+   * @throws {@link AbortedError} `HP_ERR_ABORTED` when `signal` aborts while queued.
+   */
+  execute<T>(fn: (signal?: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (this.#inFlight < this.#limit && this.#queue.length === 0 && !this.#isClosed) {
+      // Fast path: no promise for the slot itself (bench/resilience/adaptive.bench.ts).
+      if (signal?.aborted) {
+        return Promise.reject(new AbortedError(undefined, { cause: signal.reason }));
+      }
+      return this.#run(this.#grant(), fn, signal);
+    }
+    return this.acquire(signal).then((permit) => this.#run(permit, fn, signal));
+  }
+
+  /** Refuses new calls and fails queued ones with {@link ClosedError}; calls in flight go on. */
+  async close(): Promise<void> {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    for (const waiter of this.#queue.splice(0)) {
+      this.#forget(waiter);
+      waiter.reject(new ClosedError('concurrency limiter'));
+    }
+  }
+
+  #run<T>(
+    permit: ConcurrencyPermit,
+    fn: (signal?: AbortSignal) => Promise<T>,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
+    let pending: Promise<T>;
+    try {
+      pending = fn(signal);
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    return pending.then(
+      (value) => {
+        permit.release('success');
+        return value;
+      },
+      (error: unknown) => {
+        permit.release(this.#isDrop(error) ? 'drop' : 'ignore');
+        throw error;
+      },
+    );
+  }
+
+  #grant(): ConcurrencyPermit {
+    const inFlight = ++this.#inFlight;
+    this.#admitted++;
+    const start = this.#clock.now();
+    let isReleased = false;
+    return {
+      release: (outcome: PermitOutcome = 'success') => {
+        if (isReleased) return;
+        isReleased = true;
+        this.#inFlight--;
+        if (outcome !== 'ignore') {
+          const now = this.#clock.now();
+          this.#algorithm.update({
+            nowMs: now,
+            rttMs: now - start,
+            inFlight,
+            didDrop: outcome === 'drop',
+          });
+          this.#readLimit();
+        }
+        this.#drain();
+      },
+    };
+  }
+
+  #readLimit(): void {
+    const limit = this.#algorithm.limit;
+    if (limit === this.#limit) return;
+    const from = this.#limit;
+    this.#limit = limit;
+    if (limitChannel.hasSubscribers) {
+      limitChannel.publish({
+        name: this.#name,
+        from,
+        to: limit,
+        inFlight: this.#inFlight,
+      } satisfies ConcurrencyLimitChange);
+    }
+  }
+
+  #drain(): void {
+    while (this.#queue.length > 0 && this.#inFlight < this.#limit && !this.#isClosed) {
+      const waiter = this.#queue.shift()!;
+      this.#forget(waiter);
+      waiter.resolve(this.#grant());
+    }
+  }
+
+  #leave(waiter: Waiter): void {
+    const index = this.#queue.indexOf(waiter);
+    if (index !== -1) this.#queue.splice(index, 1);
+    this.#forget(waiter);
+  }
+
+  #forget(waiter: Waiter): void {
+    clearTimeout(waiter.timer);
+    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+  }
+
+  #error(didWait: boolean): ConcurrencyLimitError {
+    return new ConcurrencyLimitError(this.#limit, this.#inFlight, didWait);
+  }
+}
