@@ -2,7 +2,7 @@ import { channel } from 'node:diagnostics_channel';
 import type { Redis } from 'ioredis';
 import { ClosedError, InvalidOptionError } from '../errors/index.js';
 import { monotonicClock, type Clock } from '../internal/clock.js';
-import { checkNumber, checkString } from '../internal/validate-options.js';
+import { checkNumber } from '../internal/validate-options.js';
 import { RateLimitedError } from './errors.js';
 import {
   checkCost,
@@ -148,8 +148,9 @@ export class RedisRateLimiter implements RateLimiter {
       throw new InvalidOptionError('client', 'expected an ioredis client');
     this.#client = client;
     this.policy = resolvePolicy(options.rate, options.burst);
-    this.#prefix =
-      options.prefix === undefined ? 'hotpath:rl:' : checkString('prefix', options.prefix);
+    const prefix = options.prefix ?? 'hotpath:rl:';
+    if (typeof prefix !== 'string') throw new InvalidOptionError('prefix', 'expected a string');
+    this.#prefix = prefix;
     this.#timeoutMs = checkNumber('timeoutMs', options.timeoutMs ?? 100, { min: 1 });
     this.#retryMs = checkNumber('retryMs', options.retryMs ?? 1000, { min: 0 });
     const failPolicy = options.failPolicy ?? 'local';
