@@ -25,8 +25,11 @@ const HELP = `usage: npm run faults -- [options]
 A long fault run of the payments service (its own PostgreSQL, Redis, gateway simulator and
 service processes on 127.0.0.1): payments at a constant arrival rate, each with its own
 Idempotency-Key, while
+  - the simulator's latency (--latency, before it charges) is above the service's gateway
+    timeout (250 ms) for about 10% of charges: with --retries 0 the service's lookup comes
+    before the charge exists, so the outcome is unknown (202) and the reconciler settles it,
   - the simulator drops --drop-rate of its charge answers after charging (the service cannot
-    know the outcome from the answer),
+    know the outcome from the answer; its lookup can),
   - every --late-every seconds, for --late-ms, it answers charges only after 3 x the service's
     gateway timeout (charged, answer too late),
   - the service is killed (SIGKILL) and restarted every --crash-every seconds.
@@ -39,9 +42,11 @@ options:
   --payments N      payments to send (default 100000)
   --rate R          payments per second (default 300)
   --crash-every S   seconds between SIGKILLs of the service; 0: never (default 10)
-  --drop-rate P     share of charge answers dropped after the charge, 0..1 (default 0.08)
-  --late-every S    seconds between late-answer windows; 0: none (default 20)
-  --late-ms MS      length of a late-answer window (default 500)
+  --latency SPEC    the simulator's GATEWAY_LATENCY (default lognormal:80:600)
+  --retries N       the service's GATEWAY_RETRIES (default 0)
+  --drop-rate P     share of charge answers dropped after the charge, 0..1 (default 0.05)
+  --late-every S    seconds between late-answer windows; 0: none (default 60)
+  --late-ms MS      length of a late-answer window (default 300)
   -h, --help        this text
 `;
 
@@ -53,6 +58,8 @@ interface Args {
   payments: number;
   rate: number;
   crashEveryS: number;
+  latency: string;
+  retries: number;
   dropRate: number;
   lateEveryS: number;
   lateMs: number;
@@ -77,6 +84,8 @@ function parse(argv: string[]): Args | 'help' {
         payments: { type: 'string' },
         rate: { type: 'string' },
         'crash-every': { type: 'string' },
+        latency: { type: 'string' },
+        retries: { type: 'string' },
         'drop-rate': { type: 'string' },
         'late-every': { type: 'string' },
         'late-ms': { type: 'string' },
@@ -91,10 +100,14 @@ function parse(argv: string[]): Args | 'help' {
     payments: number('payments', values.payments, 100_000, 100_000_000),
     rate: number('rate', values.rate, 300, 100_000),
     crashEveryS: number('crash-every', values['crash-every'], 10, 86_400),
-    dropRate: number('drop-rate', values['drop-rate'], 0.08, 1),
-    lateEveryS: number('late-every', values['late-every'], 20, 86_400),
-    lateMs: number('late-ms', values['late-ms'], 500, 3_600_000),
+    latency: values.latency ?? 'lognormal:80:600',
+    retries: number('retries', values.retries, 0, 10),
+    dropRate: number('drop-rate', values['drop-rate'], 0.05, 1),
+    lateEveryS: number('late-every', values['late-every'], 60, 86_400),
+    lateMs: number('late-ms', values['late-ms'], 300, 3_600_000),
   };
+  if (!Number.isInteger(args.retries))
+    throw new UsageError(`--retries: expected an integer, got ${args.retries}`);
   if (!Number.isInteger(args.payments) || args.payments < 1)
     throw new UsageError(`--payments: expected a positive integer, got ${args.payments}`);
   if (args.rate <= 0) throw new UsageError('--rate: expected a number above 0');
@@ -104,10 +117,21 @@ function parse(argv: string[]): Args | 'help' {
 /** Repeats `step` every `everyS` seconds until `ended` aborts; a step is never cut short. */
 async function every(everyS: number, ended: AbortSignal, step: () => Promise<void>) {
   if (everyS <= 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const end = new Promise<void>((resolve) =>
+    ended.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    ),
+  );
   for (;;) {
     await Promise.race([
-      sleep(everyS * 1000),
-      new Promise((resolve) => ended.addEventListener('abort', resolve, { once: true })),
+      new Promise((resolve) => (timer = setTimeout(resolve, everyS * 1000))),
+      end,
     ]);
     if (ended.aborted) return;
     await step();
@@ -179,6 +203,7 @@ async function main(args: Args): Promise<number> {
   }
   console.log(
     `faults: ${args.payments} payments at ${args.rate}/s (about ${ms((args.payments / args.rate) * 1000)}), ` +
+      `gateway latency ${args.latency} against a ${GATEWAY_TIMEOUT_MS} ms timeout with ${args.retries} retries, ` +
       `${(args.dropRate * 100).toFixed(0)}% of charge answers dropped after the charge, ` +
       `${args.lateEveryS > 0 ? `late answers for ${args.lateMs} ms every ${args.lateEveryS} s` : 'no late answers'}, ` +
       `${args.crashEveryS > 0 ? `service SIGKILL every ${args.crashEveryS} s` : 'no crashes'}`,
@@ -189,7 +214,8 @@ async function main(args: Args): Promise<number> {
   let lateWindows = 0;
   try {
     const scenario = await Scenario.start(cluster, 'long run', {
-      service: { gatewayTimeoutMs: GATEWAY_TIMEOUT_MS },
+      gateway: { latency: args.latency },
+      service: { gatewayTimeoutMs: GATEWAY_TIMEOUT_MS, gatewayRetries: args.retries },
     });
     const result = await scenario.run({
       rate: args.rate,
