@@ -6,6 +6,8 @@ export const resilienceCodes = {
   HP_ERR_RATE_LIMITED: 'A rate limiter refused the call: the caller is over its rate.',
   HP_ERR_RATE_LIMIT_COST:
     'A rate-limit decision asked for a cost that is not a whole number in [0, burst].',
+  HP_ERR_DEADLINE_EXCEEDED:
+    'The overall deadline of a call, across its attempts and the waits between them, passed.',
   HP_ERR_CONCURRENCY_LIMIT:
     'An adaptive concurrency limiter refused the call: its limit and queue were full, or the wait timed out.',
 } as const;

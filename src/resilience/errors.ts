@@ -62,6 +62,19 @@ export class RateLimitCostError extends HotpathError {
 }
 
 /**
+ * The overall deadline of a call, across all its attempts and the waits between them, passed
+ * (`HP_ERR_DEADLINE_EXCEEDED`). Its `cause` is the last attempt's error, if one failed.
+ */
+export class DeadlineExceededError extends HotpathError {
+  readonly deadlineMs: number;
+
+  constructor(deadlineMs: number, options?: ErrorOptions) {
+    super('HP_ERR_DEADLINE_EXCEEDED', `deadline of ${deadlineMs} ms exceeded`, options);
+    this.deadlineMs = deadlineMs;
+  }
+}
+
+/**
  * A concurrency limiter refused the call (`HP_ERR_CONCURRENCY_LIMIT`): its adaptive limit
  * of calls in flight was reached and its queue was full, or the call waited in the queue
  * longer than allowed.

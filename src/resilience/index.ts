@@ -37,6 +37,15 @@ export type { RateLimitHttpOptions } from './rate-limit-http.js';
 export { registerRateLimitMetrics } from './rate-limit-metrics.js';
 export type { RateLimitMetricsOptions } from './rate-limit-metrics.js';
 export { RateLimitedError, RateLimitCostError } from './errors.js';
+export { Timeout } from './timeout.js';
+export type { TimeoutOptions, TimeoutStats, TimeoutEvent } from './timeout.js';
+export { Retry } from './retry.js';
+export type { RetryStats, RetryEvent } from './retry.js';
+export { RetryBudget } from './retry-budget.js';
+export type { RetryBudgetOptions, RetryBudgetStats } from './retry-budget.js';
+export { wrap } from './wrap.js';
+export type { Policy, PolicyContext, PolicyLike } from './policy.js';
+export { DeadlineExceededError } from './errors.js';
 export { LoadShedder, SHED_PRIORITIES } from './load-shedder.js';
 export type {
   LoadShedderOptions,

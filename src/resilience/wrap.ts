@@ -1,0 +1,84 @@
+import {
+  abortedError,
+  contextFor,
+  contextFrom,
+  invoke,
+  isContextual,
+  runInContext,
+  type CallContext,
+  type ContextualPolicy,
+  type Policy,
+  type PolicyContext,
+  type PolicyLike,
+  type Runner,
+} from './policy.js';
+
+/** Links `policy` on top of `inner` (the layers below it; none for the innermost). */
+function link(policy: PolicyLike, inner: Runner | undefined): Runner {
+  if (isContextual(policy)) {
+    // One of ours: it takes the context and the layers below, so no adapter closure and no
+    // signal is made per call.
+    return (fn, context) => policy[runInContext](fn, context, inner);
+  }
+  // A foreign policy gets the signal; what it hands its fn tells the context below.
+  if (inner === undefined) {
+    return (fn, context) =>
+      policy.execute((arg) => invoke(fn, contextFrom(arg, context)), context.signal);
+  }
+  return (fn, context) =>
+    policy.execute((arg) => inner(fn, contextFrom(arg, context)), context.signal);
+}
+
+class Wrapped implements ContextualPolicy {
+  readonly #run: Runner;
+
+  constructor(policies: readonly PolicyLike[]) {
+    let run: Runner | undefined;
+    for (let i = policies.length - 1; i >= 0; i--) run = link(policies[i]!, run);
+    this.#run = run ?? ((fn, context) => invoke(fn, context));
+  }
+
+  execute<T>(fn: (context: PolicyContext) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) return Promise.reject(abortedError(signal));
+    return this.#run(fn, contextFor(signal));
+  }
+
+  [runInContext]<T>(
+    fn: (context: CallContext) => Promise<T>,
+    context: CallContext,
+    next: Runner | undefined,
+  ): Promise<T> {
+    // A wrap inside a wrap: its layers, then the outer wrap's layers below it.
+    if (next === undefined) return this.#run(fn, context);
+    return this.#run((c) => next(fn, c), context);
+  }
+}
+
+/**
+ * Composes policies into one, outermost first: `wrap(a, b, c).execute(fn)` runs
+ * `a(b(c(fn)))`. The order is the design, so choose it: the recommended one for a call to a
+ * dependency is
+ *
+ * ```
+ *   bulkhead / concurrency limit -> circuit breaker -> retry (budget, deadline) -> timeout -> fn
+ * ```
+ *
+ * the bulkhead bounds whole calls (retries included) in flight; the breaker judges whole
+ * calls, one outcome per call after its retries, so flakiness the retries absorb keeps it
+ * closed; each attempt gets its own timeout. `fn` gets a {@link PolicyContext}: the attempt
+ * number of the retry and a signal that aborts when the caller's does or a timeout or
+ * deadline passes. Any object with `execute(fn, signal?)` composes ({@link PolicyLike}):
+ * {@link CircuitBreaker}, {@link Bulkhead}, a rate limiter, a third party's policy. The result
+ * is a {@link Policy}, so wraps nest.
+ * @example
+ * const gateway = wrap(
+ *   new Bulkhead({ maxConcurrent: 64, maxQueue: 256 }),
+ *   new CircuitBreaker({ failureRateThreshold: 0.5 }),
+ *   new Retry({ retries: 2, budget: new RetryBudget(), deadlineMs: 5000 }),
+ *   new Timeout({ timeoutMs: 2000 }),
+ * );
+ * const body = await gateway.execute(({ signal }) => fetch(url, { signal }));
+ */
+export function wrap(...policies: PolicyLike[]): Policy {
+  return new Wrapped(policies);
+}
