@@ -10,6 +10,19 @@ const KEPT_LINES = 60;
 
 const running = new Set<ManagedProcess>();
 
+// A test process that ends without its `after` hooks (an uncaught error, the runner's
+// timeout) must not leave servers behind: kill what is still running, by PID.
+function killAll(): void {
+  for (const p of running) p.signal('SIGKILL');
+}
+process.once('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAll();
+    process.kill(process.pid, signal);
+  });
+}
+
 /** Options of {@link ManagedProcess.start}. */
 export interface StartOptions {
   /** A short name for messages ("postgres", "gateway", "service"). */
