@@ -42,6 +42,14 @@ function send(reply: FastifyReply, code: ApiErrorCode, message: string): Fastify
   return reply.code(status).send({ code, message });
 }
 
+/**
+ * A 4xx Fastify gave the error: the client's fault, whatever lies beneath (a client that
+ * went away mid-body is an ECONNRESET marked 400, not a database outage).
+ */
+function isClientStatus(status: unknown): status is number {
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
 /** The code and message for an error that is not a bug, or undefined for one that is. */
 function clientFault(error: FastifyError): { code: ApiErrorCode; message: string } | undefined {
   if (error instanceof ApiError)
@@ -54,7 +62,7 @@ function clientFault(error: FastifyError): { code: ApiErrorCode; message: string
   if (mapped !== undefined) return { code: mapped, message: error.message };
   // A 4xx Fastify or a plugin raised with no code of ours: the client's fault, not a bug.
   const status = error.statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) {
+  if (isClientStatus(status)) {
     return { code: codeByClientStatus[status] ?? 'BAD_REQUEST', message: error.message };
   }
   return undefined;
@@ -68,13 +76,17 @@ export interface ErrorHandlerOptions {
 
 /**
  * The app's error handler: the database out of reach is 503 DATABASE_UNAVAILABLE with
- * `Retry-After` (reported to `onDatabaseUnavailable`, not logged per request); an
+ * `Retry-After` (reported to `onDatabaseUnavailable`, not logged per request, also when the
+ * payments domain threw it as an {@link ApiError}); an
  * {@link ApiError}, a failed validation or a client error Fastify raised answers its code;
  * anything else is a bug: logged with its stack, answered 500 INTERNAL.
  */
 export function errorHandler(options: ErrorHandlerOptions) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
-    if (isDatabaseUnavailable(error)) {
+    if (error instanceof ApiError) {
+      // The payments domain may classify an outage itself: it is still one log line per 10 s.
+      if (error.code === 'DATABASE_UNAVAILABLE') options.onDatabaseUnavailable(error);
+    } else if (!isClientStatus(error.statusCode) && isDatabaseUnavailable(error)) {
       options.onDatabaseUnavailable(error);
       return send(reply, 'DATABASE_UNAVAILABLE', 'the database is unavailable; retry later');
     }

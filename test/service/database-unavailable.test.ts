@@ -29,14 +29,20 @@ function errno(code: string, message = code): Error {
 }
 
 describe('isDatabaseUnavailable', () => {
+  /** A driver error as PostgresDatabase hands it on: wrapped in a QueryError. */
+  const fromDb = (code: string, message = code) => QueryError.from(errno(code, message));
   const cases: [string, unknown, boolean][] = [
-    ['ECONNREFUSED from net', errno('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432'), true],
-    ['ECONNRESET', errno('ECONNRESET', 'read ECONNRESET'), true],
-    ['EPIPE', errno('EPIPE', 'write EPIPE'), true],
-    ['ETIMEDOUT', errno('ETIMEDOUT'), true],
     [
-      'an AggregateError of refused addresses',
-      new AggregateError([errno('ECONNREFUSED'), errno('ECONNREFUSED')], ''),
+      'ECONNREFUSED from the database',
+      fromDb('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432'),
+      true,
+    ],
+    ['ECONNRESET from the database', fromDb('ECONNRESET', 'read ECONNRESET'), true],
+    ['EPIPE from the database', fromDb('EPIPE', 'write EPIPE'), true],
+    ['ETIMEDOUT from the database', fromDb('ETIMEDOUT'), true],
+    [
+      'an AggregateError of refused addresses from the database',
+      QueryError.from(new AggregateError([errno('ECONNREFUSED'), errno('ECONNREFUSED')], '')),
       true,
     ],
     [
@@ -57,9 +63,9 @@ describe('isDatabaseUnavailable', () => {
     ['hotpath/db ConnectError', new ConnectError('cannot connect'), true],
     ['hotpath/db PoolTimeoutError', new PoolTimeoutError(50, 'no connection free'), true],
     [
-      'a connection error three causes down',
+      'a database error three causes down',
       new Error('outer', {
-        cause: new ApiError('INTERNAL', 'mid', { cause: QueryError.from(errno('ECONNRESET')) }),
+        cause: new ApiError('INTERNAL', 'mid', { cause: fromDb('ECONNRESET') }),
       }),
       true,
     ],
@@ -67,9 +73,19 @@ describe('isDatabaseUnavailable', () => {
     ['SQLSTATE 23505 unique_violation', new QueryError('dup', { code: '23505' }), false],
     ['SQLSTATE 42601 syntax_error', new QueryError('syntax', { code: '42601' }), false],
     ['SQLSTATE 40001 serialization_failure', new QueryError('retry', { code: '40001' }), false],
+    [
+      'ECONNREFUSED of another connection (the gateway)',
+      new TypeError('fetch failed', { cause: errno('ECONNREFUSED') }),
+      false,
+    ],
+    [
+      'the client going away mid-body (Node: ECONNRESET "aborted")',
+      Object.assign(errno('ECONNRESET', 'aborted'), { statusCode: 400 }),
+      false,
+    ],
     ['an ApiError PAYMENT_NOT_FOUND', new ApiError('PAYMENT_NOT_FOUND', 'no such'), false],
     ['a TypeError', new TypeError('raw.split is not a function'), false],
-    ['ENOENT', errno('ENOENT'), false],
+    ['ENOENT from the database', fromDb('ENOENT'), false],
     ['a string', 'ECONNREFUSED', false],
     ['undefined', undefined, false],
     ['null', null, false],

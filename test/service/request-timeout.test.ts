@@ -44,12 +44,13 @@ describe('REQUEST_TIMEOUT_MS', () => {
   let db: EmbeddedDatabase;
   let app: FastifyInstance;
   let port: number;
+  const logged: { level: number; msg: string }[] = [];
   before(async () => {
     db = await startEmbedded({ dataDir: 'memory://' });
     await migrate(db, migrations);
     app = await buildApp(
-      { bodyLimitBytes: 16_384, logLevel: 'silent', requestTimeoutMs: 500 },
-      { db, gateway },
+      { bodyLimitBytes: 16_384, logLevel: 'info', requestTimeoutMs: 500 },
+      { db, gateway, logStream: { write: (line) => void logged.push(JSON.parse(line)) } },
     );
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = (app.server.address() as AddressInfo).port;
@@ -89,6 +90,11 @@ describe('REQUEST_TIMEOUT_MS', () => {
         message: 'the request was not received within 500 ms',
       });
     }
+    // A client that went away mid-body is not an error of the service (nor a database outage).
+    assert.deepEqual(
+      logged.filter((l) => l.level >= 50),
+      [],
+    );
   });
 });
 
