@@ -11,18 +11,13 @@
  *                               |-- serving (last answer that was not a definite 201)
  *                               |------------------------------- drained (0 pending)
  */
-import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { connectPostgres } from 'hotpath/db';
-import {
-  checkInvariant,
-  formatReport,
-  type InvariantReport,
-} from '../../service/invariant/index.js';
-import { stopAll, waitFor } from './child-process.js';
+import { connectPostgres, type Database } from 'hotpath/db';
+import { checkInvariant, type InvariantReport } from '../../service/invariant/index.js';
+import { waitFor } from './child-process.js';
+import type { FaultCluster } from './fault-cluster.js';
 import { GatewayProcess, type GatewaySettings } from './gateway-process.js';
 import {
   isDefinite,
@@ -31,63 +26,12 @@ import {
   type PaymentAnswer,
   type PaymentsRun,
 } from './payments-load.js';
-import { PostgresServer, postgresBin } from './postgres-server.js';
-import { hasRedisServer, RedisServer } from './redis-server.js';
+import { printResult } from './scenario-report.js';
 import { ServiceProcess, type ServiceSettings } from './service-process.js';
-
-const isCI = process.env.CI === '1' || process.env.CI === 'true';
-
-/** Why the suite cannot run here (PostgreSQL or Redis missing), or false. Fails under CI. */
-export function faultSuiteSkip(): string | false {
-  const missing = [
-    postgresBin() === undefined ? 'PostgreSQL (apt-get install -y postgresql)' : '',
-    hasRedisServer() ? '' : 'redis-server (apt-get install -y redis-server)',
-  ].filter((m) => m !== '');
-  if (missing.length === 0) return false;
-  const reason = `not installed: ${missing.join(', ')}`;
-  if (isCI) throw new Error(`CI requires the fault suite's servers: ${reason}`);
-  return reason;
-}
 
 /** Sleeps `ms`: the fault suite works in real time against real processes. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** A PostgreSQL and a Redis server of the suite's own, in one temporary directory. */
-export class FaultCluster {
-  readonly dir: string;
-  readonly postgres: PostgresServer;
-  readonly redis: RedisServer;
-
-  private constructor(dir: string, postgres: PostgresServer, redis: RedisServer) {
-    this.dir = dir;
-    this.postgres = postgres;
-    this.redis = redis;
-  }
-
-  static async start(): Promise<FaultCluster> {
-    const dir = mkdtempSync(join(tmpdir(), 'hotpath-faults-'));
-    try {
-      const bin = postgresBin();
-      if (bin === undefined) throw new Error('PostgreSQL is not installed');
-      const [postgres, redis] = await Promise.all([
-        PostgresServer.create(bin, dir),
-        RedisServer.create(dir),
-      ]);
-      return new FaultCluster(dir, postgres, redis);
-    } catch (error) {
-      await stopAll();
-      rmSync(dir, { recursive: true, force: true });
-      throw error;
-    }
-  }
-
-  /** Ends every process the harness started (by PID) and removes the directory. */
-  async close(): Promise<void> {
-    await stopAll();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
 }
 
 /** Options of {@link Scenario.start}. */
@@ -305,25 +249,21 @@ export class Scenario {
   }
 }
 
-async function pendingCount(db: Awaited<ReturnType<typeof connectPostgres>>): Promise<number> {
+async function pendingCount(db: Database): Promise<number> {
   const { rows } = await db.query<{ n: string }>(
     `SELECT count(*)::text AS n FROM payments WHERE status = 'pending'`,
   );
   return Number(rows[0]?.n ?? 0);
 }
 
-async function storedStates(
-  db: Awaited<ReturnType<typeof connectPostgres>>,
-): Promise<Map<string, { status: string; key: string }>> {
+async function storedStates(db: Database): Promise<Map<string, { status: string; key: string }>> {
   const { rows } = await db.query<{ id: string; status: string; key: string }>(
     'SELECT id::text AS id, status, idempotency_key AS key FROM payments',
   );
   return new Map(rows.map((r) => [r.id, { status: r.status, key: r.key }]));
 }
 
-async function outcomeCounts(
-  db: Awaited<ReturnType<typeof connectPostgres>>,
-): Promise<Record<string, number>> {
+async function outcomeCounts(db: Database): Promise<Record<string, number>> {
   const { rows } = await db.query<{ outcome: string; n: string }>(
     `SELECT status || coalesce(' ' || failure_reason, '') AS outcome, count(*)::text AS n
      FROM payments GROUP BY 1 ORDER BY 1`,
@@ -333,7 +273,7 @@ async function outcomeCounts(
 
 /** How many payments no 201 answered, and when the last of them was settled after `healedWallMs`. */
 async function lastSettledLater(
-  db: Awaited<ReturnType<typeof connectPostgres>>,
+  db: Database,
   run: PaymentsRun,
   healedWallMs: number,
 ): Promise<{ count: number; drainedMs: number }> {
@@ -358,82 +298,10 @@ function lastNonDefinite(answers: readonly PaymentAnswer[]): number | undefined 
   return last;
 }
 
-function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const item of items) out[key(item)] = (out[key(item)] ?? 0) + 1;
-  return out;
-}
-
-const seconds = (ms: number | undefined) =>
-  ms === undefined ? 'not reached' : `${(ms / 1000).toFixed(2)} s`;
-
-/** The figures, one line each (kept by the TAP stream as `# ` comments). */
-export function printResult(r: ScenarioResult): void {
-  const t = r.report.totals;
-  const lines = [
-    `fault scenario: ${r.name}`,
-    `  requests ${r.run.sent}, 2xx ${r.run.succeeded} (${(r.successShare * 100).toFixed(1)}%), acknowledged ${r.run.acknowledged.size}`,
-    `  answers ${JSON.stringify(r.run.byStatus)}; errors ${JSON.stringify(r.run.byCode)}`,
-    `  recovery after the heal: ready ${seconds(r.recovery.readyMs)}, serving ${seconds(r.recovery.servingMs)}, pending drained ${seconds(r.recovery.drainedMs)} (${r.settledLater} payments settled after their request)`,
-    `  payments ${JSON.stringify(r.outcomes)}`,
-    ...(r.resent.length === 0
-      ? []
-      : [
-          `  sent again (same key): ${r.resent.length}, answers ${JSON.stringify(countBy(r.resent, (a) => String(a.httpStatus)))}`,
-        ]),
-    `  invariant: lost ${t.lost}, double-charged ${t.doubleCharged}, mismatch ${t.mismatch}, pending ${t.pending}, orphan charges ${t.orphanCharges}, contradicted answers ${r.contradicted.length}`,
-  ];
-  if (!r.report.ok || t.pending > 0 || t.orphanCharges > 0)
-    lines.push(...formatReport(r.report, { maxIssues: 5 }).split('\n'));
-  for (const c of r.contradicted.slice(0, 5))
-    lines.push(`  contradicted: ${c.id} answered ${c.answered}, stored ${c.stored}`);
-  // Node's TAP reporter turns each line printed by a test into a `# ` comment of its own.
-  for (const line of lines) console.log(line);
-}
-
-/** Why a payment may be `failed`: the gateway refused it (4xx) or no attempt was sent. */
-export const NOTHING_SENT_REASONS = ['gateway_circuit_open', 'gateway_busy'];
-
-/**
- * The `failed` outcomes that break the rule "failed only when the gateway refused or nothing
- * was sent" (a timeout, a reset or a 5xx leaves a payment pending instead).
- */
-export function failedForWantOfAnAnswer(result: ScenarioResult): Record<string, number> {
-  return Object.fromEntries(
-    Object.entries(result.outcomes).filter(([outcome]) => {
-      if (!outcome.startsWith('failed')) return false;
-      const reason = outcome.slice('failed '.length);
-      return !NOTHING_SENT_REASONS.includes(reason) && !reason.startsWith('gateway_rejected_');
-    }),
-  );
-}
-
-/**
- * Checks the money invariant after a scenario: nothing acknowledged lost, nothing charged
- * twice, every final state the gateway's, nothing pending, no charge without a payment, no
- * final answer contradicted later, and no payment failed for want of an answer.
- * @throws AssertionError listing what broke.
- */
-export function assertMoneyInvariant(result: ScenarioResult): void {
-  const t = result.report.totals;
-  const broken = {
-    lost: t.lost,
-    doubleCharged: t.doubleCharged,
-    mismatch: t.mismatch,
-    pending: t.pending,
-    orphanCharges: t.orphanCharges,
-    contradicted: result.contradicted.length,
-  };
-  const detail = `${result.name}\n${formatReport(result.report, { maxIssues: 10 })}\n${JSON.stringify(result.contradicted.slice(0, 10))}`;
-  assert.deepEqual(
-    broken,
-    { lost: 0, doubleCharged: 0, mismatch: 0, pending: 0, orphanCharges: 0, contradicted: 0 },
-    detail,
-  );
-  assert.deepEqual(
-    failedForWantOfAnAnswer(result),
-    {},
-    `${result.name}: ${JSON.stringify(result.outcomes)}`,
-  );
-  assert.ok(result.run.acknowledged.size > 0, `${result.name}: nothing was acknowledged`);
-}
+export { FaultCluster, faultSuiteSkip } from './fault-cluster.js';
+export {
+  assertMoneyInvariant,
+  failedForWantOfAnAnswer,
+  NOTHING_SENT_REASONS,
+  printResult,
+} from './scenario-report.js';
