@@ -30,6 +30,7 @@ export type {
 } from './redis-rate-limiter.js';
 export type { Rate, RateLimitPolicy, RateLimitDecision, RateLimitSource } from './gcra.js';
 export { RateLimitHeaders } from './rate-limit-headers.js';
+export type { RateLimitHeaderMode } from './rate-limit-headers.js';
 export { fastifyRateLimit } from './rate-limit-fastify.js';
 export type { FastifyRateLimitOptions, RateLimitedBody } from './rate-limit-fastify.js';
 export { rateLimitHttp } from './rate-limit-http.js';

@@ -41,8 +41,8 @@ describe('fastifyRateLimit', () => {
       const fastify = await app({ limiter: mode === 'synchronous' ? local : asyncOnly(local) });
       const first = await fastify.inject('/');
       assert.equal(first.statusCode, 200);
-      assert.equal(first.headers['ratelimit-policy'], '"default";q=2;w=5');
       assert.equal(first.headers['ratelimit'], '"default";r=1;t=3');
+      assert.equal(first.headers['ratelimit-policy'], undefined, 'only on a 429 by default');
       assert.equal(first.headers['retry-after'], undefined);
       assert.equal((await fastify.inject('/')).statusCode, 200);
       clock.advance(100);
@@ -96,15 +96,28 @@ describe('fastifyRateLimit', () => {
     await fastify.close();
   });
 
-  test('with headers: false only a 429 carries the fields', async () => {
-    const limiter = new LocalRateLimiter({ rate: 1, burst: 1, clock: manualClock() });
-    const fastify = await app({ limiter, headers: false, policyName: 'per-ip' });
-    const ok = await fastify.inject('/');
-    assert.equal(ok.headers['ratelimit'], undefined);
-    assert.equal(ok.headers['ratelimit-policy'], undefined);
-    const refused = await fastify.inject('/');
-    assert.equal(refused.headers['ratelimit-policy'], '"per-ip";q=1;w=1');
-    await fastify.close();
+  test("headers: 'all' adds RateLimit-Policy to allowed responses, 'none' sends neither field", async () => {
+    const all = await app({
+      limiter: new LocalRateLimiter({ rate: 1, burst: 2, clock: manualClock() }),
+      headers: 'all',
+      policyName: 'per-ip',
+    });
+    const ok = await all.inject('/');
+    assert.equal(ok.headers['ratelimit-policy'], '"per-ip";q=1;w=1');
+    assert.equal(ok.headers['ratelimit'], '"per-ip";r=1;t=1');
+    await all.close();
+    const none = await app({
+      limiter: new LocalRateLimiter({ rate: 1, burst: 1, clock: manualClock() }),
+      headers: 'none',
+    });
+    const quiet = await none.inject('/');
+    assert.equal(quiet.headers['ratelimit'], undefined);
+    assert.equal(quiet.headers['ratelimit-policy'], undefined);
+    const refused = await none.inject('/');
+    assert.equal(refused.statusCode, 429);
+    assert.equal(refused.headers['ratelimit-policy'], '"default";q=1;w=1');
+    assert.equal(refused.headers['ratelimit'], '"default";r=0;t=1');
+    await none.close();
   });
 
   test('limits only the routes of the scope it is registered in', async () => {
@@ -136,6 +149,16 @@ describe('fastifyRateLimit', () => {
         await fastify.register(fastifyRateLimit, { limiter: {} as never });
       },
       { code: 'HP_ERR_INVALID_OPTION' },
+    );
+    const other = Fastify();
+    await assert.rejects(
+      async () => {
+        await other.register(fastifyRateLimit, {
+          limiter: new LocalRateLimiter({ rate: 1 }),
+          headers: true as never,
+        });
+      },
+      { code: 'HP_ERR_INVALID_OPTION', option: 'headers' } as object,
     );
   });
 });

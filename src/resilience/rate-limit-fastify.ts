@@ -6,7 +6,11 @@ import type {
 } from 'fastify';
 import { InvalidOptionError } from '../errors/index.js';
 import type { RateLimitDecision } from './gcra.js';
-import { RateLimitHeaders } from './rate-limit-headers.js';
+import {
+  checkHeaderMode,
+  RateLimitHeaders,
+  type RateLimitHeaderMode,
+} from './rate-limit-headers.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 /** Options of {@link fastifyRateLimit}. */
@@ -21,8 +25,8 @@ export interface FastifyRateLimitOptions {
   skip?: (request: FastifyRequest) => boolean;
   /** The policy's name in the `RateLimit-Policy` and `RateLimit` fields. @defaultValue `'default'` */
   policyName?: string;
-  /** Send `RateLimit-Policy` and `RateLimit` on allowed responses too (a 429 always has them). @defaultValue true */
-  headers?: boolean;
+  /** The fields of an allowed response: see {@link RateLimitHeaderMode}. @defaultValue `'limit'` */
+  headers?: RateLimitHeaderMode;
 }
 
 /**
@@ -38,7 +42,8 @@ export interface RateLimitedBody {
  * Rate-limits requests in an `onRequest` hook: a request over its key's rate gets a 429
  * `{ code: 'RATE_LIMITED', message }` with `Retry-After` (seconds, rounded up) and the
  * `RateLimit-Policy` / `RateLimit` fields of draft-ietf-httpapi-ratelimit-headers (see
- * {@link RateLimitHeaders}); others go on, with those two fields unless `headers: false`.
+ * {@link RateLimitHeaders}); others go on, with the `RateLimit` field by default (see
+ * {@link RateLimitHeaderMode}).
  * It applies to the routes of the scope it is registered in (it does not encapsulate). A
  * limiter that decides synchronously ({@link LocalRateLimiter}) adds no promise to a
  * request. An error from `key`, `cost` or the limiter (a cost above the burst) fails the
@@ -96,15 +101,15 @@ function rateLimitHook(options: FastifyRateLimitOptions): onRequestHookHandler {
     throw new InvalidOptionError('skip', 'expected a function');
   const headers = new RateLimitHeaders(limiter.policy, options.policyName);
   const policyValue = headers.policy;
-  const always = options.headers ?? true;
+  const mode = checkHeaderMode(options.headers);
+  const withLimit = mode !== 'none';
+  const withPolicy = mode === 'all';
   const sync = typeof limiter.takeSync === 'function';
 
   const answer = (decision: RateLimitDecision, reply: FastifyReply, done: () => void): void => {
     if (decision.allowed) {
-      if (always) {
-        reply.header('RateLimit-Policy', policyValue);
-        reply.header('RateLimit', headers.limit(decision));
-      }
+      if (withPolicy) reply.header('RateLimit-Policy', policyValue);
+      if (withLimit) reply.header('RateLimit', headers.limit(decision));
       done();
       return;
     }

@@ -1,6 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidOptionError } from '../errors/index.js';
-import { RateLimitHeaders } from './rate-limit-headers.js';
+import {
+  checkHeaderMode,
+  RateLimitHeaders,
+  type RateLimitHeaderMode,
+} from './rate-limit-headers.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 /** Options of {@link rateLimitHttp}. */
@@ -13,15 +17,16 @@ export interface RateLimitHttpOptions {
   skip?: (req: IncomingMessage) => boolean;
   /** The policy's name in the `RateLimit-Policy` and `RateLimit` fields. @defaultValue `'default'` */
   policyName?: string;
-  /** Set `RateLimit-Policy` and `RateLimit` on allowed responses too (a 429 always has them). @defaultValue true */
-  headers?: boolean;
+  /** The fields of an allowed response: see {@link RateLimitHeaderMode}. @defaultValue `'limit'` */
+  headers?: RateLimitHeaderMode;
 }
 
 /**
  * Rate-limiting for a plain `node:http` server: the returned function decides for a request
- * and resolves true when the handler may go on (having set the `RateLimit-Policy` and
- * `RateLimit` fields, see {@link RateLimitHeaders}), or answers the request itself with a 429
- * `{ code: 'RATE_LIMITED', message }`, `Retry-After` and those fields, and resolves false.
+ * and resolves true when the handler may go on (having set the `RateLimit` field, see
+ * {@link RateLimitHeaders} and {@link RateLimitHeaderMode}), or answers the request itself
+ * with a 429 `{ code: 'RATE_LIMITED', message }`, `Retry-After`, `RateLimit` and
+ * `RateLimit-Policy`, and resolves false.
  * It rejects when `key` or `cost` throws or the limiter rejects (a cost above the burst).
  * @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` naming a bad option.
  * @example
@@ -53,7 +58,7 @@ export function rateLimitHttp(
   if (skip !== undefined && typeof skip !== 'function')
     throw new InvalidOptionError('skip', 'expected a function');
   const headers = new RateLimitHeaders(limiter.policy, options.policyName);
-  const always = options.headers ?? true;
+  const mode = checkHeaderMode(options.headers);
 
   return async (req, res) => {
     if (skip !== undefined && skip(req)) return true;
@@ -64,10 +69,8 @@ export function rateLimitHttp(
         ? limiter.takeSync(key, units)
         : await limiter.take(key, units);
     if (decision.allowed) {
-      if (always) {
-        res.setHeader('RateLimit-Policy', headers.policy);
-        res.setHeader('RateLimit', headers.limit(decision));
-      }
+      if (mode === 'all') res.setHeader('RateLimit-Policy', headers.policy);
+      if (mode !== 'none') res.setHeader('RateLimit', headers.limit(decision));
       return true;
     }
     const retryAfter = headers.retryAfter(decision);

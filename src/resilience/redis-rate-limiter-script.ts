@@ -4,8 +4,9 @@ import { createHash } from 'node:crypto';
  * The GCRA decision of gcra.ts as one Redis script, for a batch of decisions: KEYS[i] is the
  * bucket of decision i. ARGV[1] is the interval and ARGV[2] the tolerance, in integer µs.
  * ARGV[3] is `r` to take the time from the server's TIME once for the whole batch (so
- * processes with skewed clocks agree), followed by one cost per key; or `c` when the caller
- * gives the time, followed by a cost and a time in µs per key (tests and replays).
+ * processes with skewed clocks agree), followed by one cost per key; `u` the same with every
+ * cost 1, given by no further argument; or `c` when the caller gives the time, followed by a
+ * cost and a time in µs per key (tests and replays).
  *
  * Returns one integer per key, {@link gcra}'s encoding: `>= 0` allowed (new tat - now),
  * `< 0` denied. The operations and their order are gcra()'s: integer adds and one compare,
@@ -20,6 +21,7 @@ export const RATE_LIMIT_SCRIPT = `
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local callerTime = ARGV[3] == 'c'
+local costs = ARGV[3] == 'r'
 local now = 0
 local slackMs = 0
 if callerTime then
@@ -30,11 +32,11 @@ else
 end
 local out = {}
 for i = 1, #KEYS do
-  local cost
+  local cost = 1
   if callerTime then
     cost = tonumber(ARGV[2 + 2 * i])
     now = tonumber(ARGV[3 + 2 * i])
-  else
+  elseif costs then
     cost = tonumber(ARGV[3 + i])
   end
   local start = tonumber(redis.call('GET', KEYS[i]) or now)

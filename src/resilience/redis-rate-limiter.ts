@@ -1,7 +1,7 @@
 import { channel } from 'node:diagnostics_channel';
 import type { Redis } from 'ioredis';
 import { ClosedError, InvalidOptionError } from '../errors/index.js';
-import { monotonicClock, type Clock } from '../internal/clock.js';
+import type { Clock } from '../internal/clock.js';
 import { checkNumber } from '../internal/validate-options.js';
 import { RateLimitedError } from './errors.js';
 import {
@@ -20,7 +20,8 @@ import {
   type RateLimiter,
   type RateLimiterStats,
 } from './rate-limiter.js';
-import { RATE_LIMIT_SCRIPT, RATE_LIMIT_SCRIPT_SHA } from './redis-rate-limiter-script.js';
+import { defaultLimiterClock } from './rate-limiter-clock.js';
+import { ScriptCalls, type Pending } from './redis-rate-limiter-calls.js';
 
 /**
  * What to do when Redis cannot decide (not connected, an error, or no answer within
@@ -55,7 +56,7 @@ export interface RedisRateLimiterOptions {
    * replays, as it makes processes with skewed clocks disagree). @defaultValue `'redis'`
    */
   time?: 'redis' | 'client';
-  /** Milliseconds clock, for `retryMs` and `time: 'client'`. @defaultValue `performance.now()` */
+  /** Milliseconds clock, for `retryMs` and `time: 'client'`. @defaultValue `performance.now()` read at most once a millisecond */
   clock?: Clock;
   /** Name in diagnostics messages and metrics. @defaultValue `'redis'` */
   name?: string;
@@ -79,25 +80,6 @@ export interface RateLimitErrorMessage {
 
 const errorChannel = channel('hotpath:resilience:rate-limit-error');
 
-/** One decision waiting for its batch. */
-interface Pending {
-  key: string;
-  cost: number;
-  nowUs: number;
-  resolve: (decision: RateLimitDecision) => void;
-}
-
-/** One script call sent and not settled. */
-interface Batch {
-  pending: Pending[];
-  args: (string | number)[];
-  started: number;
-  /** The SCRIPT LOAD generation it was sent after. */
-  loadSeq: number;
-  resent: boolean;
-  settled: boolean;
-}
-
 /**
  * A GCRA rate limiter shared by every process on one Redis: the decision of
  * {@link LocalRateLimiter}, made by one atomic script on the server's clock. Decisions asked
@@ -114,22 +96,14 @@ interface Batch {
 export class RedisRateLimiter implements RateLimiter {
   readonly policy: RateLimitPolicy;
   readonly #client: Redis;
-  readonly #prefix: string;
-  readonly #timeoutMs: number;
   readonly #retryMs: number;
   readonly #failPolicy: RateLimitFailPolicy;
   readonly #fallback: LocalRateLimiter | undefined;
-  readonly #maxBatch: number;
   readonly #clientTime: boolean;
   readonly #clock: Clock;
   readonly #name: string;
   readonly #ownsFallback: boolean;
-
-  #queue: Pending[] = [];
-  #flushScheduled = false;
-  readonly #inFlight = new Set<Batch>();
-  #watchdog: NodeJS.Timeout | undefined;
-  #loadSeq = 0;
+  readonly #calls: ScriptCalls;
   #downUntil = -Infinity;
   #closed = false;
 
@@ -150,8 +124,7 @@ export class RedisRateLimiter implements RateLimiter {
     this.policy = resolvePolicy(options.rate, options.burst);
     const prefix = options.prefix ?? 'hotpath:rl:';
     if (typeof prefix !== 'string') throw new InvalidOptionError('prefix', 'expected a string');
-    this.#prefix = prefix;
-    this.#timeoutMs = checkNumber('timeoutMs', options.timeoutMs ?? 100, { min: 1 });
+    const timeoutMs = checkNumber('timeoutMs', options.timeoutMs ?? 100, { min: 1 });
     this.#retryMs = checkNumber('retryMs', options.retryMs ?? 1000, { min: 0 });
     const failPolicy = options.failPolicy ?? 'local';
     if (failPolicy !== 'open' && failPolicy !== 'closed' && failPolicy !== 'local')
@@ -162,7 +135,7 @@ export class RedisRateLimiter implements RateLimiter {
     this.#failPolicy = failPolicy;
     if (options.fallback !== undefined && !(options.fallback instanceof LocalRateLimiter))
       throw new InvalidOptionError('fallback', 'expected a LocalRateLimiter');
-    this.#clock = options.clock ?? monotonicClock;
+    this.#clock = options.clock ?? defaultLimiterClock;
     if (typeof this.#clock.now !== 'function')
       throw new InvalidOptionError('clock', 'expected an object with now()');
     this.#ownsFallback = failPolicy === 'local' && options.fallback === undefined;
@@ -176,7 +149,7 @@ export class RedisRateLimiter implements RateLimiter {
             clock: this.#clock,
             name: `${options.name ?? 'redis'}:fallback`,
           }));
-    this.#maxBatch = checkNumber('maxBatch', options.maxBatch ?? 128, {
+    const maxBatch = checkNumber('maxBatch', options.maxBatch ?? 128, {
       min: 1,
       max: 10_000,
       integer: true,
@@ -186,6 +159,17 @@ export class RedisRateLimiter implements RateLimiter {
       throw new InvalidOptionError('time', `expected "redis" or "client", got ${String(time)}`);
     this.#clientTime = time === 'client';
     this.#name = options.name ?? 'redis';
+    this.#calls = new ScriptCalls({
+      client,
+      prefix,
+      policy: this.policy,
+      clientTime: this.#clientTime,
+      maxBatch,
+      timeoutMs,
+      usable: () => this.#usable(),
+      decided: (p, outcome) => this.#decided(p, outcome),
+      failed: (pending, error, timedOut) => this.#failed(pending, error, timedOut),
+    });
   }
 
   /**
@@ -204,14 +188,7 @@ export class RedisRateLimiter implements RateLimiter {
       }
     }
     if (!this.#usable()) return Promise.resolve(this.#failDecision(key, cost));
-    const nowUs = this.#clientTime ? toMicros(this.#clock.now()) : 0;
-    return new Promise((resolve) => {
-      this.#queue.push({ key, cost, nowUs, resolve });
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(this.#flush);
-      }
-    });
+    return this.#calls.enqueue(key, cost, this.#clientTime ? toMicros(this.#clock.now()) : 0);
   }
 
   /** @throws {@link RateLimitedError} `HP_ERR_RATE_LIMITED` when refused. */
@@ -228,7 +205,7 @@ export class RedisRateLimiter implements RateLimiter {
       redisErrors: this.#redisErrors,
       fallbacks: this.#fallbacks,
       timeouts: this.#timeouts,
-      scriptLoads: this.#loadSeq,
+      scriptLoads: this.#calls.loads,
     };
   }
 
@@ -240,9 +217,7 @@ export class RedisRateLimiter implements RateLimiter {
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
-    const queued = this.#queue;
-    this.#queue = [];
-    for (const p of queued) p.resolve(this.#failDecision(p.key, p.cost));
+    for (const p of this.#calls.drain()) p.resolve(this.#failDecision(p.key, p.cost));
     return this.#ownsFallback ? this.#fallback!.close() : Promise.resolve();
   }
 
@@ -250,143 +225,30 @@ export class RedisRateLimiter implements RateLimiter {
     return this.#client.status === 'ready' && this.#clock.now() >= this.#downUntil;
   }
 
-  readonly #flush = (): void => {
-    this.#flushScheduled = false;
-    const queued = this.#queue;
-    if (queued.length === 0) return;
-    this.#queue = [];
-    if (!this.#usable()) {
-      for (const p of queued) p.resolve(this.#failDecision(p.key, p.cost));
-      return;
-    }
-    if (this.#loadSeq === 0) this.#load();
-    const n = queued.length;
-    const max = this.#maxBatch;
-    if (n <= max) {
-      this.#send(queued);
-      return;
-    }
-    // Split evenly, so that no call carries only a few left-over decisions.
-    const size = Math.ceil(n / Math.ceil(n / max));
-    for (let start = 0; start < n; start += size) this.#send(queued.slice(start, start + size));
-  };
-
-  #load(): void {
-    this.#loadSeq++;
-    // Sent before the EVALSHAs that follow it on the same connection, so it is not awaited;
-    // a failure shows as NOSCRIPT or an error on those.
-    this.#client.script('LOAD', RATE_LIMIT_SCRIPT).catch(() => undefined);
+  #decided(p: Pending, outcome: number): void {
+    const decision = toDecision(outcome, p.cost, this.policy, 'redis');
+    if (decision.allowed) this.#allowed++;
+    else this.#onLimited(p, decision);
+    p.resolve(decision);
   }
 
-  #send(pending: Pending[]): void {
-    const n = pending.length;
-    const clientTime = this.#clientTime;
-    const args = new Array<string | number>(5 + n * (clientTime ? 3 : 2));
-    args[0] = RATE_LIMIT_SCRIPT_SHA;
-    args[1] = n;
-    const prefix = this.#prefix;
-    for (let i = 0; i < n; i++) args[2 + i] = prefix + pending[i]!.key;
-    let j = 2 + n;
-    args[j++] = this.policy.intervalUs;
-    args[j++] = this.policy.toleranceUs;
-    args[j++] = clientTime ? 'c' : 'r';
-    for (let i = 0; i < n; i++) {
-      const p = pending[i]!;
-      args[j++] = p.cost;
-      if (clientTime) args[j++] = p.nowUs;
+  /** `error` undefined: the decisions were never sent, Redis being left alone. */
+  #failed(pending: readonly Pending[], error: unknown, timedOut: boolean): void {
+    if (error !== undefined) {
+      this.#redisErrors++;
+      if (timedOut) this.#timeouts++;
+      this.#downUntil = this.#clock.now() + this.#retryMs;
+      if (errorChannel.hasSubscribers) {
+        const message: RateLimitErrorMessage = {
+          name: this.#name,
+          error,
+          decisions: pending.length,
+        };
+        errorChannel.publish(message);
+      }
     }
-    const batch: Batch = {
-      pending,
-      args,
-      started: performance.now(),
-      loadSeq: this.#loadSeq,
-      resent: false,
-      settled: false,
-    };
-    this.#dispatch(batch);
+    for (const p of pending) p.resolve(this.#failDecision(p.key, p.cost));
   }
-
-  #dispatch(batch: Batch): void {
-    this.#inFlight.add(batch);
-    if (this.#watchdog === undefined)
-      this.#watchdog = setTimeout(this.#expire, this.#timeoutMs).unref();
-    (this.#client.call('EVALSHA', batch.args) as Promise<unknown>).then(
-      (reply) => this.#answer(batch, reply),
-      (error: unknown) => this.#failed(batch, error),
-    );
-  }
-
-  #answer(batch: Batch, reply: unknown): void {
-    if (batch.settled) return;
-    const pending = batch.pending;
-    if (!Array.isArray(reply) || reply.length !== pending.length) {
-      this.#failed(batch, new Error('unexpected reply from the rate-limit script'));
-      return;
-    }
-    this.#settle(batch);
-    const policy = this.policy;
-    for (let i = 0; i < pending.length; i++) {
-      const p = pending[i]!;
-      const decision = toDecision(reply[i] as number, p.cost, policy, 'redis');
-      if (decision.allowed) this.#allowed++;
-      else this.#onLimited(p, decision);
-      p.resolve(decision);
-    }
-  }
-
-  #failed(batch: Batch, error: unknown): void {
-    if (batch.settled) return;
-    const message = (error as { message?: unknown } | null)?.message;
-    if (typeof message === 'string' && message.startsWith('NOSCRIPT') && !batch.resent) {
-      // Every call sent after the script was flushed fails alike: one SCRIPT LOAD for them
-      // all, each sent again once after it.
-      this.#inFlight.delete(batch);
-      if (batch.loadSeq === this.#loadSeq) this.#load();
-      batch.loadSeq = this.#loadSeq;
-      batch.resent = true;
-      this.#dispatch(batch);
-      return;
-    }
-    this.#settle(batch);
-    this.#fail(error, batch);
-  }
-
-  #settle(batch: Batch): void {
-    batch.settled = true;
-    this.#inFlight.delete(batch);
-  }
-
-  #fail(error: unknown, batch: Batch): void {
-    this.#redisErrors++;
-    this.#downUntil = this.#clock.now() + this.#retryMs;
-    if (errorChannel.hasSubscribers) {
-      const message: RateLimitErrorMessage = {
-        name: this.#name,
-        error,
-        decisions: batch.pending.length,
-      };
-      errorChannel.publish(message);
-    }
-    for (const p of batch.pending) p.resolve(this.#failDecision(p.key, p.cost));
-  }
-
-  /** Fails the batches older than `timeoutMs`, and waits for the next oldest. */
-  readonly #expire = (): void => {
-    this.#watchdog = undefined;
-    const timeoutMs = this.#timeoutMs;
-    const now = performance.now();
-    let next = Infinity;
-    for (const batch of this.#inFlight) {
-      const due = batch.started + timeoutMs;
-      if (due <= now) {
-        this.#settle(batch);
-        this.#timeouts++;
-        this.#fail(new Error(`Redis did not answer within ${timeoutMs} ms`), batch);
-      } else if (due < next) next = due;
-    }
-    if (next !== Infinity)
-      this.#watchdog = setTimeout(this.#expire, Math.max(1, next - now)).unref();
-  };
 
   #failDecision(key: string, cost: number): RateLimitDecision {
     this.#fallbacks++;
@@ -416,6 +278,8 @@ export class RedisRateLimiter implements RateLimiter {
       };
     }
     if (decision.allowed) this.#allowed++;
+    // The fallback limiter published its own refusal (named `<name>:fallback`).
+    else if (decision.source === 'fallback') this.#limited++;
     else this.#onLimited({ key, cost }, decision);
     return decision;
   }

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, describe, mock, test } from 'node:test';
@@ -14,6 +15,7 @@ import {
   LocalRateLimiter,
   RedisRateLimiter,
   type RateLimitDecision,
+  type RateLimitErrorMessage,
   type RateLimitFailPolicy,
 } from 'hotpath/resilience';
 import { redisForTests } from '../helpers/services.js';
@@ -204,6 +206,28 @@ describe('RedisRateLimiter on a real Redis', { skip: available.skip }, () => {
     }
   });
 
+  test('takes costs above 1 on the server clock', async () => {
+    const limiter = new RedisRateLimiter({
+      client,
+      rate: { limit: 1, periodMs: 60_000 },
+      burst: 5,
+      prefix: `${prefix}cost2:`,
+      timeoutMs: 5000,
+    });
+    const decisions = await Promise.all([2, 2, 2, 1, 0].map((c) => limiter.take('k', c)));
+    assert.deepEqual(
+      decisions.map((d) => [d.allowed, d.remaining]),
+      [
+        [true, 3],
+        [true, 1],
+        [false, 1],
+        [true, 0],
+        [true, 0],
+      ],
+    );
+    await limiter.close();
+  });
+
   test('splits a large turn evenly into calls of at most maxBatch decisions', async () => {
     const spy = mock.method(client, 'call');
     try {
@@ -324,7 +348,18 @@ describe('RedisRateLimiter on a real Redis', { skip: available.skip }, () => {
         timeoutMs: 50,
         retryMs: 60_000,
       });
-      const decisions = await Promise.all([1, 2, 3].map(() => limiter.take('k')));
+      const errors: RateLimitErrorMessage[] = [];
+      const onError = (m: unknown) => errors.push(m as RateLimitErrorMessage);
+      subscribe('hotpath:resilience:rate-limit-error', onError);
+      let decisions: RateLimitDecision[];
+      try {
+        decisions = await Promise.all([1, 2, 3].map(() => limiter.take('k')));
+      } finally {
+        unsubscribe('hotpath:resilience:rate-limit-error', onError);
+      }
+      assert.equal(errors.length, 1, 'one failure published');
+      assert.equal(errors[0]!.decisions, 3);
+      assert.match(String((errors[0]!.error as Error).message), /did not answer within 50 ms/);
       const allowed = decisions.map((d) => d.allowed);
       assert.deepEqual(
         allowed,

@@ -1,0 +1,277 @@
+/**
+ * Cost of a rate-limit decision, hotpath/resilience vs rate-limiter-flexible 11.4.0 and
+ * @fastify/rate-limit 11.2.0, in the same process, interleaved over rounds (medians):
+ *
+ * 1. local: CPU time per awaited decision (`await limiter.take(key)`) over 1,000 keys, next
+ *    to a bare `await fn()`, against RateLimiterMemory.consume; every decision allows.
+ * 2. Redis: decisions per second with 256 callers in flight, against two floors measured
+ *    beside it with the same script: one EVALSHA per decision (the one-round-trip-per-decision
+ *    floor) and raw EVALSHA calls carrying the same batches as the limiter's (the floor of
+ *    batching, with no per-decision promise), and against RateLimiterRedis.consume.
+ * 3. Fastify: CPU time per request through inject() of an app with each plugin, less the
+ *    same app without one in the same round (the plugin's cost); both limiters in memory,
+ *    both allow, both with their default headers.
+ *
+ *   npm run bench -- resilience --filter rate-limit
+ *   HOTPATH_REDIS_URL=redis://127.0.0.1:6379 ... (default: the test server, 127.0.0.1:63799)
+ */
+import fastifyRateLimitRival from '@fastify/rate-limit';
+import Fastify from 'fastify';
+import { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+import { fastifyRateLimit, LocalRateLimiter, RedisRateLimiter } from 'hotpath/resilience';
+import { interleave, median, printRatios, writeResult } from '../lib/report.js';
+
+const ROUNDS = Number(process.env.ROUNDS ?? 7);
+const KEYS = Array.from({ length: 1000 }, (_, i) => `user:${i}`);
+const medians = (r: Record<string, { median: number }>) =>
+  Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.median]));
+
+/** Calls per CPU second (user + system) of `calls` awaited runs of `run(i)`. */
+async function perCpuSecond(calls: number, run: (i: number) => unknown): Promise<number> {
+  const before = process.cpuUsage();
+  for (let i = 0; i < calls; i++) await run(i);
+  const used = process.cpuUsage(before);
+  return calls / ((used.user + used.system) / 1e6);
+}
+
+// ---- 1. local decision ---------------------------------------------------------------------
+const LOCAL_CALLS = 300_000;
+// The bare call takes the key too, so that both loops index the same array.
+const work = (_key: string) => Promise.resolve(1);
+// Rates so high that every decision allows, as on the success path.
+const local = new LocalRateLimiter({ rate: 1_000_000, burst: 1_000_000_000 });
+const memory = new RateLimiterMemory({ points: 1e12, duration: 60 });
+const localResult = await interleave(
+  {
+    'bare await fn()': () => perCpuSecond(LOCAL_CALLS, (i) => work(KEYS[i % 1000]!)),
+    'hotpath LocalRateLimiter.take': () =>
+      perCpuSecond(LOCAL_CALLS, (i) => local.take(KEYS[i % 1000]!)),
+    'hotpath LocalRateLimiter.takeSync (no await)': () => {
+      const before = process.cpuUsage();
+      for (let i = 0; i < LOCAL_CALLS; i++) local.takeSync(KEYS[i % 1000]!);
+      const used = process.cpuUsage(before);
+      return LOCAL_CALLS / ((used.user + used.system) / 1e6);
+    },
+    'rate-limiter-flexible RateLimiterMemory': () =>
+      perCpuSecond(LOCAL_CALLS, (i) => memory.consume(KEYS[i % 1000]!)),
+  },
+  ROUNDS,
+);
+printRatios(
+  `local decision, ${LOCAL_CALLS} awaited calls x ${ROUNDS} rounds (per CPU second; ratio = CPU time of the row / hotpath's)`,
+  medians(localResult),
+  'calls/CPU-s',
+  'hotpath LocalRateLimiter.take',
+);
+const localBare = localResult['bare await fn()']!.median;
+const localOurs = localResult['hotpath LocalRateLimiter.take']!.median;
+const localRival = localResult['rate-limiter-flexible RateLimiterMemory']!.median;
+console.log(
+  `  CPU per call over a bare await: hotpath ${(localBare / localOurs).toFixed(2)}x (goal <= 1.2x), RateLimiterMemory ${(localBare / localRival).toFixed(2)}x`,
+);
+
+// ---- 2. Redis decision ---------------------------------------------------------------------
+const REDIS_URL =
+  process.env.HOTPATH_REDIS_URL ?? `redis://127.0.0.1:${process.env.HOTPATH_REDIS_PORT ?? 63799}`;
+const REDIS_DECISIONS = Number(process.env.REDIS_DECISIONS ?? 60_000);
+const IN_FLIGHT = 256;
+const prefix = `hp:bench:rl:${process.pid}:`;
+const connect = () => {
+  const c = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  c.on('error', () => undefined);
+  return c;
+};
+const [ourClient, floorClient, batchClient, rivalClient] = [
+  connect(),
+  connect(),
+  connect(),
+  connect(),
+];
+await Promise.all([ourClient, floorClient, batchClient, rivalClient].map((c) => c.ping()));
+const redisLimiter = new RedisRateLimiter({
+  client: ourClient,
+  rate: 1_000_000,
+  burst: 1_000_000_000,
+  prefix,
+  timeoutMs: 10_000,
+  failPolicy: 'closed',
+});
+// The limiter's own script, by the hash its first call names (the hash is not public API).
+let sha = '';
+const call = ourClient.call.bind(ourClient) as (c: string, a: (string | number)[]) => unknown;
+Object.assign(ourClient, {
+  call: (command: string, args: (string | number)[]) => {
+    if (command === 'EVALSHA') sha = String(args[0]);
+    return call(command, args);
+  },
+});
+await redisLimiter.take('warm');
+delete (ourClient as { call?: unknown }).call;
+if (sha === '') throw new Error('the limiter sent no EVALSHA');
+const { intervalUs, toleranceUs } = redisLimiter.policy;
+const rivalRedis = new RateLimiterRedis({
+  storeClient: rivalClient,
+  points: 1e12,
+  duration: 60,
+  keyPrefix: `${prefix}rlf`,
+});
+
+/** Decisions per second with IN_FLIGHT callers each awaiting `decide(i)` in turn. */
+async function throughput(decide: (i: number) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  const start = performance.now();
+  const caller = async () => {
+    while (next < REDIS_DECISIONS) await decide(next++);
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, caller));
+  return REDIS_DECISIONS / ((performance.now() - start) / 1000);
+}
+
+// The floor of batching: the limiter's calls for one turn of IN_FLIGHT decisions (two calls
+// of 128), built ahead, IN_FLIGHT / 128 calls in flight, no promise per decision.
+const batchArgs = (offset: number): (string | number)[] => {
+  const n = 128;
+  const args: (string | number)[] = [sha, n];
+  for (let i = 0; i < n; i++) args.push(prefix + KEYS[(offset + i) % 1000]!);
+  // As the limiter sends a batch of unit costs on the server's clock: no cost arguments.
+  args.push(intervalUs, toleranceUs, 'u');
+  return args;
+};
+const prebuilt = [0, 128, 256, 384, 512, 640, 768, 896].map(batchArgs);
+async function batchFloor(): Promise<number> {
+  const calls = REDIS_DECISIONS / 128;
+  let next = 0;
+  const start = performance.now();
+  const lane = async () => {
+    while (next < calls) await batchClient.call('EVALSHA', prebuilt[next++ % 8]!);
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT / 128 }, lane));
+  return (calls * 128) / ((performance.now() - start) / 1000);
+}
+
+const redisCpu: Record<string, number[]> = {};
+const withCpu = (name: string, run: () => Promise<number>) => async () => {
+  const before = process.cpuUsage();
+  const rate = await run();
+  const used = process.cpuUsage(before);
+  (redisCpu[name] ??= []).push((used.user + used.system) / REDIS_DECISIONS);
+  return rate;
+};
+const redisResult = await interleave(
+  {
+    'hotpath RedisRateLimiter.take': withCpu('hotpath RedisRateLimiter.take', () =>
+      throughput((i) => redisLimiter.take(KEYS[i % 1000]!)),
+    ),
+    'raw EVALSHA, one decision per call': withCpu('raw EVALSHA, one decision per call', () =>
+      throughput((i) =>
+        floorClient.call('EVALSHA', [
+          sha,
+          1,
+          prefix + KEYS[i % 1000]!,
+          intervalUs,
+          toleranceUs,
+          'u',
+        ]),
+      ),
+    ),
+    'raw EVALSHA, batches of 128': withCpu('raw EVALSHA, batches of 128', batchFloor),
+    'rate-limiter-flexible RateLimiterRedis': withCpu(
+      'rate-limiter-flexible RateLimiterRedis',
+      () => throughput((i) => rivalRedis.consume(KEYS[i % 1000]!)),
+    ),
+  },
+  Math.max(3, Math.ceil(ROUNDS / 2)),
+);
+printRatios(
+  `Redis decision, ${REDIS_DECISIONS} decisions, ${IN_FLIGHT} in flight (ratio = hotpath's throughput / the row's)`,
+  medians(redisResult),
+  'decisions/s',
+  'hotpath RedisRateLimiter.take',
+);
+const cpuMedians = Object.fromEntries(
+  Object.entries(redisCpu).map(([k, v]) => [k, [...v].sort((a, b) => a - b)[v.length >> 1]!]),
+);
+for (const [name, us] of Object.entries(cpuMedians))
+  console.log(`  ${name}: ${us.toFixed(2)} µs CPU per decision in this process`);
+const ours = redisResult['hotpath RedisRateLimiter.take']!.median;
+console.log(
+  `  hotpath vs one-EVALSHA-per-decision floor: ${((100 * ours) / redisResult['raw EVALSHA, one decision per call']!.median).toFixed(0)}%; vs the raw batches: ${((100 * ours) / redisResult['raw EVALSHA, batches of 128']!.median).toFixed(0)}% (goal >= 95%)`,
+);
+await redisLimiter.close();
+const stale = await ourClient.keys(`${prefix}*`);
+for (let i = 0; i < stale.length; i += 500) await ourClient.del(...stale.slice(i, i + 500));
+for (const c of [ourClient, floorClient, batchClient, rivalClient]) c.disconnect();
+
+// ---- 3. Fastify plugin ---------------------------------------------------------------------
+async function app(register?: (f: ReturnType<typeof Fastify>) => Promise<unknown>) {
+  const f = Fastify();
+  if (register !== undefined) await register(f);
+  f.get('/', () => ({ ok: true }));
+  await f.ready();
+  return f;
+}
+const bare = await app();
+const oursApp = await app((f) =>
+  f.register(fastifyRateLimit, {
+    limiter: new LocalRateLimiter({ rate: 1_000_000, burst: 1_000_000_000 }),
+  }),
+);
+const rivalApp = await app((f) =>
+  f.register(fastifyRateLimitRival, { max: 1_000_000_000, timeWindow: 60_000 }),
+);
+for (const f of [bare, oursApp, rivalApp]) {
+  const r = await f.inject('/');
+  if (r.statusCode !== 200) throw new Error(`warm-up answered ${r.statusCode}`);
+}
+// Requests in blocks of BLOCK, the three apps in turn (rotating which goes first) for BLOCKS
+// rounds: a plugin's cost is the median over blocks of its app's CPU time per request less
+// the bare app's in the same round, so load from other work on the machine cancels out.
+const BLOCK = 250;
+const BLOCKS = Number(process.env.BLOCKS ?? 60);
+const apps = {
+  'no plugin (baseline)': bare,
+  'hotpath fastifyRateLimit': oursApp,
+  '@fastify/rate-limit': rivalApp,
+};
+const names = Object.keys(apps) as (keyof typeof apps)[];
+const usPerRequest: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+for (let b = 0; b < BLOCKS; b++) {
+  for (let k = 0; k < names.length; k++) {
+    const name = names[(b + k) % names.length]!;
+    const f = apps[name];
+    const before = process.cpuUsage();
+    for (let i = 0; i < BLOCK; i++) await f.inject('/');
+    const used = process.cpuUsage(before);
+    usPerRequest[name]!.push((used.user + used.system) / BLOCK);
+  }
+}
+const pairedCost = (name: string) =>
+  median(usPerRequest[name]!.map((us, b) => us - usPerRequest['no plugin (baseline)']![b]!));
+const pluginResult = Object.fromEntries(
+  names.map((n) => [n, { median: 1e6 / median(usPerRequest[n]!), rounds: usPerRequest[n]! }]),
+);
+printRatios(
+  `Fastify plugin, inject(), ${BLOCKS} blocks of ${BLOCK} requests per app`,
+  medians(pluginResult),
+  'requests/CPU-s',
+  'hotpath fastifyRateLimit',
+);
+const baseUs = median(usPerRequest['no plugin (baseline)']!);
+const ourCost = pairedCost('hotpath fastifyRateLimit');
+const rivalCost = pairedCost('@fastify/rate-limit');
+console.log(
+  `  plugin cost per request (paired medians): hotpath ${ourCost.toFixed(2)} µs, @fastify/rate-limit ${rivalCost.toFixed(2)} µs: ${(ourCost / rivalCost).toFixed(2)}x (goal <= 0.5x); baseline ${baseUs.toFixed(2)} µs`,
+);
+await Promise.all([bare.close(), oursApp.close(), rivalApp.close()]);
+
+writeResult('resilience-rate-limit', {
+  local: localResult,
+  localCpuOverBareAwait: { hotpath: localBare / localOurs, rival: localBare / localRival },
+  redis: redisResult,
+  redisCpuUsPerDecision: cpuMedians,
+  plugin: pluginResult,
+  pluginCostUs: { hotpath: ourCost, rival: rivalCost, baseline: baseUs },
+  pluginBlocks: { block: BLOCK, blocks: BLOCKS },
+  rounds: ROUNDS,
+});
