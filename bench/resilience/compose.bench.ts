@@ -119,6 +119,7 @@ const nestedBreaker = new CircuitBreaker({
   minimumCalls: 10,
   failureRateThreshold: 0.5,
 });
+const retryTimeout = wrap(new Retry({ retries: 2 }), new Timeout({ timeoutMs: 2000 }));
 const theirs = cockatielWrap(
   cockatielBulkhead(64, 256),
   circuitBreaker(handleAll, { halfOpenAfter: 5000, breaker: new ConsecutiveBreaker(10) }),
@@ -133,6 +134,15 @@ const composedRows = await measure(
     'hotpath wrap': { run: () => composed.execute(work), calls: FAST_CALLS },
     'hotpath wrap, retry with budget + deadline': {
       run: () => composedWithBudget.execute(work),
+      calls: FAST_CALLS,
+    },
+    // Parts of the composed path, to see where its cost goes.
+    'part: Bulkhead + CircuitBreaker nested by hand': {
+      run: () => nestedBulkhead.execute(() => nestedBreaker.execute(work)),
+      calls: FAST_CALLS,
+    },
+    'part: hotpath wrap(retry, timeout)': {
+      run: () => retryTimeout.execute(work),
       calls: FAST_CALLS,
     },
     'hotpath nested by hand (retry(), withTimeout)': {

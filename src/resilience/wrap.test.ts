@@ -144,6 +144,64 @@ describe('wrap', () => {
       );
     });
 
+    test('a retry right around a timeout retries errors and timeouts alike, and both count', async () => {
+      const retry = new Retry({ retries: 3, baseMs: 10, jitter: 'none', clock });
+      const timeout = new Timeout({ timeoutMs: 100, clock });
+      const policy = wrap(retry, timeout);
+      const pending = policy.execute(({ attempt }) => {
+        if (attempt === 0) return Promise.reject(new Error('refused'));
+        if (attempt === 1) return never();
+        return Promise.resolve(`attempt ${attempt}`);
+      });
+      await flush();
+      mock.timers.tick(10); // attempt 1 starts and hangs
+      await flush();
+      mock.timers.tick(100); // ... and times out; the retry waits 20 ms
+      await flush();
+      mock.timers.tick(20);
+      assert.equal(await pending, 'attempt 2');
+      assert.deepEqual(retry.stats, {
+        calls: 1,
+        retries: 2,
+        retriesExhausted: 0,
+        budgetExhausted: 0,
+        deadlineExceeded: 0,
+      });
+      assert.deepEqual(timeout.stats, { calls: 3, timeouts: 1 });
+    });
+
+    test('a retry right around a timeout gives up with the last error', async () => {
+      const policy = wrap(
+        new Retry({ retries: 1, baseMs: 10, jitter: 'none', clock }),
+        new Timeout({ timeoutMs: 100, clock }),
+      );
+      const pending = policy.execute(never);
+      mock.timers.tick(100);
+      await flush();
+      mock.timers.tick(10);
+      await flush();
+      mock.timers.tick(100);
+      await assert.rejects(pending, TimeoutError);
+    });
+
+    test("aborting the caller's signal stops a retry around a timeout at once, with no retry", async () => {
+      let attempts = 0;
+      const policy = wrap(
+        new Retry({ retries: 3, baseMs: 0, clock }),
+        new Timeout({ timeoutMs: 1000, clock }),
+      );
+      const controller = new AbortController();
+      const pending = policy.execute(() => {
+        attempts++;
+        return never();
+      }, controller.signal);
+      controller.abort();
+      await assert.rejects(pending, { code: 'HP_ERR_ABORTED' });
+      mock.timers.tick(5000);
+      await flush();
+      assert.equal(attempts, 1);
+    });
+
     test('a timeout outside the retry bounds the whole call and stops the retrying', async () => {
       let attempts = 0;
       const policy = wrap(

@@ -12,6 +12,8 @@ import {
   type PolicyLike,
   type Runner,
 } from './policy.js';
+import { Retry, runWithTimeout } from './retry.js';
+import { Timeout } from './timeout.js';
 
 /** Links `policy` on top of `inner` (the layers below it; none for the innermost). */
 function link(policy: PolicyLike, inner: Runner | undefined): Runner {
@@ -33,9 +35,22 @@ class Wrapped implements ContextualPolicy {
   readonly #run: Runner;
 
   constructor(policies: readonly PolicyLike[]) {
-    let run: Runner | undefined;
-    for (let i = policies.length - 1; i >= 0; i--) run = link(policies[i]!, run);
-    this.#run = run ?? ((fn, context) => invoke(fn, context));
+    // runners[i] runs the layers from i down; undefined past the innermost.
+    const runners: (Runner | undefined)[] = [];
+    for (let i = policies.length - 1; i >= 0; i--) {
+      const policy = policies[i]!;
+      const below = policies[i + 1];
+      if (policy instanceof Retry && below instanceof Timeout) {
+        // The recommended retry -> timeout pair runs on one promise reaction.
+        const timeoutRunner = runners[i + 1]!;
+        const belowTimeout = runners[i + 2];
+        runners[i] = (fn, context) =>
+          policy[runWithTimeout](below, fn, context, belowTimeout, timeoutRunner);
+      } else {
+        runners[i] = link(policy, runners[i + 1]);
+      }
+    }
+    this.#run = runners[0] ?? ((fn, context) => invoke(fn, context));
   }
 
   execute<T>(fn: (context: PolicyContext) => Promise<T>, signal?: AbortSignal): Promise<T> {
