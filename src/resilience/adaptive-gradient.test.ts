@@ -10,7 +10,13 @@ import { GradientLimit, type GradientLimitOptions } from './index.js';
 function driver(options: GradientLimitOptions = {}) {
   const limit = new GradientLimit(options);
   let now = 1000;
-  const round = (rttMs: number, inFlight: number | 'limit' = 'limit', didDrop = false) => {
+  /** One round; `rtt` may depend on the limit (a queue: latency follows concurrency). */
+  const round = (
+    rtt: number | ((limit: number) => number),
+    inFlight: number | 'limit' = 'limit',
+    didDrop = false,
+  ) => {
+    const rttMs = typeof rtt === 'number' ? rtt : rtt(limit.limit);
     now += rttMs;
     const spacing = Math.max(rttMs, Number.isNaN(limit.baselineMs) ? 0 : limit.baselineMs) / 4;
     for (let i = 0; i < 8; i++) {
@@ -61,27 +67,45 @@ describe('GradientLimit', () => {
     assert.equal(round(10), 40);
     assert.equal(round(15), 80);
     assert.equal(round(16), 50); // 80 in flight x 10/16
-    assert.equal(round(100), 25); // 50 x 10/100, but at most halved per round
   });
 
-  test('never goes below minLimit however slow the calls get', () => {
-    const { round } = driver({ initialLimit: 40, minLimit: 4, baselineWindowMs: 1e6 });
-    round(10);
-    for (let i = 0; i < 20; i++) round(1000);
-    assert.equal(round(1000), 4);
+  test('one round shrinks the limit by half at most', () => {
+    const { round } = driver({ initialLimit: 20 });
+    assert.equal(round(10), 40);
+    assert.equal(round(100), 20);
   });
 
-  test('the baseline forgets: latency that stays high becomes the new baseline and the limit grows again', () => {
-    const { round, limit } = driver({ initialLimit: 20, minLimit: 2, baselineWindowMs: 2000 });
-    round(10);
-    for (let i = 0; i < 4; i++) round(100);
-    assert.equal(limit.limit, 2);
+  test('never goes below minLimit while latency follows concurrency (a queue)', () => {
+    const { round } = driver({ initialLimit: 8, minLimit: 4 });
+    assert.equal(round(10), 16);
+    const queue = (limit: number) => 50 + 10 * limit; // 90 ms even at the minimum
+    assert.deepEqual([round(queue), round(queue)], [8, 4]);
+    for (let i = 0; i < 8; i++) assert.equal(round(queue), 4);
+  });
+
+  test('a slower dependency is not a queue: when shrinking does not help, its latency becomes the baseline', () => {
+    const { round, limit } = driver({ initialLimit: 20 });
+    assert.equal(round(10), 40);
+    assert.equal(round(100), 20); // 40 in flight, 10x the baseline: shrink
     assert.equal(limit.baselineMs, 10);
+    // Half as many in flight and no faster: the dependency slowed down, nothing queues here.
+    assert.equal(round(100), 20);
+    assert.equal(limit.baselineMs, 100);
+    assert.equal(round(100), 24); // used, at the new baseline: grows by sqrt(20)
+  });
+
+  test('the baseline forgets: after baselineWindowMs of higher latency it rises and the limit can grow', () => {
+    const { round, limit } = driver({ initialLimit: 4, minLimit: 4, baselineWindowMs: 1000 });
+    round(10, 1); // not used: stays 4, baseline 10
+    round(100);
+    assert.equal(limit.limit, 4);
+    assert.equal(limit.baselineMs, 10);
+    // Pinned at minLimit, the peak in flight cannot fall: no early rebase, the window ages.
     let rounds = 0;
     while (limit.baselineMs < 100 && rounds++ < 20) round(100);
     assert.equal(limit.baselineMs, 100);
-    const before = limit.limit;
-    assert.ok(round(100) > before && round(100) > before + 1, `limit ${limit.limit}`);
+    assert.ok(rounds >= 2, `baseline kept for ${rounds} rounds of 300 ms`);
+    assert.ok(round(100) > 4, `limit ${limit.limit}`);
   });
 
   test('a dropped call multiplies the limit by backoffRatio', () => {

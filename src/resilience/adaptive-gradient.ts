@@ -45,6 +45,10 @@ const MAX_ROUND_MS = 1000;
  * - otherwise it stays: an unused limit never grows (Netflix's Gradient2 grows without bound
  *   under modest overload).
  * - a round with a drop multiplies it by `backoffRatio`.
+ * - a slower dependency is not a queue: when a shrink cut the peak in flight by a quarter or
+ *   more and the next round is no faster (within 10%), the latency is the dependency's own,
+ *   and that round's mean becomes the baseline at once (rather than after
+ *   `baselineWindowMs`), so a brownout does not pin the limit to `minLimit`.
  *
  * A round counts only calls that started after the limit last changed, so a change is judged
  * by its own effect, one round trip later. There is no probe window: the baseline is
@@ -71,6 +75,8 @@ export class GradientLimit implements LimitAlgorithm {
   #roundDrops = 0;
   #lastRoundMs = NaN;
   #lastBaselineMs = NaN;
+  /** The last round that shrank the limit: its peak in flight and mean latency. */
+  #shrunkFrom: { peak: number; meanMs: number } | undefined;
 
   /** @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` naming a bad option. */
   constructor(options: GradientLimitOptions = {}) {
@@ -123,14 +129,13 @@ export class GradientLimit implements LimitAlgorithm {
       this.#roundSum += rttMs;
     }
     if (sample.inFlight > this.#roundPeak) this.#roundPeak = sample.inFlight;
-    const elapsed = nowMs - this.#roundStart;
     if (this.#roundDrops > 0) {
       this.#endRound(nowMs);
       return;
     }
-    const mean = this.#roundSum / this.#roundCount;
-    const baseline = this.#baseline.min(nowMs);
-    const roundMs = Number.isFinite(baseline) ? baseline : mean;
+    const elapsed = nowMs - this.#roundStart;
+    // A round lasts about one round trip: the baseline's, or this round's own before one.
+    const roundMs = this.#lastBaselineMs >= 0 ? this.#lastBaselineMs : rttMs;
     if ((this.#roundCount >= this.#roundSamples && elapsed >= roundMs) || elapsed >= MAX_ROUND_MS) {
       this.#endRound(nowMs);
     }
@@ -139,21 +144,36 @@ export class GradientLimit implements LimitAlgorithm {
   #endRound(nowMs: number): void {
     const before = this.#limit;
     let limit = before;
+    const peak = this.#roundPeak;
     if (this.#roundDrops > 0) {
       limit = before * this.#backoffRatio;
       this.#isSlowStart = false;
+      this.#shrunkFrom = undefined;
     } else {
       const mean = this.#roundSum / this.#roundCount;
       this.#baseline.add(mean, nowMs);
-      const baseline = this.#baseline.min(nowMs);
+      let baseline = this.#baseline.min(nowMs);
       this.#lastRoundMs = mean;
-      this.#lastBaselineMs = baseline;
       if (mean > this.#tolerance * baseline) {
-        limit = Math.min(before, this.#roundPeak) * Math.max(0.5, baseline / mean);
-        this.#isSlowStart = false;
-      } else if (this.#roundPeak >= USED_RATIO * Math.floor(before)) {
-        limit = this.#isSlowStart ? before * 2 : before + Math.sqrt(before);
+        const shrunk = this.#shrunkFrom;
+        if (shrunk !== undefined && peak <= 0.75 * shrunk.peak && mean >= 0.9 * shrunk.meanMs) {
+          // Far fewer calls in flight, no faster: this latency is the dependency's own (a
+          // slower dependency), not a queue the limit could drain. It is the new baseline.
+          this.#baseline.reset(mean, nowMs);
+          baseline = mean;
+          this.#shrunkFrom = undefined;
+        } else {
+          limit = Math.min(before, peak) * Math.max(0.5, baseline / mean);
+          this.#isSlowStart = false;
+          this.#shrunkFrom = { peak, meanMs: mean };
+        }
+      } else {
+        this.#shrunkFrom = undefined;
+        if (peak >= USED_RATIO * Math.floor(before)) {
+          limit = this.#isSlowStart ? before * 2 : before + Math.sqrt(before);
+        }
       }
+      this.#lastBaselineMs = baseline;
     }
     this.#limit = Math.min(this.#maxLimit, Math.max(this.#minLimit, limit));
     if (Math.floor(this.#limit) !== Math.floor(before)) this.#changedAt = nowMs;

@@ -31,6 +31,13 @@ export class MinWindow {
     }
   }
 
+  /** Forgets every value, then adds `value`. */
+  reset(value: number, nowMs: number): void {
+    this.#epochs.fill(-Infinity);
+    this.#mins.fill(Infinity);
+    this.add(value, nowMs);
+  }
+
   /** The minimum over the window; Infinity when nothing is in it. */
   min(nowMs: number): number {
     const oldest = Math.floor(nowMs / this.#bucketMs) - this.#epochs.length;

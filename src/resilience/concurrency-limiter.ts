@@ -65,6 +65,22 @@ interface Waiter {
 
 const limitChannel = channel('hotpath:resilience:concurrency-limit');
 
+/** A slot of a {@link ConcurrencyLimiter}, timed from its grant. */
+class Permit implements ConcurrencyPermit {
+  isReleased = false;
+  constructor(
+    readonly complete: (start: number, inFlight: number, outcome: PermitOutcome) => void,
+    readonly start: number,
+    readonly inFlight: number,
+  ) {}
+
+  release(outcome: PermitOutcome = 'success'): void {
+    if (this.isReleased) return;
+    this.isReleased = true;
+    this.complete(this.start, this.inFlight, outcome);
+  }
+}
+
 const isTimeout = (error: unknown): boolean =>
   (error as { code?: unknown } | null)?.code === 'HP_ERR_TIMEOUT';
 
@@ -92,6 +108,8 @@ export class ConcurrencyLimiter {
   #rejected = 0;
   #limit: number;
   #isClosed = false;
+  readonly #completeBound = (start: number, inFlight: number, outcome: PermitOutcome): void =>
+    this.#complete(start, inFlight, outcome);
 
   /** @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` naming a bad option. */
   constructor(options: ConcurrencyLimiterOptions = {}) {
@@ -194,13 +212,21 @@ export class ConcurrencyLimiter {
    */
   execute<T>(fn: (signal?: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (this.#inFlight < this.#limit && this.#queue.length === 0 && !this.#isClosed) {
-      // Fast path: no promise for the slot itself (bench/resilience/adaptive.bench.ts).
       if (signal?.aborted) {
         return Promise.reject(new AbortedError(undefined, { cause: signal.reason }));
       }
-      return this.#run(this.#grant(), fn, signal);
+      // Fast path: no permit object and no promise for the slot itself, one promise hop in
+      // all (bench/resilience/adaptive.bench.ts).
+      const inFlight = ++this.#inFlight;
+      this.#admitted++;
+      return this.#run(this.#clock.now(), inFlight, fn, signal);
     }
-    return this.acquire(signal).then((permit) => this.#run(permit, fn, signal));
+    return this.acquire(signal).then((permit) => {
+      const { start, inFlight } = permit as Permit;
+      // The queued call runs in the permit's slot, timed from now.
+      (permit as Permit).isReleased = true;
+      return this.#run(start, inFlight, fn, signal);
+    });
   }
 
   /** Refuses new calls and fails queued ones with {@link ClosedError}; calls in flight go on. */
@@ -214,7 +240,8 @@ export class ConcurrencyLimiter {
   }
 
   #run<T>(
-    permit: ConcurrencyPermit,
+    start: number,
+    inFlight: number,
     fn: (signal?: AbortSignal) => Promise<T>,
     signal: AbortSignal | undefined,
   ): Promise<T> {
@@ -226,44 +253,40 @@ export class ConcurrencyLimiter {
     }
     return pending.then(
       (value) => {
-        permit.release('success');
+        this.#complete(start, inFlight, 'success');
         return value;
       },
       (error: unknown) => {
-        permit.release(this.#isDrop(error) ? 'drop' : 'ignore');
+        this.#complete(start, inFlight, this.#isDrop(error) ? 'drop' : 'ignore');
         throw error;
       },
     );
   }
 
-  #grant(): ConcurrencyPermit {
+  #grant(): Permit {
     const inFlight = ++this.#inFlight;
     this.#admitted++;
-    const start = this.#clock.now();
-    let isReleased = false;
-    return {
-      release: (outcome: PermitOutcome = 'success') => {
-        if (isReleased) return;
-        isReleased = true;
-        this.#inFlight--;
-        if (outcome !== 'ignore') {
-          const now = this.#clock.now();
-          this.#algorithm.update({
-            nowMs: now,
-            rttMs: now - start,
-            inFlight,
-            didDrop: outcome === 'drop',
-          });
-          this.#readLimit();
-        }
-        this.#drain();
-      },
-    };
+    return new Permit(this.#completeBound, this.#clock.now(), inFlight);
+  }
+
+  /** Frees a slot, feeds the call to the algorithm and starts queued calls. */
+  #complete(start: number, inFlight: number, outcome: PermitOutcome): void {
+    this.#inFlight--;
+    if (outcome !== 'ignore') {
+      const now = this.#clock.now();
+      this.#algorithm.update({
+        nowMs: now,
+        rttMs: now - start,
+        inFlight,
+        didDrop: outcome === 'drop',
+      });
+      if (this.#algorithm.limit !== this.#limit) this.#readLimit();
+    }
+    if (this.#queue.length > 0) this.#drain();
   }
 
   #readLimit(): void {
     const limit = this.#algorithm.limit;
-    if (limit === this.#limit) return;
     const from = this.#limit;
     this.#limit = limit;
     if (limitChannel.hasSubscribers) {

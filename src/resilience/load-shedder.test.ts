@@ -133,13 +133,16 @@ describe('LoadShedder', () => {
     await shedder.close();
   });
 
-  test('after a long stall the level decays at gain per second of idle loop', async () => {
+  test('a lone stall sheds everything for one interval, then only what the integral kept', async () => {
     const { shedder, step } = setup({ gain: 2 });
     step({ delayMs: 300, utilization: 1 });
     assert.equal(shedder.level, 1);
-    step({ delayMs: 0, utilization: 0 }, 2);
-    assert.ok(Math.abs(shedder.level - 0.6) < 1e-9, `level ${shedder.level}`);
-    step({ delayMs: 0, utilization: 0 }, 3);
+    assert.equal(shedder.shouldShed('critical'), true);
+    // The stall added 2 * 1 * 0.1 = 0.2 to the integral; an idle interval takes it back.
+    step({ delayMs: 0, utilization: 0.5 });
+    assert.ok(Math.abs(shedder.level - 0.1111111) < 1e-6, `level ${shedder.level}`);
+    assert.equal(shedder.shouldShed('critical'), false);
+    step({ delayMs: 0, utilization: 0.5 }, 2);
     assert.equal(shedder.isShedding, false);
     await shedder.close();
   });

@@ -116,13 +116,15 @@ const SHARE_WEIGHT = 0.3;
  * Each sample gives a pressure: the larger of the longest event-loop stall over
  * `delayThresholdMs` and the utilization over `utilizationThreshold` (1 = at the threshold).
  * A controller turns it into the shed *level*, the share of traffic to refuse:
- * - integral part: the level moves by `gain * (pressure - 1)` per second (clamped to ±1 per
+ * - integral part: it moves by `gain * (pressure - 1)` per second (clamped to ±1 per
  *   second of pressure error), so it settles where the pressure sits at its threshold: the
  *   loop busy `utilizationThreshold` of the time, or stalling `delayThresholdMs`, whichever
  *   binds, however much traffic that takes (utilization saturates at 1, so a proportional
  *   rule alone could not find the level a 2x overload needs);
  * - proportional floor: the level is at least linear in the stall, from 0 at
  *   `delayThresholdMs` to 1 at twice it, so a long stall sheds the next requests at once.
+ *   The floor holds for one interval and does not feed the integral, so a lone stall (a GC
+ *   pause, the process descheduled) sheds for `sampleIntervalMs`, not for seconds.
  *
  * The level is spread over priorities from `low` up, in proportion to the share of recent
  * requests of each priority: at level 0.3 with 20% `low` traffic, every `low` request and
@@ -156,6 +158,7 @@ export class LoadShedder {
 
   #isShedding = false;
   #level = 0;
+  #integral = 0;
   /** Shed probability by priority index; read by every decision while shedding. */
   readonly #probability = new Float64Array(4);
   readonly #decisions = new Float64Array(4);
@@ -248,8 +251,11 @@ export class LoadShedder {
     const pressure = Math.max(delayRatio, utilization / this.#utilizationThreshold);
     const error = Math.min(1, Math.max(-1, pressure - 1));
     const floor = Math.min(1, Math.max(0, delayRatio - 1));
-    const level = Math.min(1, Math.max(floor, this.#level + this.#gain * error * dtSeconds, 0));
-    this.#level = level < 1e-6 ? 0 : level;
+    const integral = Math.min(1, Math.max(0, this.#integral + this.#gain * error * dtSeconds));
+    this.#integral = integral < 1e-6 ? 0 : integral;
+    // The floor does not feed the integral: one stall (a GC pause, the process descheduled)
+    // sheds for one interval, not until the integral has decayed from 1.
+    this.#level = Math.max(this.#integral, floor);
     this.#updateShares();
     this.#updateProbabilities();
     const isShedding = this.#level > 0;
@@ -300,6 +306,7 @@ export class LoadShedder {
     if (this.#ownsSampler) this.#sampler.close();
     this.#isShedding = false;
     this.#level = 0;
+    this.#integral = 0;
     this.#probability.fill(0);
   }
 
