@@ -212,7 +212,7 @@ class RetryCall<T> extends StoppableContext {
   resolve: (value: T) => void = noop;
   reject: (error: unknown) => void = noop;
   readonly #core: RetryCore;
-  readonly #fn: (context: CallContext) => Promise<T>;
+  #fn: (context: CallContext) => Promise<T>;
   readonly #next: Runner | undefined;
   #attempt = 0;
   #lastError: unknown = undefined;
@@ -246,20 +246,23 @@ class RetryCall<T> extends StoppableContext {
     clearTimeout(this.#sleep);
     const error = this.#core.deadlineError(this.#lastError, this.#hasFailed, this.#attempt, 0);
     this.stop(error);
-    this.reject(error);
+    this.#rejectWith(error);
   }
 
   protected onAbort(reason: unknown): void {
     if (!this.#finish()) return;
     const error = new AbortedError(undefined, { cause: reason });
     this.stop(error);
-    this.reject(error);
+    this.#rejectWith(error);
   }
 
   #run(context: CallContext): void {
     void proceed(this.#fn, context, this.#next).then(
       (value) => {
-        if (this.#finish()) this.resolve(value);
+        if (!this.#finish()) return;
+        const resolve = this.resolve;
+        this.#forget();
+        resolve(value);
       },
       (error: unknown) => this.#failed(error),
     );
@@ -275,7 +278,7 @@ class RetryCall<T> extends StoppableContext {
     } catch (final) {
       if (!this.#finish()) return;
       if (final instanceof DeadlineExceededError) this.stop(final);
-      this.reject(final);
+      this.#rejectWith(final);
       return;
     }
     this.#sleep = setTimeout(() => {
@@ -283,7 +286,7 @@ class RetryCall<T> extends StoppableContext {
       if (this.settled) return;
       if (this.parent.stopped) {
         this.#finish();
-        this.reject(error);
+        this.#rejectWith(error);
         return;
       }
       this.#core.retries++;
@@ -300,6 +303,25 @@ class RetryCall<T> extends StoppableContext {
     this.release();
     return true;
   }
+
+  #rejectWith(error: unknown): void {
+    const reject = this.reject;
+    this.#forget();
+    reject(error);
+  }
+
+  // A settled call may wait in the deadline queue until the head gets past it: it lets go of
+  // its promise's resolvers, its function and its last error as it settles.
+  #forget(): void {
+    this.resolve = noop;
+    this.reject = noop;
+    this.#fn = rejectLate;
+    this.#lastError = undefined;
+  }
+}
+
+function rejectLate(): Promise<never> {
+  return Promise.reject(new Error('a settled retry ran again'));
 }
 
 /**

@@ -128,7 +128,7 @@ class TimeoutCall<T> extends StoppableContext {
     this.listenToCaller();
     void proceed(fn, this, next).then(
       (value) => {
-        if (this.#finish()) this.resolve(value);
+        if (this.#finish()) this.#resolveWith(value);
       },
       (error: unknown) => {
         if (this.#finish()) this.#fail(error);
@@ -157,12 +157,33 @@ class TimeoutCall<T> extends StoppableContext {
     if (!this.#finish()) return;
     const error = new AbortedError(undefined, { cause: reason });
     this.stop(error);
-    this.reject(error);
+    this.#rejectWith(error);
   }
 
   #fail(error: unknown): void {
-    if (this.recover === undefined) this.reject(error);
-    else this.resolve(this.recover(error));
+    const recover = this.recover;
+    if (recover === undefined) this.#rejectWith(error);
+    else this.#resolveWith(recover(error));
+  }
+
+  // A settled call may wait in the queue until the head gets past it: it lets go of its
+  // promise's resolvers (and so of the value) as it settles.
+  #resolveWith(value: T | PromiseLike<T>): void {
+    const resolve = this.resolve;
+    this.#forget();
+    resolve(value);
+  }
+
+  #rejectWith(error: unknown): void {
+    const reject = this.reject;
+    this.#forget();
+    reject(error);
+  }
+
+  #forget(): void {
+    this.resolve = noop;
+    this.reject = noop;
+    this.recover = undefined;
   }
 
   /** Ends the call unless it ended already; true when this call ended it. */
