@@ -55,6 +55,13 @@ describe('wrap', () => {
     assert.deepEqual(log, ['a in', 'b in', 'c in', 'fn', 'c out', 'b out', 'a out']);
   });
 
+  test('refuses what is not a policy, naming its place', () => {
+    assert.throws(() => wrap(new Bulkhead({ maxConcurrent: 1 }), {} as PolicyLike), {
+      code: 'HP_ERR_INVALID_OPTION',
+      option: 'policies[1]',
+    });
+  });
+
   test('with no policy it just runs fn', async () => {
     assert.equal(await wrap().execute(async ({ attempt }) => attempt), 0);
   });

@@ -1,3 +1,4 @@
+import { InvalidOptionError } from '../errors/index.js';
 import {
   abortedError,
   contextFor,
@@ -35,6 +36,13 @@ class Wrapped implements ContextualPolicy {
   readonly #run: Runner;
 
   constructor(policies: readonly PolicyLike[]) {
+    for (const [i, policy] of policies.entries()) {
+      if (typeof (policy as Partial<PolicyLike> | null)?.execute !== 'function')
+        throw new InvalidOptionError(
+          `policies[${i}]`,
+          'expected an object with execute(fn, signal?)',
+        );
+    }
     // runners[i] runs the layers from i down; undefined past the innermost.
     const runners: (Runner | undefined)[] = [];
     for (let i = policies.length - 1; i >= 0; i--) {
@@ -85,6 +93,7 @@ class Wrapped implements ContextualPolicy {
  * deadline passes. Any object with `execute(fn, signal?)` composes ({@link PolicyLike}):
  * {@link CircuitBreaker}, {@link Bulkhead}, a rate limiter, a third party's policy. The result
  * is a {@link Policy}, so wraps nest.
+ * @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` when a policy has no `execute`.
  * @example
  * const gateway = wrap(
  *   new Bulkhead({ maxConcurrent: 64, maxQueue: 256 }),
