@@ -157,7 +157,7 @@ describe('fastifyLoadShedder', () => {
     await app.listen({ host: '127.0.0.1', port: 0 });
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     try {
-      assert.equal((await fetch(`${base}/api/work`)).status, 200);
+      assert.equal((await fetch(`${base}/health/live`)).status, 200);
       blockLoop(300);
       const [work, report, health] = await Promise.all([
         fetch(`${base}/api/work`),
@@ -173,7 +173,7 @@ describe('fastifyLoadShedder', () => {
       await health.arrayBuffer();
       const stats = shedder.stats();
       assert.ok(stats.delayMs >= 200, `longest stall seen ${stats.delayMs} ms`);
-      assert.equal(stats.shed.normal + stats.shed.low, 2);
+      assert.ok(stats.shed.normal >= 1 && stats.shed.low >= 1);
     } finally {
       await app.close();
       await shedder.close();
