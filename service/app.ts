@@ -22,6 +22,7 @@ import { PaymentRepository } from './payments/repository.js';
 import { PaymentService } from './payments/payment-service.js';
 import { databasePanels, instrumentServiceDatabase } from './plugins/database-insights.js';
 import { observability } from './plugins/observability.js';
+import { protection } from './plugins/protection.js';
 import { registerProfiling } from './plugins/profiling.js';
 import { Readiness, type ReadinessCheck } from './readiness.js';
 import { healthRoutes } from './routes/health.js';
@@ -68,6 +69,10 @@ export async function buildApp(
         | 'requestTimeoutMs'
         | 'metricsToken'
         | 'dashboardMaxStreams'
+        | 'shedding'
+        | 'shedDelayMs'
+        | 'rateLimitPerSecond'
+        | 'rateLimitBurst'
       >
     >,
   deps: AppDeps,
@@ -126,6 +131,14 @@ export async function buildApp(
   app.decorate('payments', payments);
   app.decorate('cache', cache ?? null);
   app.decorate('draining', false);
+  // Before any route: shedding reads each route's priority as it is declared. Both are off
+  // unless the config asks (main.ts passes the service's defaults: on).
+  await protection(app, {
+    ...(config.shedding === 'on' ? { shedDelayMs: config.shedDelayMs ?? 100 } : {}),
+    rateLimitPerSecond: config.rateLimitPerSecond ?? 0,
+    ...(config.rateLimitBurst === undefined ? {} : { rateLimitBurst: config.rateLimitBurst }),
+    ...(deps.cacheRedis === undefined ? {} : { redis: deps.cacheRedis }),
+  });
   await observability(app, {
     ...(config.metricsToken === undefined ? {} : { token: config.metricsToken }),
     maxStreams: config.dashboardMaxStreams ?? 16,

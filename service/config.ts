@@ -24,6 +24,17 @@ export interface ServiceConfig {
   gatewayTimeoutMs: number;
   gatewayRetries: number;
   gatewayConnections: number;
+  /** `adaptive`: the gateway's concurrency limit follows its latency; `fixed`: a bulkhead. */
+  gatewayLimit: 'adaptive' | 'fixed';
+  gatewayMaxConcurrent: number;
+  /** Retries allowed as a share of charges (retry budget). */
+  gatewayRetryBudget: number;
+  /** Payments per second one client may create (0 = no limit), and the burst above it. */
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
+  /** `on`: requests are shed (503 OVERLOADED) by priority while the event loop is overloaded. */
+  shedding: 'on' | 'off';
+  shedDelayMs: number;
   /** `on` serves the /debug/pprof profiling endpoints to loopback clients. */
   profiling: 'on' | 'off';
   /** Opens /metrics and /dashboard to non-loopback clients sending it as a bearer token. */
@@ -102,6 +113,37 @@ export const configSpec: readonly Spec[] = [
   { env: 'GATEWAY_RETRIES', default: '2', help: 'gateway retries after the first attempt' },
   { env: 'GATEWAY_CONNECTIONS', default: '64', help: 'keep-alive connections to the gateway' },
   {
+    env: 'GATEWAY_LIMIT',
+    default: 'adaptive',
+    help: 'charges in flight: adaptive (follows the gateway latency) or fixed (a bulkhead)',
+  },
+  {
+    env: 'GATEWAY_MAX_CONCURRENT',
+    default: '256',
+    help: 'most charges in flight at once (the adaptive limit stays at or below it)',
+  },
+  {
+    env: 'GATEWAY_RETRY_BUDGET',
+    default: '1',
+    help: 'retries allowed as a share of charges over 10 s (plus 10/s); 0..10',
+  },
+  {
+    env: 'RATE_LIMIT_PER_SECOND',
+    default: '1000',
+    help: 'payments one client (X-Client-Id, else its address) may create per second; 0 = off',
+  },
+  { env: 'RATE_LIMIT_BURST', default: '2000', help: 'payments a client may create at once' },
+  {
+    env: 'SHEDDING',
+    default: 'on',
+    help: 'shed requests by priority (503 OVERLOADED) while the event loop is overloaded: on or off',
+  },
+  {
+    env: 'SHED_DELAY_MS',
+    default: '100',
+    help: 'event-loop stall that starts shedding (twice it sheds all sheddable requests)',
+  },
+  {
     env: 'PROFILING',
     default: 'on',
     help: 'profiling endpoints at /debug/pprof, loopback clients only: on or off',
@@ -176,6 +218,20 @@ function onOff(name: string, raw: string): 'on' | 'off' {
   if (raw !== 'on' && raw !== 'off')
     throw new ConfigError(name, `expected on or off, got "${raw}"`);
   return raw;
+}
+
+function oneOf<T extends string>(name: string, raw: string, values: readonly T[]): T {
+  if (!(values as readonly string[]).includes(raw))
+    throw new ConfigError(name, `expected ${values.join(' or ')}, got "${raw}"`);
+  return raw as T;
+}
+
+function decimal(name: string, raw: string, min: number, max: number): number {
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
+    throw new ConfigError(name, `expected a number in [${min}, ${max}], got "${raw}"`);
+  }
+  return value;
 }
 
 function fraction(name: string, raw: string): number {
@@ -261,6 +317,23 @@ export function loadConfig(
     gatewayTimeoutMs: integer('GATEWAY_TIMEOUT_MS', get('GATEWAY_TIMEOUT_MS'), 1, 600_000),
     gatewayRetries: integer('GATEWAY_RETRIES', get('GATEWAY_RETRIES'), 0, 10),
     gatewayConnections: integer('GATEWAY_CONNECTIONS', get('GATEWAY_CONNECTIONS'), 1, 10_000),
+    gatewayLimit: oneOf('GATEWAY_LIMIT', get('GATEWAY_LIMIT'), ['adaptive', 'fixed'] as const),
+    gatewayMaxConcurrent: integer(
+      'GATEWAY_MAX_CONCURRENT',
+      get('GATEWAY_MAX_CONCURRENT'),
+      1,
+      100_000,
+    ),
+    gatewayRetryBudget: decimal('GATEWAY_RETRY_BUDGET', get('GATEWAY_RETRY_BUDGET'), 0, 10),
+    rateLimitPerSecond: integer(
+      'RATE_LIMIT_PER_SECOND',
+      get('RATE_LIMIT_PER_SECOND'),
+      0,
+      10_000_000,
+    ),
+    rateLimitBurst: integer('RATE_LIMIT_BURST', get('RATE_LIMIT_BURST'), 1, 10_000_000),
+    shedding: onOff('SHEDDING', get('SHEDDING')),
+    shedDelayMs: integer('SHED_DELAY_MS', get('SHED_DELAY_MS'), 1, 60_000),
     profiling: onOff('PROFILING', get('PROFILING')),
     metricsToken: token('METRICS_TOKEN', merged.METRICS_TOKEN),
     dashboardMaxStreams: integer('DASHBOARD_MAX_STREAMS', get('DASHBOARD_MAX_STREAMS'), 1, 1000),

@@ -39,6 +39,7 @@ export const statusByCode = {
   INTERNAL: 500,
   SERVICE_UNAVAILABLE: 503,
   DATABASE_UNAVAILABLE: 503,
+  OVERLOADED: 503,
   TOO_MANY_STREAMS: 503,
 } as const;
 

@@ -124,6 +124,9 @@ async function start(config: ServiceConfig): Promise<void> {
     timeoutMs: config.gatewayTimeoutMs,
     retries: config.gatewayRetries,
     connections: config.gatewayConnections,
+    limit: config.gatewayLimit,
+    maxConcurrent: config.gatewayMaxConcurrent,
+    retryBudget: config.gatewayRetryBudget,
   });
   const simulator = gateway;
   const app = await buildApp(config, {

@@ -1,9 +1,10 @@
 /**
  * The service's client of the payment gateway: one undici keep-alive pool behind hotpath's
- * resilience policies, outermost first:
+ * resilience policies, composed with `wrap()`, outermost first:
  *
- *   bulkhead (bounded concurrent charges) -> circuit breaker (one outcome per charge, after
- *     its retries) -> retry (backoff + full jitter) -> timeout per attempt
+ *   concurrency limit (adaptive: follows the gateway's latency; or a fixed bulkhead)
+ *     -> circuit breaker (one outcome per charge, after its retries)
+ *     -> retry (backoff + full jitter, within a retry budget) -> timeout per attempt
  *
  * The breaker judges whole charges, not attempts: flakiness that the retries absorb keeps it
  * closed, a dead or stalled gateway (every retry of many charges failing) opens it.
@@ -22,10 +23,18 @@ import {
   BulkheadFullError,
   CircuitBreaker,
   CircuitOpenError,
+  ConcurrencyLimitError,
+  ConcurrencyLimiter,
+  DeadlineExceededError,
+  GradientLimit,
+  Retry,
+  RetryBudget,
+  Timeout,
   TimeoutError,
-  retry,
   withTimeout,
+  wrap,
   type CircuitState,
+  type Policy,
 } from 'hotpath/resilience';
 import { Pool } from 'undici';
 
@@ -39,8 +48,19 @@ export interface GatewayClientOptions {
   backoffMs?: number;
   /** Keep-alive connections to the gateway. Default 64. */
   connections?: number;
-  /** Charges in flight at once; more wait in a queue of 4x this, then fail. Default 256. */
+  /**
+   * `adaptive` (default): the charges in flight follow the gateway's latency against its best
+   * recent latency (a gradient limit between 4 and `maxConcurrent`); `fixed`: a bulkhead of
+   * `maxConcurrent`. Either way up to 4x `maxConcurrent` wait, then a charge is not sent.
+   */
+  limit?: 'adaptive' | 'fixed';
+  /** Most charges in flight at once. Default 256. */
   maxConcurrent?: number;
+  /**
+   * Retries allowed as a share of charges over the last 10 s (plus 10 per second), so retries
+   * cannot multiply an outage. Default 1 (at most one retry per charge on average).
+   */
+  retryBudget?: number;
   /** Breaker: failure rate over the last 20 attempts that opens it. Default 0.5. */
   breakerFailureRate?: number;
   /** Breaker: how long it stays open before a trial. Default 5,000 ms. */
@@ -49,11 +69,18 @@ export interface GatewayClientOptions {
 
 export interface GatewayStats {
   circuit: CircuitState;
-  /** Failure rate of the breaker's window of recent attempts. */
+  /** Failure rate of the breaker's window of recent charges. */
   failureRate: number;
-  /** Charges in flight and waiting in the bulkhead. */
+  /** Charges in flight and waiting for a slot. */
   running: number;
   queued: number;
+  /** The concurrency limit now (moves with latency when adaptive). */
+  limit: number;
+  /** Charges refused a slot (not sent) since start. */
+  rejected: number;
+  /** Retries made, and retries the budget refused, since start. */
+  retries: number;
+  retriesRefused: number;
 }
 
 export interface ChargeRequest {
@@ -101,7 +128,12 @@ export class GatewayClient {
   readonly #retries: number;
   readonly #backoffMs: number;
   readonly #breaker: CircuitBreaker;
-  readonly #bulkhead: Bulkhead;
+  readonly #limiter: ConcurrencyLimiter | undefined;
+  readonly #bulkhead: Bulkhead | undefined;
+  readonly #retry: Retry;
+  readonly #budget: RetryBudget;
+  readonly #policy: Policy;
+  readonly #maxConcurrent: number;
 
   constructor(options: GatewayClientOptions) {
     this.#timeoutMs = options.timeoutMs ?? 2000;
@@ -122,16 +154,56 @@ export class GatewayClient {
       isFailure: isTransient,
     });
     const maxConcurrent = options.maxConcurrent ?? 256;
-    this.#bulkhead = new Bulkhead({ maxConcurrent, maxQueue: maxConcurrent * 4 });
+    this.#maxConcurrent = maxConcurrent;
+    if ((options.limit ?? 'adaptive') === 'adaptive') {
+      this.#limiter = new ConcurrencyLimiter({
+        name: 'gateway',
+        algorithm: new GradientLimit({
+          initialLimit: Math.min(64, maxConcurrent),
+          minLimit: Math.min(4, maxConcurrent),
+          maxLimit: maxConcurrent,
+        }),
+        maxQueue: maxConcurrent * 4,
+        // A charge waits for a slot at most one attempt's time, then is not sent.
+        queueTimeoutMs: this.#timeoutMs,
+        // A charge that timed out after its retries says the gateway is overloaded.
+        isDrop: (error) => error instanceof TimeoutError,
+      });
+    } else {
+      this.#bulkhead = new Bulkhead({ maxConcurrent, maxQueue: maxConcurrent * 4 });
+    }
+    this.#budget = new RetryBudget({
+      retryRatio: options.retryBudget ?? 1,
+      minRetriesPerSecond: 10,
+    });
+    this.#retry = new Retry({
+      name: 'gateway',
+      retries: this.#retries,
+      baseMs: this.#backoffMs,
+      shouldRetry: isTransient,
+      budget: this.#budget,
+    });
+    this.#policy = wrap(
+      (this.#limiter ?? this.#bulkhead)!,
+      this.#breaker,
+      this.#retry,
+      new Timeout({ name: 'gateway', timeoutMs: this.#timeoutMs }),
+    );
   }
 
-  /** The circuit's state and the bulkhead's load, for the dashboard and metrics. */
+  /** The circuit's state, the concurrency limit's load and the retries, for the dashboard. */
   get stats(): GatewayStats {
+    const limiter = this.#limiter?.stats();
+    const retry = this.#retry.stats;
     return {
       circuit: this.#breaker.state,
       failureRate: this.#breaker.failureRate,
-      running: this.#bulkhead.running,
-      queued: this.#bulkhead.queued,
+      running: limiter?.inFlight ?? this.#bulkhead!.running,
+      queued: limiter?.queued ?? this.#bulkhead!.queued,
+      limit: limiter?.limit ?? this.#maxConcurrent,
+      rejected: limiter?.rejected ?? 0,
+      retries: retry.retries,
+      retriesRefused: retry.budgetExhausted,
     };
   }
 
@@ -152,17 +224,10 @@ export class GatewayClient {
   async charge(request: ChargeRequest): Promise<ChargeOutcome> {
     let sent = false;
     try {
-      const body = await this.#bulkhead.execute(() =>
-        this.#breaker.execute(() =>
-          retry(
-            () => {
-              sent = true;
-              return withTimeout((signal) => this.#post(request, signal), this.#timeoutMs);
-            },
-            { retries: this.#retries, baseMs: this.#backoffMs, shouldRetry: isTransient },
-          ),
-        ),
-      );
+      const body = await this.#policy.execute(({ signal }) => {
+        sent = true;
+        return this.#post(request, signal!);
+      });
       return toOutcome(body);
     } catch (error) {
       const reason = reasonOf(error);
@@ -203,6 +268,7 @@ export class GatewayClient {
   }
 
   async close(): Promise<void> {
+    await this.#limiter?.close();
     await this.#pool.close();
   }
 
@@ -249,11 +315,13 @@ function toOutcome(body: ChargeBody): DefiniteOutcome {
 
 function reasonOf(error: unknown): string {
   if (error instanceof CircuitOpenError) return 'gateway_circuit_open';
-  if (error instanceof BulkheadFullError) return 'gateway_busy';
+  if (error instanceof BulkheadFullError || error instanceof ConcurrencyLimitError)
+    return 'gateway_busy';
   if (error instanceof GatewayRejectedError) return error.message;
   if (error instanceof GatewayBadResponseError) return 'gateway_bad_response';
   if (error instanceof GatewayUnavailableError) return 'gateway_unavailable';
-  if (error instanceof TimeoutError) return 'gateway_timeout';
+  if (error instanceof TimeoutError || error instanceof DeadlineExceededError)
+    return 'gateway_timeout';
   const e = error as { code?: string };
   if (e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT')
     return 'gateway_timeout';

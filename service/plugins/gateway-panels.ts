@@ -1,8 +1,8 @@
 /**
  * The gateway's health where operators look: a dashboard status line for its circuit
- * breaker, a chart of charges in flight and queued in the bulkhead, and the same as
- * Prometheus gauges, all read from the gateway client when sampled or scraped (nothing on
- * the request path).
+ * breaker, a chart of charges in flight and queued against the adaptive concurrency limit,
+ * and Prometheus gauges of these and of retries, all read from the gateway client when
+ * sampled or scraped (nothing on the request path).
  */
 import type { FastifyInstance } from 'fastify';
 import type { GatewayStats } from '../gateway/client.js';
@@ -28,12 +28,12 @@ export function gatewayPanels(app: FastifyInstance, stats: () => GatewayStats): 
   });
   dashboard.addPanel({
     id: 'gateway-load',
-    title: 'Gateway charges in flight',
+    title: 'Gateway charges in flight and the adaptive limit',
     unit: 'charges',
-    series: [{ label: 'running' }, { label: 'queued' }],
+    series: [{ label: 'running' }, { label: 'queued' }, { label: 'limit' }],
     sample: () => {
       const s = stats();
-      return [s.running, s.queued];
+      return [s.running, s.queued, s.limit];
     },
   });
   // Read when a scrape collects them: no per-request hook (each Fastify hook costs microseconds
@@ -47,6 +47,26 @@ export function gatewayPanels(app: FastifyInstance, stats: () => GatewayStats): 
     name: 'payments_gateway_charges_in_flight',
     help: 'Gateway charges running in the bulkhead',
     collect: () => inFlight.set(stats().running),
+  });
+  const limit = registry.gauge({
+    name: 'payments_gateway_concurrency_limit',
+    help: 'Gateway charges allowed in flight now (adaptive: follows the latency)',
+    collect: () => limit.set(stats().limit),
+  });
+  const refused = registry.gauge({
+    name: 'payments_gateway_charges_refused',
+    help: 'Gateway charges refused a slot (never sent) since start',
+    collect: () => refused.set(stats().rejected),
+  });
+  const retries = registry.gauge({
+    name: 'payments_gateway_retries',
+    help: 'Gateway charge retries since start',
+    collect: () => retries.set(stats().retries),
+  });
+  const retriesRefused = registry.gauge({
+    name: 'payments_gateway_retries_refused',
+    help: 'Gateway charge retries the retry budget refused since start',
+    collect: () => retriesRefused.set(stats().retriesRefused),
   });
   const queued = registry.gauge({
     name: 'payments_gateway_charges_queued',

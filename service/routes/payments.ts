@@ -74,6 +74,7 @@ export function paymentRoutes(
 ): void {
   app.get<{ Querystring: { ids?: string | string[] } }>(
     '/api/users/latest-payments',
+    { config: { priority: 'normal' } },
     async (request) => {
       return { items: await payments.latestOfUsers(userIds(request.query.ids), latestMode) };
     },
@@ -81,7 +82,8 @@ export function paymentRoutes(
 
   app.post<{ Body: PaymentInput; Headers: { 'idempotency-key'?: string } }>(
     '/api/payments',
-    { schema: { body: createBody } },
+    // A payment outranks every other request when the service sheds load.
+    { schema: { body: createBody }, config: { priority: 'critical' } },
     async (request, reply) => {
       const key = request.headers['idempotency-key'];
       if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
@@ -100,15 +102,21 @@ export function paymentRoutes(
     },
   );
 
-  app.get<{ Params: { id: string } }>('/api/payments/:id', async (request) => {
-    const { id } = request.params;
-    if (!UUID_PATTERN.test(id))
-      throw new ApiError('PAYMENT_NOT_FOUND', `payment ${id} does not exist`);
-    return payments.get(id);
-  });
+  app.get<{ Params: { id: string } }>(
+    '/api/payments/:id',
+    // Clients poll a pending payment here: next after creating one.
+    { config: { priority: 'high' } },
+    async (request) => {
+      const { id } = request.params;
+      if (!UUID_PATTERN.test(id))
+        throw new ApiError('PAYMENT_NOT_FOUND', `payment ${id} does not exist`);
+      return payments.get(id);
+    },
+  );
 
   app.get<{ Params: { id: string }; Querystring: { limit?: string; cursor?: string } }>(
     '/api/users/:id/payments',
+    { config: { priority: 'normal' } },
     async (request) => {
       const user = userId(request.params.id);
       const limit = pageLimit(request.query.limit);
@@ -120,7 +128,11 @@ export function paymentRoutes(
     },
   );
 
-  app.get<{ Params: { id: string } }>('/api/users/:id/summary', async (request) => {
-    return payments.summary(userId(request.params.id));
-  });
+  app.get<{ Params: { id: string } }>(
+    '/api/users/:id/summary',
+    { config: { priority: 'normal' } },
+    async (request) => {
+      return payments.summary(userId(request.params.id));
+    },
+  );
 }
