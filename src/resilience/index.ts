@@ -1,10 +1,12 @@
 /**
  * @module hotpath/resilience
- * Policies that keep a service up when a dependency is not: a circuit breaker (failure-rate
- * and slow-call thresholds), a bulkhead (bounded concurrency and queue), a timeout that
- * aborts, and retry with exponential backoff and jitter. Each is a small object or function
- * that wraps an async call; compose them by nesting. It does not do rate limiting or load
- * shedding yet.
+ * Policies that keep a service up when a dependency is not, and protect it when it is
+ * overloaded: a circuit breaker (failure-rate and slow-call thresholds), a bulkhead, an
+ * adaptive concurrency limit (gradient), a cooperative timeout, retry with backoff, jitter,
+ * a retry budget and a deadline, composed with `wrap()`; a GCRA rate limiter that decides
+ * the same in process and on Redis (Fastify plugin, node:http helper, IETF RateLimit
+ * fields); and load shedding by route priority on event-loop pressure. It does not queue
+ * work across processes or balance load between instances.
  */
 export { CircuitBreaker } from './circuit-breaker.js';
 export type { CircuitBreakerOptions, CircuitState, CircuitStateChange } from './circuit-breaker.js';
