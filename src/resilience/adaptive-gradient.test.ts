@@ -62,11 +62,13 @@ describe('GradientLimit', () => {
     assert.equal(round(10), 16);
   });
 
-  test('latency within the tolerance neither shrinks the limit nor stops it growing', () => {
+  test('grows up to halfway to the tolerance, holds beyond, shrinks past the tolerance', () => {
     const { round } = driver({ initialLimit: 20, tolerance: 1.5 });
     assert.equal(round(10), 40);
-    assert.equal(round(15), 80);
-    assert.equal(round(16), 50); // 80 in flight x 10/16
+    assert.equal(round(12.5), 80); // 1.25 x the baseline: still grows
+    assert.equal(round(14), 80); // 1.4 x: holds
+    assert.equal(round(15), 80); // 1.5 x: holds
+    assert.equal(round(16), 50); // 1.6 x: 80 in flight x 10/16
   });
 
   test('one round shrinks the limit by half at most', () => {
@@ -91,7 +93,8 @@ describe('GradientLimit', () => {
     // Half as many in flight and no faster: the dependency slowed down, nothing queues here.
     assert.equal(round(100), 20);
     assert.equal(limit.baselineMs, 100);
-    assert.equal(round(100), 24); // used, at the new baseline: grows by sqrt(20)
+    assert.equal(round(100), 40); // at the new baseline, slow start again: doubles
+    assert.equal(round(100), 80);
   });
 
   test('the baseline forgets: after baselineWindowMs of higher latency it rises and the limit can grow', () => {

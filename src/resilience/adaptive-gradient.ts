@@ -11,8 +11,8 @@ export interface GradientLimitOptions {
   /** The limit never goes above this. @defaultValue 1000 */
   maxLimit?: number;
   /**
-   * A round whose mean latency is at most `tolerance` times the baseline counts as not
-   * queued (the limit may grow); above it, the limit shrinks. @defaultValue 1.5
+   * A round whose mean latency is above `tolerance` times the baseline shrinks the limit;
+   * at most halfway there (1.25 by default) it may grow; between, it holds. @defaultValue 1.5
    */
   tolerance?: number;
   /**
@@ -40,15 +40,17 @@ const MAX_ROUND_MS = 1000;
  * - mean > `tolerance` x baseline: calls are queueing somewhere. The limit becomes the
  *   round's peak in-flight x baseline/mean (at least half of it): by Little's law, the
  *   concurrency the dependency served without queueing.
- * - otherwise, if in-flight reached 80% of the limit (the limit is *used*): it grows,
- *   doubling per round until the first shrink (slow start), then by sqrt(limit) per round.
+ * - mean at most halfway to the tolerance (1.25 x baseline by default) and in-flight at 80%
+ *   of the limit or more (the limit is *used*): it grows, doubling per round until the first
+ *   shrink (slow start), then by sqrt(limit) per round. Between the two bounds it holds.
  * - otherwise it stays: an unused limit never grows (Netflix's Gradient2 grows without bound
  *   under modest overload).
  * - a round with a drop multiplies it by `backoffRatio`.
  * - a slower dependency is not a queue: when a shrink cut the peak in flight by a quarter or
  *   more and the next round is no faster (within 10%), the latency is the dependency's own,
  *   and that round's mean becomes the baseline at once (rather than after
- *   `baselineWindowMs`), so a brownout does not pin the limit to `minLimit`.
+ *   `baselineWindowMs`) and slow start resumes, so a brownout does not pin the limit to
+ *   `minLimit`.
  *
  * A round counts only calls that started after the limit last changed, so a change is judged
  * by its own effect, one round trip later. There is no probe window: the baseline is
@@ -62,6 +64,7 @@ export class GradientLimit implements LimitAlgorithm {
   readonly #minLimit: number;
   readonly #maxLimit: number;
   readonly #tolerance: number;
+  readonly #growthBound: number;
   readonly #roundSamples: number;
   readonly #backoffRatio: number;
   readonly #baseline: MinWindow;
@@ -88,6 +91,7 @@ export class GradientLimit implements LimitAlgorithm {
       { min: this.#minLimit, max: this.#maxLimit },
     );
     this.#tolerance = checkNumber('tolerance', options.tolerance ?? 1.5, { min: 1 });
+    this.#growthBound = 1 + (this.#tolerance - 1) / 2;
     const windowMs = checkNumber('baselineWindowMs', options.baselineWindowMs ?? 5000, {
       min: 1,
     });
@@ -162,6 +166,8 @@ export class GradientLimit implements LimitAlgorithm {
           this.#baseline.reset(mean, nowMs);
           baseline = mean;
           this.#shrunkFrom = undefined;
+          // The limit was cut for a queue that was not there: find the new one fast.
+          this.#isSlowStart = true;
         } else {
           limit = Math.min(before, peak) * Math.max(0.5, baseline / mean);
           this.#isSlowStart = false;
@@ -169,7 +175,9 @@ export class GradientLimit implements LimitAlgorithm {
         }
       } else {
         this.#shrunkFrom = undefined;
-        if (peak >= USED_RATIO * Math.floor(before)) {
+        // Between the growth bound and the tolerance the limit holds: growing there would
+        // only lengthen a queue that already costs latency.
+        if (peak >= USED_RATIO * Math.floor(before) && mean <= this.#growthBound * baseline) {
           limit = this.#isSlowStart ? before * 2 : before + Math.sqrt(before);
         }
       }
