@@ -5,6 +5,7 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { type Cache, cachePanels, createCache, registerCacheMetrics } from 'hotpath/cache';
 import type { Database } from 'hotpath/db';
+import { fastifyCompression } from 'hotpath/http';
 import type { Redis } from 'ioredis';
 import type { ServiceConfig } from './config.js';
 import type { GatewayClient } from './gateway/client.js';
@@ -65,6 +66,8 @@ export async function buildApp(
         | 'nPlusOne'
         | 'slowQueryMs'
         | 'cache'
+        | 'compression'
+        | 'compressionMinBytes'
         | 'profiling'
         | 'requestTimeoutMs'
         | 'metricsToken'
@@ -131,6 +134,10 @@ export async function buildApp(
   app.decorate('payments', payments);
   app.decorate('cache', cache ?? null);
   app.decorate('draining', false);
+  if ((config.compression ?? 'on') === 'on') {
+    // The only onSend hook: it sees each payload as the route or error handler left it.
+    await app.register(fastifyCompression, { minBytes: config.compressionMinBytes ?? 1024 });
+  }
   // Before any route: shedding reads each route's priority as it is declared. Both are off
   // unless the config asks (main.ts passes the service's defaults: on).
   await protection(app, {

@@ -15,6 +15,9 @@ export interface ServiceConfig {
   redisUrl: string | undefined;
   /** `on`: payment reads and user summaries are cached (hotpath/cache); `off`: every read hits the database. */
   cache: 'on' | 'off';
+  /** `on`: responses of compressible types at least `compressionMinBytes` long are gzip/br-encoded, and GETs get ETags and 304s. */
+  compression: 'on' | 'off';
+  compressionMinBytes: number;
   /** An external gateway; undefined -> the service starts the simulator as a child process. */
   gatewayUrl: string | undefined;
   gatewayPort: number;
@@ -87,6 +90,16 @@ export const configSpec: readonly Spec[] = [
     env: 'CACHE',
     default: 'on',
     help: 'cache payment reads and user summaries: on or off (for side-by-side runs)',
+  },
+  {
+    env: 'COMPRESSION',
+    default: 'on',
+    help: 'on: gzip/br-encode large responses (Accept-Encoding) and answer GETs with ETag/304; off: neither',
+  },
+  {
+    env: 'COMPRESSION_MIN_BYTES',
+    default: '1024',
+    help: 'responses smaller than this many bytes are sent uncompressed',
   },
   {
     env: 'GATEWAY_URL',
@@ -309,6 +322,13 @@ export function loadConfig(
     dbPoolMax: integer('DB_POOL_MAX', get('DB_POOL_MAX'), 1, 1000),
     redisUrl: url('REDIS_URL', merged.REDIS_URL, ['redis:', 'rediss:']),
     cache: onOff('CACHE', get('CACHE')),
+    compression: onOff('COMPRESSION', get('COMPRESSION')),
+    compressionMinBytes: integer(
+      'COMPRESSION_MIN_BYTES',
+      get('COMPRESSION_MIN_BYTES'),
+      0,
+      1_073_741_824,
+    ),
     gatewayUrl: url('GATEWAY_URL', merged.GATEWAY_URL, ['http:', 'https:']),
     gatewayPort: integer('GATEWAY_PORT', get('GATEWAY_PORT'), 0, 65535),
     gatewayLatency: latency,
