@@ -5,6 +5,7 @@
  * and a test checks the two lists match both ways.
  */
 import { cacheCodes } from './codes-cache.js';
+import { concurrencyCodes } from './codes-concurrency.js';
 import { coreCodes } from './codes-core.js';
 import { dbCodes } from './codes-db.js';
 import { loadCodes } from './codes-load.js';
@@ -20,4 +21,5 @@ export const errorCodes: Readonly<Record<string, string>> = Object.freeze({
   ...metricsCodes,
   ...profileCodes,
   ...resilienceCodes,
+  ...concurrencyCodes,
 });

@@ -1,0 +1,5 @@
+/** Codes of hotpath/concurrency. */
+export const concurrencyCodes = {
+  HP_ERR_POOL_QUEUE_FULL:
+    'A worker pool refused a task: every thread was busy and its bounded queue was full.',
+} as const;
