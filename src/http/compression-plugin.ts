@@ -27,8 +27,8 @@ export interface FastifyCompressionOptions {
   encodings?: readonly Encoding[];
   /**
    * gzip level (1-9). 1 is chosen by measurement: on the service's 25 KB list page it takes
-   * about a third of the CPU of brotli 4 (`@fastify/compress`'s default) for some 20% more
-   * bytes, still about 4.6x smaller than the body (docs/http.md).
+   * a quarter to a half of the CPU of brotli 4 (`@fastify/compress`'s default) for some 20%
+   * more bytes, still 4.6x smaller than the body (docs/http.md).
    * @defaultValue 1
    */
   gzipLevel?: number;
