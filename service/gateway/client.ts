@@ -160,14 +160,18 @@ export class GatewayClient {
         name: 'gateway',
         algorithm: new GradientLimit({
           initialLimit: Math.min(64, maxConcurrent),
-          minLimit: Math.min(4, maxConcurrent),
+          minLimit: Math.min(16, maxConcurrent),
           maxLimit: maxConcurrent,
+          // A payment gateway's latency has a long tail of its own (a charge's mean over a
+          // round varies 2x without any queueing): only a larger rise means overload.
+          tolerance: 2.5,
         }),
         maxQueue: maxConcurrent * 4,
         // A charge waits for a slot at most one attempt's time, then is not sent.
         queueTimeoutMs: this.#timeoutMs,
-        // A charge that timed out after its retries says the gateway is overloaded.
-        isDrop: (error) => error instanceof TimeoutError,
+        // Timeouts are judged by the latency they add, not as drops: a gateway with a slow tail
+        // is not an overloaded one, and each drop would cut the limit by a quarter.
+        isDrop: () => false,
       });
     } else {
       this.#bulkhead = new Bulkhead({ maxConcurrent, maxQueue: maxConcurrent * 4 });
