@@ -28,6 +28,8 @@ import { registerProfiling } from './plugins/profiling.js';
 import { Readiness, type ReadinessCheck } from './readiness.js';
 import { healthRoutes } from './routes/health.js';
 import { paymentRoutes } from './routes/payments.js';
+import { Receipts } from './receipts/receipts.js';
+import { receiptRoutes } from './receipts/routes.js';
 
 export type { ReadinessCheck } from './readiness.js';
 
@@ -76,6 +78,8 @@ export async function buildApp(
         | 'shedDelayMs'
         | 'rateLimitPerSecond'
         | 'rateLimitBurst'
+        | 'receipts'
+        | 'receiptKey'
       >
     >,
   deps: AppDeps,
@@ -135,8 +139,12 @@ export async function buildApp(
   app.decorate('cache', cache ?? null);
   app.decorate('draining', false);
   if ((config.compression ?? 'on') === 'on') {
-    // The only onSend hook: it sees each payload as the route or error handler left it.
-    await app.register(fastifyCompression, { minBytes: config.compressionMinBytes ?? 1024 });
+    // The only onSend hook: it sees each payload as the route or error handler left it. The
+    // dashboard's assets are Buffers read once at start: compressed once, then reused.
+    await app.register(fastifyCompression, {
+      minBytes: config.compressionMinBytes ?? 1024,
+      immutableBuffers: true,
+    });
   }
   // Before any route: shedding reads each route's priority as it is declared. Both are off
   // unless the config asks (main.ts passes the service's defaults: on).

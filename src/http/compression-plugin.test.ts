@@ -111,3 +111,22 @@ describe('fastifyCompression', () => {
     await assert.rejects(app({ encodings: [] }), /encodings/);
   });
 });
+
+describe('fastifyCompression with immutableBuffers', () => {
+  test('compresses a Buffer sent again only once: its coding and ETag are reused', async () => {
+    const fastify = Fastify();
+    await fastify.register(fastifyCompression, { immutableBuffers: true });
+    const asset = Buffer.from('console.log("dashboard");\n'.repeat(100));
+    fastify.get('/asset.js', async (_req, reply) => reply.type('text/javascript').send(asset));
+    const headers = { 'accept-encoding': 'gzip' };
+    const first = await fastify.inject({ url: '/asset.js', headers });
+    assert.equal(gunzipSync(first.rawPayload).toString(), asset.toString());
+    // Changed in place, the same Buffer is still served in its first coding, which shows the
+    // coding was not computed again (and why the option is off by default).
+    asset.write('X');
+    const second = await fastify.inject({ url: '/asset.js', headers });
+    assert.deepEqual(second.rawPayload, first.rawPayload);
+    assert.equal(second.headers.etag, first.headers.etag);
+    await fastify.close();
+  });
+});

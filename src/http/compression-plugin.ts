@@ -40,6 +40,13 @@ export interface FastifyCompressionOptions {
    * @defaultValue true
    */
   etag?: boolean;
+  /**
+   * Takes Buffer bodies as immutable: the ETag and each coding of a Buffer are computed once and
+   * reused whenever the same Buffer is sent again (static assets, such as the dashboard's, are
+   * then served precompressed). Leave it off if a route sends a Buffer it later changes in place.
+   * @defaultValue false
+   */
+  immutableBuffers?: boolean;
 }
 
 /**
@@ -70,6 +77,8 @@ export const fastifyCompression: FastifyPluginCallback<FastifyCompressionOptions
       return;
     }
     const { minBytes, gzipLevel, brotliQuality, encodings, isCompressible, etag } = settings;
+    // Per Buffer sent: its ETag and codings, dropped with the Buffer.
+    const memo = options.immutableBuffers === true ? new WeakMap<Buffer, Memo>() : undefined;
     const compress = (encoding: Encoding, body: Buffer): Buffer =>
       encoding === 'gzip'
         ? gzipSync(body, { level: gzipLevel })
@@ -91,7 +100,9 @@ export const fastifyCompression: FastifyPluginCallback<FastifyCompressionOptions
         ) {
           let tag = reply.getHeader('etag');
           if (tag === undefined) {
-            tag = weakEtag(payload);
+            const entry = memoOf(memo, payload);
+            tag = entry?.etag ?? weakEtag(payload);
+            if (entry !== undefined) entry.etag = tag;
             reply.header('etag', tag);
           }
           const ifNoneMatch = request.headers['if-none-match'];
@@ -111,10 +122,11 @@ export const fastifyCompression: FastifyPluginCallback<FastifyCompressionOptions
         addVary(reply);
         const encoding = negotiateEncoding(request.headers['accept-encoding'], encodings);
         if (encoding === undefined) return payload;
-        const body = compress(
-          encoding,
-          typeof payload === 'string' ? Buffer.from(payload) : payload,
-        );
+        const entry = memoOf(memo, payload);
+        const body =
+          entry?.[encoding] ??
+          compress(encoding, typeof payload === 'string' ? Buffer.from(payload) : payload);
+        if (entry !== undefined) entry[encoding] = body;
         reply.header('content-encoding', encoding);
         reply.removeHeader('content-length');
         return body;
@@ -127,6 +139,25 @@ export const fastifyCompression: FastifyPluginCallback<FastifyCompressionOptions
     [Symbol.for('fastify.display-name')]: 'hotpath-compression',
   },
 );
+
+interface Memo {
+  etag?: string;
+  gzip?: Buffer;
+  br?: Buffer;
+}
+
+function memoOf(
+  memo: WeakMap<Buffer, Memo> | undefined,
+  payload: string | Buffer,
+): Memo | undefined {
+  if (memo === undefined || typeof payload === 'string') return undefined;
+  let entry = memo.get(payload);
+  if (entry === undefined) {
+    entry = {};
+    memo.set(payload, entry);
+  }
+  return entry;
+}
 
 interface Settings {
   minBytes: number;
