@@ -207,5 +207,11 @@ export async function buildApp(
   });
   healthRoutes(app, readiness, () => app.draining);
   paymentRoutes(app, payments, config.nPlusOne ?? 'batched');
+  const receipts = new Receipts({
+    mode: config.receipts ?? 'pool',
+    privateKeyPem: config.receiptKey,
+  });
+  app.addHook('onClose', () => receipts.close());
+  receiptRoutes(app, payments, receipts);
   return app;
 }

@@ -53,6 +53,10 @@ export interface ServiceConfig {
   reconcileConcurrency: number;
   /** `batched` (one LATERAL query) or `naive` (N+1) for GET /api/users/latest-payments. */
   nPlusOne: 'batched' | 'naive';
+  /** `pool`: receipts are signed on a worker thread (hotpath/concurrency); `inline`: on the event loop. */
+  receipts: 'inline' | 'pool';
+  /** Ed25519 private key (PKCS#8 PEM) signing receipts; undefined -> generated at start. */
+  receiptKey: string | undefined;
   /** Queries at least this slow are logged once per shape per minute with their plan. */
   slowQueryMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -197,6 +201,16 @@ export const configSpec: readonly Spec[] = [
     default: 'batched',
     help: 'latest-payments route: batched (one query) or naive (one per user)',
   },
+  {
+    env: 'RECEIPTS',
+    default: 'pool',
+    help: 'receipt signing (GET /api/payments/:id/receipt): pool (worker thread) or inline (event loop)',
+  },
+  {
+    env: 'RECEIPT_KEY',
+    default: undefined,
+    help: 'Ed25519 private key (PKCS#8 PEM) signing receipts; unset = a key pair generated at start',
+  },
   { env: 'SLOW_QUERY_MS', default: '200', help: 'log queries at least this slow, with their plan' },
   { env: 'LOG_LEVEL', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
 ];
@@ -314,6 +328,14 @@ export function loadConfig(
   if (nPlusOne !== 'batched' && nPlusOne !== 'naive') {
     throw new ConfigError('N_PLUS_ONE', `expected batched or naive, got "${nPlusOne}"`);
   }
+  const receipts = get('RECEIPTS');
+  if (receipts !== 'inline' && receipts !== 'pool') {
+    throw new ConfigError('RECEIPTS', `expected inline or pool, got "${receipts}"`);
+  }
+  const receiptKey = merged.RECEIPT_KEY === '' ? undefined : merged.RECEIPT_KEY;
+  if (receiptKey !== undefined && !receiptKey.includes('PRIVATE KEY')) {
+    throw new ConfigError('RECEIPT_KEY', 'expected an Ed25519 private key in PKCS#8 PEM');
+  }
   return {
     host: get('HOST'),
     port: integer('PORT', get('PORT'), 0, 65535),
@@ -368,6 +390,8 @@ export function loadConfig(
     ),
     reconcileConcurrency: integer('RECONCILE_CONCURRENCY', get('RECONCILE_CONCURRENCY'), 1, 1024),
     nPlusOne,
+    receipts,
+    receiptKey,
     slowQueryMs: integer('SLOW_QUERY_MS', get('SLOW_QUERY_MS'), 0, 3_600_000),
     logLevel,
   };
