@@ -69,4 +69,15 @@ describe('response compression and ETags in the payments service', () => {
     assert.equal(again.statusCode, 304);
     assert.equal(again.payload, '');
   });
+
+  test("the dashboard's uPlot script comes compressed, the same bytes each time", async () => {
+    const url = '/dashboard/assets/uPlot.iife.min.js';
+    const headers = { 'accept-encoding': 'gzip' };
+    const first = await svc.app.inject({ url, headers });
+    assert.equal(first.statusCode, 200);
+    assert.equal(first.headers['content-encoding'], 'gzip');
+    assert.ok(first.rawPayload.byteLength < gunzipSync(first.rawPayload).byteLength / 2);
+    const second = await svc.app.inject({ url, headers });
+    assert.deepEqual(second.rawPayload, first.rawPayload);
+  });
 });
