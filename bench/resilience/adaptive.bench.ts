@@ -11,11 +11,11 @@
  *     the BENCH_BROWNOUT_SECONDS (8) measured. Goodput (2xx/s) and the p99 of admitted (2xx)
  *     requests from their intended send time, per second too; BENCH_ROUNDS (3) interleaved;
  *  3. 2x the knee: the same server with 10 slots at 20 ms (capacity 500/s). The unloaded p99
- *     (50 req/s, no policy), then the knee: the highest rate whose p99 stays under twice the
+ *     (100 req/s for 4 s, no policy), then the knee: the highest rate whose p99 stays under twice the
  *     unloaded p99 without a policy (hotpath/load's findMaxRate), then twice the knee's rate
  *     through the Fastify plugin (server side), the limiter (client side) and no policy, each
  *     round after a new unloaded run. Goals: goodput at least 90% of the knee's, p99 of
- *     admitted at most twice the unloaded p99 (the median of this run's unloaded runs).
+ *     admitted at most twice the unloaded p99 (the lowest of this run's unloaded runs).
  *
  *   npm run bench -- resilience --filter adaptive
  */
@@ -176,19 +176,19 @@ if (PARTS.includes('knee')) {
     const unloaded = await openRun({
       origin: server.origin,
       paths: ['/none'],
-      rate: 50,
+      rate: 100,
       warmupMs: 1000,
-      durationMs: 3000,
+      durationMs: 4000,
     });
     unloadedRuns.push(unloaded.admitted.p99Ms);
     return unloaded.admitted.p99Ms;
   };
   try {
-    unloadedP99 = await unloadedP99Now();
+    unloadedP99 = Math.min(await unloadedP99Now(), await unloadedP99Now());
     const target = Math.round(unloadedP99 * 2 * 10) / 10;
     console.log(
       `\n2x knee: dependency with 10 slots at 20 ms (capacity 500/s); unloaded p99 ` +
-        `${unloadedP99.toFixed(1)} ms (50 req/s); knee = highest rate with p99 < ${target} ms`,
+        `${unloadedP99.toFixed(1)} ms (100 req/s); knee = highest rate with p99 < ${target} ms`,
     );
     const found = await findMaxRate(
       { url: `${server.origin}/none`, durationMs: 3000, warmupMs: 1000, connections: 1000 },
@@ -237,8 +237,9 @@ if (PARTS.includes('knee')) {
   } finally {
     await server.stop();
   }
-  // The goal's reference: the median of the unloaded p99s of this run (search and rounds).
-  unloadedP99 = median(unloadedRuns);
+  // The goal's reference: the lowest unloaded p99 of this run (before the search and each
+  // round). Other work on the machine only ever raises it, and the lowest is the strictest.
+  unloadedP99 = Math.min(...unloadedRuns);
   const summary = Object.fromEntries(
     variants.map((v) => {
       const goodput = median(runs[v].map((r) => r.goodput));
