@@ -210,6 +210,7 @@ export async function buildApp(
   const receipts = new Receipts({
     mode: config.receipts ?? 'pool',
     privateKeyPem: config.receiptKey,
+    registry: app.observability.registry,
   });
   app.addHook('onClose', () => receipts.close());
   receiptRoutes(app, payments, receipts);

@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { PoolQueueFullError, WorkerPool } from 'hotpath/concurrency';
+import type { MetricsRegistry } from 'hotpath/metrics';
 import { ApiError } from '../errors.js';
 import type { Payment } from '../payments/payment.js';
 import { signReceipt, type Receipt, type ReceiptInput } from './receipt.js';
@@ -12,6 +13,8 @@ export interface ReceiptsOptions {
   privateKeyPem?: string | undefined;
   /** Worker threads for `pool`. @defaultValue 1 */
   threads?: number;
+  /** Where the pool's metrics go (`payments_receipt_pool_*`: queue wait, run time, in flight, utilization). */
+  registry?: MetricsRegistry;
 }
 
 /**
@@ -22,11 +25,13 @@ export class Receipts {
   readonly mode: 'inline' | 'pool';
   readonly #privateKeyPem: string;
   readonly #threads: number;
+  readonly #registry: MetricsRegistry | undefined;
   #pool: WorkerPool<ReceiptInput, Receipt> | undefined;
 
   constructor(options: ReceiptsOptions) {
     this.mode = options.mode;
     this.#threads = options.threads ?? 1;
+    this.#registry = options.registry;
     this.#privateKeyPem =
       options.privateKeyPem ??
       (generateKeyPairSync('ed25519').privateKey.export({
@@ -51,6 +56,8 @@ export class Receipts {
       minThreads: this.#threads,
       maxThreads: this.#threads,
       maxQueue: 256 * this.#threads,
+      metricsPrefix: 'payments_receipt_pool',
+      ...(this.#registry === undefined ? {} : { registry: this.#registry }),
     });
     try {
       return await this.#pool.run(input, signal === undefined ? {} : { signal });

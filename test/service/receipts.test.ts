@@ -94,6 +94,9 @@ describe('GET /api/payments/:id/receipt', () => {
       ),
     );
     assert.equal((JSON.parse(receipt.canonical) as { payment: Payment }).payment.amount, 1234);
+    // Signed on the pool (RECEIPTS defaults to pool), whose metrics /metrics exposes.
+    const metrics = await svc.app.inject({ method: 'GET', url: '/metrics' });
+    assert.match(metrics.body, /payments_receipt_pool_run_seconds_count 1\b/);
   });
 
   test('answers 404 PAYMENT_NOT_FOUND for an unknown id', async () => {
