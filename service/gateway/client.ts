@@ -1,5 +1,5 @@
 /**
- * The service's client of the payment gateway: one undici keep-alive pool behind hotpath's
+ * The service's client of the payment gateway: hotpath/http's keep-alive client behind hotpath's
  * resilience policies, composed with `wrap()`, outermost first:
  *
  *   concurrency limit (adaptive: follows the gateway's latency; or a fixed bulkhead)
@@ -36,7 +36,7 @@ import {
   type CircuitState,
   type Policy,
 } from 'hotpath/resilience';
-import { Pool } from 'undici';
+import { HttpClient } from 'hotpath/http';
 
 export interface GatewayClientOptions {
   url: string;
@@ -123,7 +123,7 @@ class GatewayBadResponseError extends Error {}
 const isTransient = (error: unknown) => !(error instanceof GatewayRejectedError);
 
 export class GatewayClient {
-  readonly #pool: Pool;
+  readonly #http: HttpClient;
   readonly #timeoutMs: number;
   readonly #retries: number;
   readonly #backoffMs: number;
@@ -139,11 +139,12 @@ export class GatewayClient {
     this.#timeoutMs = options.timeoutMs ?? 2000;
     this.#retries = options.retries ?? 2;
     this.#backoffMs = options.backoffMs ?? 50;
-    this.#pool = new Pool(options.url, {
+    this.#http = new HttpClient({
+      origin: options.url,
       connections: options.connections ?? 64,
-      keepAliveTimeout: 30_000,
-      headersTimeout: this.#timeoutMs,
-      bodyTimeout: this.#timeoutMs,
+      keepAliveTimeoutMs: 30_000,
+      headersTimeoutMs: this.#timeoutMs,
+      bodyTimeoutMs: this.#timeoutMs,
     });
     this.#breaker = new CircuitBreaker({
       name: 'gateway',
@@ -273,7 +274,7 @@ export class GatewayClient {
 
   async close(): Promise<void> {
     await this.#limiter?.close();
-    await this.#pool.close();
+    await this.#http.close();
   }
 
   async #post(request: ChargeRequest, signal: AbortSignal): Promise<ChargeBody> {
@@ -290,7 +291,7 @@ export class GatewayClient {
     signal: AbortSignal,
     payload?: unknown,
   ): Promise<ChargeBody | undefined> {
-    const { statusCode, body } = await this.#pool.request({
+    const { statusCode, body } = await this.#http.request({
       method,
       path,
       headers: payload === undefined ? {} : { 'content-type': 'application/json' },
