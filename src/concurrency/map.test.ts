@@ -111,6 +111,15 @@ describe('map', () => {
     gate.resolve();
   });
 
+  test('rejects at once, running nothing, when its signal is already aborted', async () => {
+    let ran = 0;
+    await assert.rejects(
+      map([1, 2], () => ran++, { signal: AbortSignal.abort() }),
+      { code: 'HP_ERR_ABORTED' },
+    );
+    assert.equal(ran, 0);
+  });
+
   test('refuses a concurrency below 1', async () => {
     await assert.rejects(
       map([], (n) => n, { concurrency: 0 }),
