@@ -10,10 +10,13 @@ import {
   fastifyLoadShedder,
   fastifyRateLimit,
   LoadShedder,
+  EventLoopSampler,
   LocalRateLimiter,
   RedisRateLimiter,
   registerRateLimitMetrics,
   SHED_PRIORITIES,
+  type LoopSample,
+  type LoopSampler,
   type RateLimiter,
 } from 'hotpath/resilience';
 import type { Redis } from 'ioredis';
@@ -30,6 +33,34 @@ export interface ProtectionOptions {
 
 const CLIENT_ID = /^[\x21-\x7e]{1,128}$/;
 
+/** How long after listening the shedder starts judging the event loop. */
+const SHED_GRACE_MS = 2000;
+
+/** A sampler that reports an idle loop until armed, then the loop's state from then on. */
+class ArmedSampler implements LoopSampler {
+  readonly #inner: LoopSampler;
+  #isArmed = false;
+
+  constructor(inner: LoopSampler) {
+    this.#inner = inner;
+  }
+
+  arm(): void {
+    // Drop what was measured before: the next sample covers only the time since now.
+    this.#inner.sample();
+    this.#isArmed = true;
+  }
+
+  sample(): LoopSample {
+    if (!this.#isArmed) return { delayMs: 0, utilization: 0 };
+    return this.#inner.sample();
+  }
+
+  close(): void {
+    this.#inner.close();
+  }
+}
+
 /** The rate limit's key: the `X-Client-Id` header when it is sane, else the address. */
 function clientKey(request: FastifyRequest): string {
   const id = request.headers['x-client-id'];
@@ -43,13 +74,26 @@ function clientKey(request: FastifyRequest): string {
  */
 export async function protection(app: FastifyInstance, options: ProtectionOptions): Promise<void> {
   if (options.shedDelayMs !== undefined) {
-    const shedder = new LoadShedder({ name: 'service', delayThresholdMs: options.shedDelayMs });
+    const sampler = new ArmedSampler(new EventLoopSampler({ intervalMs: 100 }));
+    const shedder = new LoadShedder({
+      name: 'service',
+      delayThresholdMs: options.shedDelayMs,
+      sampler,
+    });
+    // Start-up stalls (loading modules, compiling, the first queries) are not overload: the
+    // shedder judges the loop from a moment after the server listens.
+    app.addHook('onListen', async () => {
+      setTimeout(() => sampler.arm(), SHED_GRACE_MS).unref();
+    });
     await app.register(fastifyLoadShedder, {
       shedder,
       defaultPriority: 'low',
       neverShed: ['/health', '/metrics', '/debug/pprof'],
     });
-    app.addHook('onClose', () => shedder.close());
+    app.addHook('onClose', async () => {
+      await shedder.close();
+      sampler.close();
+    });
     app.addHook('onReady', async () => shedPanels(app, shedder));
   }
   const perSecond = options.rateLimitPerSecond ?? 0;

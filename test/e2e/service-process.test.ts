@@ -172,6 +172,7 @@ describe('service process', () => {
         body: JSON.stringify({ user_id: 1, amount: 100, currency: 'EUR' }),
       });
       const payment = (await created.body.json()) as { id: string; status: string };
+      assert.equal(created.statusCode, 201, JSON.stringify(payment));
 
       const restarted = waitForLine(child, /gateway simulator restarted \(pid (\d+)\)/);
       process.kill(Number(pid), 'SIGKILL');

@@ -81,8 +81,23 @@ describe('per-client rate limit on creating payments', () => {
 });
 
 describe('load shedding in the service', () => {
+  test('stalls before and just after the server listens are not taken for overload', async () => {
+    await withApp({ shedding: 'on', shedDelayMs: 10 }, async (app) => {
+      const blockedUntil = Date.now() + 400;
+      while (Date.now() < blockedUntil);
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      for (let i = 0; i < 20; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        assert.equal((await app.inject({ method: 'GET', url: '/dashboard' })).statusCode, 200);
+      }
+    });
+  });
+
   test('after the event loop stalls, low-priority routes get 503 OVERLOADED while health and metrics are served', async () => {
     await withApp({ shedding: 'on', shedDelayMs: 10 }, async (app) => {
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      // The shedder judges the loop from 2 s after the server listens.
+      await new Promise((r) => setTimeout(r, 2200));
       const blockedUntil = Date.now() + 400;
       while (Date.now() < blockedUntil);
       let shed: Awaited<ReturnType<FastifyInstance['inject']>> | undefined;
