@@ -190,19 +190,28 @@ if (PARTS.includes('knee')) {
       `\n2x knee: dependency with 10 slots at 20 ms (capacity 500/s); unloaded p99 ` +
         `${unloadedP99.toFixed(1)} ms (100 req/s); knee = highest rate with p99 < ${target} ms`,
     );
-    const found = await findMaxRate(
-      { url: `${server.origin}/none`, durationMs: 3000, warmupMs: 1000, connections: 1000 },
-      [parseThreshold(`p99<${target}ms`)],
-      {
-        startRate: 100,
-        onStep: (step) =>
-          console.log(
-            `  knee step ${String(step.rate).padStart(4)} req/s: ${step.isPassed ? 'pass' : 'fail'}` +
-              ` (${step.result.requestsPerSecond.toFixed(0)} req/s, p99 ` +
-              `${(step.result.latency.percentiles['99']! / 1000).toFixed(1)} ms)`,
-          ),
-      },
-    );
+    // A step can fail because other work on the machine stalled the server: search again,
+    // at most twice, rather than report a knee that noise put too low.
+    const search = () =>
+      findMaxRate(
+        { url: `${server.origin}/none`, durationMs: 3000, warmupMs: 1000, connections: 1000 },
+        [parseThreshold(`p99<${target}ms`)],
+        {
+          startRate: 100,
+          onStep: (step) =>
+            console.log(
+              `  knee step ${String(step.rate).padStart(4)} req/s: ${step.isPassed ? 'pass' : 'fail'}` +
+                ` (${step.result.requestsPerSecond.toFixed(0)} req/s, p99 ` +
+                `${(step.result.latency.percentiles['99']! / 1000).toFixed(1)} ms)`,
+            ),
+        },
+      );
+    let found = await search();
+    // Below 40% of the dependency's capacity (500/s) a knee is the machine's noise.
+    for (let retry = 0; retry < 2 && (found.rate === null || found.rate < 200); retry++) {
+      console.log('  knee search again: no step passed, or the knee is below 40% of capacity');
+      found = await search();
+    }
     if (found.rate === null || found.result === null) throw new Error('no knee found');
     knee = {
       rate: found.rate,
