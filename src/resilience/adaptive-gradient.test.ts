@@ -111,6 +111,16 @@ describe('GradientLimit', () => {
     assert.ok(round(100) > 4, `limit ${limit.limit}`);
   });
 
+  test('an idle gap keeps the baseline: traffic resuming into a queue shrinks the limit', () => {
+    const { round, elapse, limit } = driver({ initialLimit: 10, baselineWindowMs: 1000 });
+    assert.equal(round(10), 20);
+    assert.equal(round(10), 40);
+    elapse(60_000);
+    // Back at full rate, 40 in flight where 10 were served without a queue: 40 ms rounds.
+    assert.equal(round(40), 20);
+    assert.equal(limit.baselineMs, 10);
+  });
+
   test('a dropped call multiplies the limit by backoffRatio', () => {
     const { round } = driver({ initialLimit: 20, backoffRatio: 0.75 });
     assert.equal(round(10, 'limit', true), 15);

@@ -35,7 +35,7 @@ const MAX_ROUND_MS = 1000;
  * A gradient concurrency limit in the manner of Netflix's concurrency-limits, judged per
  * *round* (about one round trip): the mean latency of the round's calls is compared with the
  * *baseline*, the lowest round mean of the last `baselineWindowMs` (a windowed minimum: it
- * forgets, so it can rise again).
+ * forgets, so it can rise again; an idle window keeps the last one).
  *
  * - mean > `tolerance` x baseline: calls are queueing somewhere. The limit becomes the
  *   round's peak in-flight x baseline/mean (at least half of it): by Little's law, the
@@ -155,6 +155,12 @@ export class GradientLimit implements LimitAlgorithm {
       this.#shrunkFrom = undefined;
     } else {
       const mean = this.#roundSum / this.#roundCount;
+      if (this.#baseline.min(nowMs) === Infinity && this.#lastBaselineMs >= 0) {
+        // No round for a whole window (the route was idle): keep the last baseline rather
+        // than learn one from this round, which may already queue (traffic resuming at full
+        // rate into an old limit) and would then pass for the unloaded latency.
+        this.#baseline.add(this.#lastBaselineMs, nowMs);
+      }
       this.#baseline.add(mean, nowMs);
       let baseline = this.#baseline.min(nowMs);
       this.#lastRoundMs = mean;
