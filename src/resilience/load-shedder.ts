@@ -127,8 +127,8 @@ const SHARE_WEIGHT = 0.3;
  *   pause, the process descheduled) sheds for `sampleIntervalMs`, not for seconds.
  *
  * The level is spread over priorities from `low` up, in proportion to the share of recent
- * requests of each priority: at level 0.3 with 20% `low` traffic, every `low` request and
- * an eighth of the `normal` ones are shed. Shedding stops when the level decays to 0.
+ * requests of each priority: at level 0.3 with 20% `low` and 80% `normal` traffic, every `low`
+ * request and an eighth of the `normal` ones are shed. Shedding stops when the level is 0.
  *
  * ```
  *  level 1 |         ____________              critical
