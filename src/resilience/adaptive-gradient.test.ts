@@ -121,6 +121,14 @@ describe('GradientLimit', () => {
     assert.equal(limit.baselineMs, 10);
   });
 
+  test('a steady queue does not become the baseline when the window forgets (no creeping up)', () => {
+    const { round, limit } = driver({ initialLimit: 10, baselineWindowMs: 1000 });
+    assert.equal(round(10), 20); // baseline 10 ms with 10 in flight
+    // Twice as many in flight, 40% slower: a queue the hold band tolerates, for 3 windows.
+    for (let i = 0; i < 80; i++) assert.equal(round(14), 20);
+    assert.equal(limit.baselineMs, 10);
+  });
+
   test('a dropped call multiplies the limit by backoffRatio', () => {
     const { round } = driver({ initialLimit: 20, backoffRatio: 0.75 });
     assert.equal(round(10, 'limit', true), 15);

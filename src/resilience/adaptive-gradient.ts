@@ -35,7 +35,8 @@ const MAX_ROUND_MS = 1000;
  * A gradient concurrency limit in the manner of Netflix's concurrency-limits, judged per
  * *round* (about one round trip): the mean latency of the round's calls is compared with the
  * *baseline*, the lowest round mean of the last `baselineWindowMs` (a windowed minimum: it
- * forgets, so it can rise again; an idle window keeps the last one).
+ * forgets, so it can rise again, but only from a round with no more calls in flight than the
+ * old baseline's (+10%), or at `minLimit`: a rise at higher concurrency may be a queue).
  *
  * - mean > `tolerance` x baseline: calls are queueing somewhere. The limit becomes the
  *   round's peak in-flight x baseline/mean (at least half of it): by Little's law, the
@@ -78,6 +79,8 @@ export class GradientLimit implements LimitAlgorithm {
   #roundDrops = 0;
   #lastRoundMs = NaN;
   #lastBaselineMs = NaN;
+  /** Peak in flight of the round the baseline was measured in. */
+  #baselinePeak = NaN;
   /** The last round that shrank the limit: its peak in flight and mean latency. */
   #shrunkFrom: { peak: number; meanMs: number } | undefined;
 
@@ -155,21 +158,28 @@ export class GradientLimit implements LimitAlgorithm {
       this.#shrunkFrom = undefined;
     } else {
       const mean = this.#roundSum / this.#roundCount;
-      if (this.#baseline.min(nowMs) === Infinity && this.#lastBaselineMs >= 0) {
-        // No round for a whole window (the route was idle): keep the last baseline rather
-        // than learn one from this round, which may already queue (traffic resuming at full
-        // rate into an old limit) and would then pass for the unloaded latency.
-        this.#baseline.add(this.#lastBaselineMs, nowMs);
-      }
-      this.#baseline.add(mean, nowMs);
+      this.#baseline.add(mean, peak, nowMs);
       let baseline = this.#baseline.min(nowMs);
+      const last = this.#lastBaselineMs;
+      if (
+        baseline > last &&
+        this.#baseline.tagOfMin(nowMs) > 1.1 * this.#baselinePeak &&
+        before > this.#minLimit
+      ) {
+        // The window forgot the old baseline, and every round since ran more calls at once
+        // than it was measured with: the rise may be our own queue (traffic resuming into an
+        // old limit, a limit that crept up), not the dependency. Keep the old baseline; a
+        // slower dependency is recognised below when shrinking does not help.
+        this.#baseline.add(last, this.#baselinePeak, nowMs);
+        baseline = last;
+      }
       this.#lastRoundMs = mean;
       if (mean > this.#tolerance * baseline) {
         const shrunk = this.#shrunkFrom;
         if (shrunk !== undefined && peak <= 0.75 * shrunk.peak && mean >= 0.9 * shrunk.meanMs) {
           // Far fewer calls in flight, no faster: this latency is the dependency's own (a
           // slower dependency), not a queue the limit could drain. It is the new baseline.
-          this.#baseline.reset(mean, nowMs);
+          this.#baseline.reset(mean, peak, nowMs);
           baseline = mean;
           this.#shrunkFrom = undefined;
           // The limit was cut for a queue that was not there: find the new one fast.
@@ -186,6 +196,9 @@ export class GradientLimit implements LimitAlgorithm {
         if (peak >= USED_RATIO * Math.floor(before) && mean <= this.#growthBound * baseline) {
           limit = this.#isSlowStart ? before * 2 : before + Math.sqrt(before);
         }
+      }
+      if (baseline !== last || Number.isNaN(this.#baselinePeak)) {
+        this.#baselinePeak = this.#baseline.tagOfMin(nowMs);
       }
       this.#lastBaselineMs = baseline;
     }
