@@ -48,6 +48,15 @@ function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpMatchA
   });
 }
 
+/** Rejects when `promise` has not settled within `ms`, naming what was awaited. */
+function withinMs<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 describe('service process', () => {
   for (const [variable, value] of [
     ['PORT', 'abc'],
@@ -153,10 +162,14 @@ describe('service process', () => {
     const child = run({ PORT: '0', GATEWAY_PORT: '0', DATA_DIR: dataDir });
     const exited = finish(child);
     try {
-      const [, url] = await waitForLine(child, /listening on (http:\/\/[\d.]+:\d+)/);
-      const [, pid, gatewayUrl] = await waitForLine(
-        child,
-        /gateway simulator \(pid (\d+)\) at (http:\/\/[\d.]+:\d+)/,
+      // One wait for both lines: they often come in one chunk, which a second wait would miss.
+      const [, url, pid, gatewayUrl] = await withinMs(
+        waitForLine(
+          child,
+          /listening on (http:\/\/[\d.]+:\d+)[\s\S]*gateway simulator \(pid (\d+)\) at (http:\/\/[\d.]+:\d+)/,
+        ),
+        60_000,
+        'the service and its gateway simulator listening',
       );
       const ready = async () => {
         const res = await request(`${url}/health/ready`);
@@ -174,7 +187,11 @@ describe('service process', () => {
       const payment = (await created.body.json()) as { id: string; status: string };
       assert.equal(created.statusCode, 201, JSON.stringify(payment));
 
-      const restarted = waitForLine(child, /gateway simulator restarted \(pid (\d+)\)/);
+      const restarted = withinMs(
+        waitForLine(child, /gateway simulator restarted \(pid (\d+)\)/),
+        30_000,
+        'the gateway simulator restarted',
+      );
       process.kill(Number(pid), 'SIGKILL');
       const [, newPid] = await restarted;
       assert.notEqual(newPid, pid);
@@ -192,7 +209,10 @@ describe('service process', () => {
       assert.equal(((await charge.body.json()) as { status: string }).status, payment.status);
     } finally {
       child.kill('SIGTERM');
+      // Bounded: a service that does not drain in time is killed, and the test fails below.
+      const force = setTimeout(() => child.kill('SIGKILL'), 20_000);
       const { stdout } = await exited;
+      clearTimeout(force);
       assert.match(stdout, /gateway simulator \(pid \d+\) exited on SIGKILL; restarting in \d+ ms/);
       rmSync(dataDir, { recursive: true, force: true });
     }
