@@ -88,6 +88,9 @@ export class L2Sync {
       case 'i':
         core.noteInvalidation(m.subject, m.version);
         l1.delete(m.subject);
+        // A load of the key running here may have read the source before that write: its
+        // result is served to its callers but not cached (versions of two instances can tie).
+        loader.invalidate(m.subject);
         break;
       case 't':
         for (const key of l1.deleteTag(m.subject)) core.noteInvalidation(key, m.version);

@@ -25,6 +25,11 @@ export interface Flight {
   /** A value to fall back on (stale, or fresh but due for refresh) once known. */
   fallback: Outcome | undefined;
   version: number;
+  /**
+   * The version of the L2 record this load last read ('0': none), undefined until a read
+   * answered. Its result is written to L2 only if that record is still there.
+   */
+  basis: string | undefined;
   tags: readonly string[] | undefined;
   /** Made when the factory is called: aborted on hardTimeoutMs or close(). */
   controller: AbortController | undefined;
@@ -102,6 +107,7 @@ export class Loader {
       invalidated: false,
       fallback: l1Stale === undefined ? undefined : { value: l1Stale.value, stale: true },
       version: this.#core.nextVersion(),
+      basis: undefined,
       tags: o.tags,
       controller: undefined,
       background: undefined,
@@ -279,6 +285,7 @@ export class Loader {
   ): L2Read {
     const core = this.#core;
     if (text === undefined) return DOWN;
+    flight.basis = text === null ? '0' : versionOf(text);
     const record = core.readRecord(text);
     if (record === undefined) {
       core.counters.l2Misses++;
@@ -376,8 +383,9 @@ export class Loader {
     }
     const current = !flight.invalidated && !core.isSuperseded(key, flight.version);
     if (current) core.installL1(key, prepared.entry);
-    if (l2 !== undefined && prepared.write !== undefined && current) {
+    if (l2 !== undefined && prepared.write !== undefined && current && flight.basis !== undefined) {
       const write = prepared.write;
+      write.basis = flight.basis;
       core.track(l2.write(write).then((ok) => release(!ok)));
     } else {
       release(true);
@@ -402,4 +410,12 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
+}
+
+/** The version digits at the head of an L2 record ('0' when it has none: not a record). */
+function versionOf(text: string): string {
+  const bar = text.indexOf('|');
+  if (bar <= 0 || bar > 20) return '0';
+  const head = text.slice(0, bar);
+  return /^\d+$/.test(head) ? String(Number(head)) : '0';
 }

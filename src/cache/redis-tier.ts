@@ -3,14 +3,16 @@ import type { Clock } from '../internal/clock.js';
 import { type L2Read, L2Reads } from './l2-reads.js';
 import { LatencyRecorder } from './latency.js';
 
-// Every write compares versions so that an older writer (a factory that started before a
-// concurrent update) can never overwrite a newer value or a delete's tombstone.
+// A set never overwrites a newer version (or a delete's tombstone). A fill, the result of a
+// load (ARGV[7]: the version of the record the load read, '0' for none), is written only if
+// the record is still the one it read: any write since, even one whose version ties or,
+// from an instance whose clock runs behind, is lower, wins over a value that may predate it.
 const VERSION_GUARD = `
 local cur = redis.call('GET', KEYS[1])
-if cur then
-  local v = tonumber(string.match(cur, '^(%d+)|'))
-  if v and v > tonumber(ARGV[2]) then return 0 end
-end`;
+local v = cur and tonumber(string.match(cur, '^(%d+)|')) or 0
+if ARGV[7] ~= '' then
+  if v ~= tonumber(ARGV[7]) then return 0 end
+elseif v > tonumber(ARGV[2]) then return 0 end`;
 
 const SET_SCRIPT = `${VERSION_GUARD}
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
@@ -63,6 +65,11 @@ export interface L2Write {
   tags: readonly string[] | undefined;
   /** The pub/sub message announcing the write ('' for none). */
   message: string;
+  /**
+   * Set for a load's result: the version of the record the load read ('0' for none). The
+   * write happens only if that record is still there (see VERSION_GUARD).
+   */
+  basis?: string;
 }
 
 /** Options of the Redis tier. */
@@ -178,6 +185,7 @@ export class RedisTier {
       this.channel,
       w.message,
       w.key,
+      w.basis ?? '',
     ];
   }
 

@@ -56,12 +56,13 @@ describe('hotpath/cache on a real Redis', { skip: available.skip }, () => {
   };
   const pair = async (
     extra: Partial<Parameters<typeof createCache>[0]> = {},
+    bExtra: Partial<Parameters<typeof createCache>[0]> = extra,
   ): Promise<[Cache, Cache, Redis, Redis]> => {
     const namespace = `it${++namespaceSeq}`;
     const aClient = client();
     // A generous L2 deadline: on a loaded CI machine a slow answer must not count as an outage.
     const a = createCache({ namespace, l2: aClient, l2TimeoutMs: 5000, ...extra });
-    const b = createCache({ namespace, l2: client(), l2TimeoutMs: 5000, ...extra });
+    const b = createCache({ namespace, l2: client(), l2TimeoutMs: 5000, ...bExtra });
     namespaces.set(a, namespace);
     caches.push(a, b);
     await Promise.all([a.ready(), b.ready()]);
@@ -127,6 +128,42 @@ describe('hotpath/cache on a real Redis', { skip: available.skip }, () => {
     assert.equal(await old, 'old');
     assert.equal(await a.getOrSet('race', () => 'factory'), 'new', 'not cached in L1');
     assert.equal(await b.getOrSet('race', () => 'factory'), 'new');
+  });
+
+  for (const [title, skewMs] of [
+    ['both stamp the same millisecond, so the versions tie', 0],
+    ["the writer's clock runs 5 ms behind, so its version is the lower one", 5],
+  ] as const) {
+    test(`a load that started before another instance's set never overwrites it when ${title}`, async () => {
+      let t = Date.now();
+      const [a, b] = await pair({ clock: { now: () => t } }, { clock: { now: () => t - skewMs } });
+      let release!: (v: string) => void;
+      const old = a.getOrSet('tie', () => new Promise<string>((resolve) => (release = resolve)));
+      await until(() => a.stats().factory.calls > 0, 'the load has started');
+      const seen = invalidationSeen(a, 'tie');
+      await b.set('tie', 'new');
+      await seen;
+      release('old');
+      assert.equal(await old, 'old', 'the load still answers its own callers');
+      t += 1; // a later read, still within every TTL
+      assert.equal(await a.getOrSet('tie', () => 'factory'), 'new', 'not cached in L1');
+      assert.equal(await b.getOrSet('tie', () => 'factory'), 'new', 'not written to L2');
+    });
+  }
+
+  test('a load whose key is written elsewhere after its invalidation arrived still leaves L2 alone', async () => {
+    // The set lands in L2 and its message is applied before the load's result: the load's
+    // fill is refused by L2 because the record it read (none) is no longer there.
+    const [a, b, raw] = await pair();
+    let release!: (v: string) => void;
+    const old = a.getOrSet('late', () => new Promise<string>((resolve) => (release = resolve)));
+    await until(() => a.stats().factory.calls > 0, 'the load has started');
+    await b.set('late', 'new');
+    release('old');
+    assert.equal(await old, 'old');
+    await a.close(); // waits for the load's L2 write, if it made one
+    const record = await raw.get(`${namespaceOf(a)}:v:late`);
+    assert.ok(record?.endsWith('"new"'), `L2 holds the set's value, not the load's: ${record}`);
   });
 
   test('a lost invalidation leaves an L1 copy stale for at most l1.ttlMs', async () => {
