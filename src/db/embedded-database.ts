@@ -38,6 +38,11 @@ interface Reply {
  * Not representative of a PostgreSQL server's performance: use it for development and tests.
  */
 export class EmbeddedDatabase implements Database {
+  /**
+   * The name of the worker thread that runs PGlite: profile it with
+   * `/debug/pprof/profile?worker=hotpath-pglite` (hotpath/profile).
+   */
+  static readonly workerName = 'hotpath-pglite';
   readonly kind = 'pglite' as const;
   readonly #worker: Worker;
   readonly #lock: DataDirLock | undefined;
@@ -181,6 +186,8 @@ export async function startEmbedded(options: EmbeddedDatabaseOptions): Promise<E
   try {
     worker = startWorker(siblingModule('pglite-worker', import.meta.url), {
       workerData: { dataDir },
+      // Named, so a CPU or heap profile can target it (`/debug/pprof/profile?worker=...`).
+      name: EmbeddedDatabase.workerName,
     });
   } catch (error) {
     lock?.release();
