@@ -6,6 +6,8 @@
 #   scripts/services.sh stop  [postgres|redis]
 #   scripts/services.sh status
 #   scripts/services.sh env                      prints TEST_DATABASE_URL / TEST_REDIS_URL exports
+#   scripts/services.sh env --service            prints DATABASE_URL / REDIS_URL exports for `npm start`
+#                                                (database "hotpath", created when PostgreSQL is up)
 #
 # Ports: HOTPATH_PG_PORT (default 54329), HOTPATH_REDIS_PORT (default 63799), chosen away from
 # the defaults so a system server already on 5432/6379 is never touched.
@@ -16,6 +18,9 @@ PG_PORT=${HOTPATH_PG_PORT:-54329}
 REDIS_PORT=${HOTPATH_REDIS_PORT:-63799}
 PG_URL="postgres://postgres@127.0.0.1:${PG_PORT}/postgres"
 REDIS_URL="redis://127.0.0.1:${REDIS_PORT}"
+# The service's own database, apart from the tests' (they create and drop tables in "postgres").
+SERVICE_DB=${HOTPATH_SERVICE_DB:-hotpath}
+SERVICE_PG_URL="postgres://postgres@127.0.0.1:${PG_PORT}/${SERVICE_DB}"
 
 pg_bin() {
   local found
@@ -101,11 +106,22 @@ case "$cmd" in
     if redis_ready; then echo "redis: up at $REDIS_URL"; else echo "redis: down"; fi
     ;;
   env)
-    echo "export TEST_DATABASE_URL=$PG_URL"
-    echo "export TEST_REDIS_URL=$REDIS_URL"
+    if [ "$what" = --service ]; then
+      # Create the service's database when the server is up, so `npm start` can use it at once.
+      if pg_bin >/dev/null && pg_ready; then
+        "$(pg_bin)/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc \
+          "SELECT 1 FROM pg_database WHERE datname = '$SERVICE_DB'" | grep -q 1 \
+          || "$(pg_bin)/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$SERVICE_DB" >&2
+      fi
+      echo "export DATABASE_URL=$SERVICE_PG_URL"
+      echo "export REDIS_URL=$REDIS_URL"
+    else
+      echo "export TEST_DATABASE_URL=$PG_URL"
+      echo "export TEST_REDIS_URL=$REDIS_URL"
+    fi
     ;;
   *)
-    echo "usage: scripts/services.sh start|stop [postgres|redis] | status | env" >&2
+    echo "usage: scripts/services.sh start|stop [postgres|redis] | status | env [--service]" >&2
     exit 2
     ;;
 esac
