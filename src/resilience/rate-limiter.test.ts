@@ -49,6 +49,73 @@ describe('LocalRateLimiter', () => {
     assert.equal(refused.retryAfterMs, 1000);
   });
 
+  test('tryTake gives the decisions takeSync gives, in one object it writes over each call', () => {
+    const clockA = manualClock();
+    const clockB = manualClock();
+    const a = new LocalRateLimiter({ rate: 2, burst: 3, clock: clockA });
+    const b = new LocalRateLimiter({ rate: 2, burst: 3, clock: clockB });
+    const first = a.tryTake('k');
+    b.takeSync('k');
+    const costs = [2, 1, 0, 3, 1, 1];
+    const steps = [0, 250, 0, 400, 1500, 0];
+    for (let i = 0; i < costs.length; i++) {
+      clockA.advance(steps[i]!);
+      clockB.advance(steps[i]!);
+      const fast = a.tryTake('k', costs[i]!);
+      const own = b.takeSync('k', costs[i]!);
+      assert.equal(fast, first);
+      assert.deepEqual(
+        {
+          allowed: fast.allowed,
+          remaining: fast.remaining,
+          retryAfterMs: fast.retryAfterMs,
+          resetMs: fast.resetMs,
+          source: fast.source,
+        },
+        own,
+      );
+    }
+    assert.ok(a.stats().limited > 0 && a.stats().allowed > 0);
+    assert.deepEqual(JSON.parse(JSON.stringify(a.tryTake('k', 0))), b.takeSync('k', 0));
+    assert.deepEqual(a.stats(), b.stats());
+  });
+
+  test('tryTake refuses a bad cost and a closed limiter as takeSync does', async () => {
+    const limiter = new LocalRateLimiter({ rate: 1, burst: 2 });
+    assert.throws(() => limiter.tryTake('k', 3), { code: 'HP_ERR_RATE_LIMIT_COST' });
+    assert.throws(() => limiter.tryTake('k', 1.5), { code: 'HP_ERR_RATE_LIMIT_COST' });
+    await limiter.close();
+    assert.throws(() => limiter.tryTake('k'), { code: 'HP_ERR_CLOSED' });
+  });
+
+  test('tryTake publishes a refusal with a decision of its own', () => {
+    const clock = manualClock();
+    const limiter = new LocalRateLimiter({ rate: 1, burst: 1, clock, name: 'api' });
+    const seen: RateLimitedMessage[] = [];
+    const onMessage = (message: unknown) => seen.push(message as RateLimitedMessage);
+    subscribe('hotpath:resilience:rate-limited', onMessage);
+    try {
+      limiter.tryTake('k');
+      limiter.tryTake('k');
+      limiter.tryTake('other');
+    } finally {
+      unsubscribe('hotpath:resilience:rate-limited', onMessage);
+    }
+    assert.equal(seen.length, 1);
+    assert.deepEqual(seen[0], {
+      name: 'api',
+      key: 'k',
+      cost: 1,
+      decision: {
+        allowed: false,
+        remaining: 0,
+        retryAfterMs: 1000,
+        resetMs: 1000,
+        source: 'local',
+      },
+    });
+  });
+
   test('execute runs the call when allowed and rejects with HP_ERR_RATE_LIMITED otherwise', async () => {
     const clock = manualClock();
     const limiter = new LocalRateLimiter({ rate: 1, burst: 1, clock });
