@@ -66,6 +66,7 @@ export async function buildApp(
       Pick<
         ServiceConfig,
         | 'nPlusOne'
+        | 'pagination'
         | 'slowQueryMs'
         | 'cache'
         | 'compression'
@@ -206,7 +207,7 @@ export async function buildApp(
     readiness.close();
   });
   healthRoutes(app, readiness, () => app.draining);
-  paymentRoutes(app, payments, config.nPlusOne ?? 'batched');
+  paymentRoutes(app, payments, config.nPlusOne ?? 'batched', config.pagination ?? 'keyset');
   const receipts = new Receipts({
     mode: config.receipts ?? 'pool',
     privateKeyPem: config.receiptKey,

@@ -53,6 +53,8 @@ export interface ServiceConfig {
   reconcileConcurrency: number;
   /** `batched` (one LATERAL query) or `naive` (N+1) for GET /api/users/latest-payments. */
   nPlusOne: 'batched' | 'naive';
+  /** `keyset` (index seek after the last id) or `offset` (OFFSET n, the naive shape) for a user's payment pages. */
+  pagination: 'keyset' | 'offset';
   /** `pool`: receipts are signed on a worker thread (hotpath/concurrency); `inline`: on the event loop. */
   receipts: 'inline' | 'pool';
   /** Ed25519 private key (PKCS#8 PEM) signing receipts; undefined -> generated at start. */
@@ -200,6 +202,11 @@ export const configSpec: readonly Spec[] = [
     env: 'N_PLUS_ONE',
     default: 'batched',
     help: 'latest-payments route: batched (one query) or naive (one per user)',
+  },
+  {
+    env: 'PAGINATION',
+    default: 'keyset',
+    help: "a user's payment pages: keyset (seek after the last id) or offset (OFFSET n, for side-by-side runs)",
   },
   {
     env: 'RECEIPTS',
@@ -390,6 +397,7 @@ export function loadConfig(
     ),
     reconcileConcurrency: integer('RECONCILE_CONCURRENCY', get('RECONCILE_CONCURRENCY'), 1, 1024),
     nPlusOne,
+    pagination: oneOf('PAGINATION', get('PAGINATION'), ['keyset', 'offset'] as const),
     receipts,
     receiptKey,
     slowQueryMs: integer('SLOW_QUERY_MS', get('SLOW_QUERY_MS'), 0, 3_600_000),

@@ -218,6 +218,16 @@ export class PaymentService {
     return { items: rows.slice(0, limit), more: rows.length > limit };
   }
 
+  /** One page of a user's payments after skipping `offset` rows (PAGINATION=offset). */
+  async listAtOffset(
+    userId: number,
+    limit: number,
+    offset: number,
+  ): Promise<{ items: Payment[]; more: boolean }> {
+    const rows = await this.#repo.listByUserOffset(userId, limit + 1, offset);
+    return { items: rows.slice(0, limit), more: rows.length > limit };
+  }
+
   /**
    * The latest payment of each user. `batched` (default) runs one LATERAL query; `naive` runs
    * one query per user, the N+1 shape kept to measure against (N_PLUS_ONE=naive).

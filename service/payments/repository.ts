@@ -165,6 +165,18 @@ export class PaymentRepository {
     return rows.map(toPayment);
   }
 
+  /**
+   * One page of a user's payments, newest first, after skipping `offset` rows: the naive
+   * shape (PAGINATION=offset), whose cost grows with the offset.
+   */
+  async listByUserOffset(userId: number, limit: number, offset: number): Promise<Payment[]> {
+    const { rows } = await this.#db.query<PaymentRow>(
+      `SELECT ${COLUMNS} FROM payments WHERE user_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`,
+      [userId, limit, offset],
+    );
+    return rows.map(toPayment);
+  }
+
   /** The latest payment of one user: the naive path runs this once per user (N+1). */
   async latestByUser(userId: number): Promise<Payment | undefined> {
     const { rows } = await this.#db.query<PaymentRow>(

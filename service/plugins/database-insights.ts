@@ -92,6 +92,19 @@ export function databasePanels(
     },
   });
 
+  // Calls summed over every query fingerprint: with the request counters, queries per request.
+  let queried = 0;
+  const queriesTotal = registry.counter({
+    name: 'payments_db_queries_total',
+    help: 'Database queries run by the service (every statement, errors included)',
+    collect: () => {
+      let now = 0;
+      for (const entry of insights.db.stats?.entries() ?? []) now += entry.calls;
+      if (now > queried) queriesTotal.inc(now - queried);
+      queried = now;
+    },
+  });
+
   if (raw instanceof PostgresDatabase) {
     const pool = raw.pool;
     dashboard.addPanel({

@@ -1,6 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../errors.js';
-import { encodeCursor, decodeCursor } from '../payments/cursor.js';
+import {
+  decodeCursor,
+  decodeOffsetCursor,
+  encodeCursor,
+  encodeOffsetCursor,
+} from '../payments/cursor.js';
 import { currencies } from '../payments/currencies.js';
 import type { PaymentInput } from '../payments/payment.js';
 import type { PaymentService } from '../payments/payment-service.js';
@@ -65,12 +70,14 @@ function userIds(raw: string | string[] | undefined): number[] {
 
 /**
  * POST /api/payments, GET /api/payments/:id, GET /api/users/:id/payments and /summary, and
- * GET /api/users/latest-payments?ids= (batched, or N+1 with `latestMode` naive).
+ * GET /api/users/latest-payments?ids= (batched, or N+1 with `latestMode` naive). Pages of a
+ * user's payments use keyset cursors, or OFFSET with `pagination` offset (the naive shape).
  */
 export function paymentRoutes(
   app: FastifyInstance,
   payments: PaymentService,
   latestMode: 'batched' | 'naive' = 'batched',
+  pagination: 'keyset' | 'offset' = 'keyset',
 ): void {
   app.get<{ Querystring: { ids?: string | string[] } }>(
     '/api/users/latest-payments',
@@ -120,6 +127,15 @@ export function paymentRoutes(
     async (request) => {
       const user = userId(request.params.id);
       const limit = pageLimit(request.query.limit);
+      if (pagination === 'offset') {
+        const offset =
+          request.query.cursor === undefined ? 0 : decodeOffsetCursor(request.query.cursor);
+        const page = await payments.listAtOffset(user, limit, offset);
+        return {
+          items: page.items,
+          next_cursor: page.more ? encodeOffsetCursor(offset + page.items.length) : null,
+        };
+      }
       const before =
         request.query.cursor === undefined ? undefined : decodeCursor(request.query.cursor);
       const { items, more } = await payments.list(user, limit, before);
