@@ -37,6 +37,7 @@ import {
   type Policy,
 } from 'hotpath/resilience';
 import { HttpClient } from 'hotpath/http';
+import type { MetricsRegistry } from 'hotpath/metrics';
 
 export interface GatewayClientOptions {
   url: string;
@@ -210,6 +211,15 @@ export class GatewayClient {
       retries: retry.retries,
       retriesRefused: retry.budgetExhausted,
     };
+  }
+
+  /**
+   * Records the HTTP client's per-origin metrics (connect time, queue wait, time to first
+   * byte, statuses, in flight: `hotpath_http_client_*`) into `registry` from now on. The
+   * client is made before the app and its registry, so the app calls this once it has one.
+   */
+  registerMetrics(registry: MetricsRegistry): void {
+    this.#http.registerMetrics(registry);
   }
 
   /**

@@ -75,6 +75,44 @@ describe('HttpClient', () => {
     await client.close();
   });
 
+  test('registerMetrics after construction records the requests sent from then on', async () => {
+    const client = new HttpClient({ origin, connections: 1 });
+    const before = await client.request({ method: 'GET', path: '/before' });
+    await before.body.text();
+    const registry = new MetricsRegistry();
+    client.registerMetrics(registry);
+    for (const path of ['/a', '/b']) {
+      const res = await client.request({ method: 'GET', path });
+      assert.equal(await res.body.text(), `GET ${path}`);
+    }
+    const text = await registry.metrics();
+    const label = `origin="${origin}"`;
+    // The first request went out before: only the two after it count, on a new connection.
+    assert.match(text, new RegExp(`hotpath_http_client_connections_total\\{${label}\\} 1\\b`));
+    assert.match(
+      text,
+      new RegExp(`hotpath_http_client_first_byte_seconds_count\\{${label}\\} 2\\b`),
+    );
+    assert.match(
+      text,
+      new RegExp(`hotpath_http_client_responses_total\\{${label},status="200"\\} 2\\b`),
+    );
+    await client.close();
+  });
+
+  test('registerMetrics is refused when the client already records, or is closed', async () => {
+    const measured = new HttpClient({ origin, registry: new MetricsRegistry() });
+    assert.throws(() => measured.registerMetrics(new MetricsRegistry()), {
+      code: 'HP_ERR_INVALID_OPTION',
+    });
+    await measured.close();
+    const closed = new HttpClient({ origin });
+    await closed.close();
+    assert.throws(() => closed.registerMetrics(new MetricsRegistry()), {
+      code: 'HP_ERR_INVALID_OPTION',
+    });
+  });
+
   test('a request that gets no headers in time fails with UND_ERR_HEADERS_TIMEOUT and counts as an error', async () => {
     const registry = new MetricsRegistry();
     const client = new HttpClient({ origin, registry, headersTimeoutMs: 50 });

@@ -82,7 +82,14 @@ export type HttpResponse = Dispatcher.ResponseData;
  * ```
  */
 export class HttpClient {
-  readonly #agent: Agent;
+  #agent: Agent;
+  #isMeasured: boolean;
+  #closed = false;
+  /** Agents replaced by {@link HttpClient.registerMetrics}, closing. */
+  readonly #retired: Promise<void>[] = [];
+  readonly #connector: buildConnector.connector;
+  readonly #clock: Clock;
+  readonly #agentOptions: Pick<Agent.Options, 'connections' | 'pipelining' | 'keepAliveTimeout'>;
   readonly #origin: string | undefined;
   readonly #headersTimeoutMs: number;
   readonly #bodyTimeoutMs: number;
@@ -119,16 +126,37 @@ export class HttpClient {
     }
     this.#policy = options.policy;
 
-    const connector = buildConnector({ timeout: connectTimeoutMs });
-    const metrics =
-      options.registry === undefined
-        ? undefined
-        : new ClientMetrics(options.registry, options.clock ?? monotonicClock);
-    const clock = options.clock ?? monotonicClock;
+    this.#connector = buildConnector({ timeout: connectTimeoutMs });
+    this.#clock = options.clock ?? monotonicClock;
+    this.#agentOptions = { connections, pipelining, keepAliveTimeout };
+    this.#agent = this.#buildAgent(options.registry);
+    this.#isMeasured = options.registry !== undefined;
+  }
+
+  /**
+   * Records the per-origin metrics into `registry` from now on: for a client made before its
+   * registry exists (a service's dependencies are often built before its app). Requests in
+   * flight finish on the unmeasured connections, which then close; later requests open new
+   * ones, so connect time and connections count from here.
+   * @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` when the client already records
+   *   into a registry, or after `close()`.
+   */
+  registerMetrics(registry: MetricsRegistry): void {
+    if (this.#isMeasured)
+      throw new InvalidOptionError('registry', 'this client already records its metrics');
+    if (this.#closed) throw new InvalidOptionError('registry', 'the client is closed');
+    const previous = this.#agent;
+    this.#agent = this.#buildAgent(registry);
+    this.#isMeasured = true;
+    this.#retired.push(previous.close());
+  }
+
+  #buildAgent(registry: MetricsRegistry | undefined): Agent {
+    const connector = this.#connector;
+    const clock = this.#clock;
+    const metrics = registry === undefined ? undefined : new ClientMetrics(registry, clock);
     const agentOptions: Agent.Options = {
-      connections,
-      pipelining,
-      keepAliveTimeout,
+      ...this.#agentOptions,
       connect:
         metrics === undefined
           ? connector
@@ -145,8 +173,9 @@ export class HttpClient {
             },
     };
     // No registry, no wrapper: the bare Agent is what requests go through.
-    this.#agent =
-      metrics === undefined ? new Agent(agentOptions) : new MeasuredAgent(agentOptions, metrics);
+    return metrics === undefined
+      ? new Agent(agentOptions)
+      : new MeasuredAgent(agentOptions, metrics);
   }
 
   /**
@@ -165,7 +194,8 @@ export class HttpClient {
 
   /** Waits for requests in flight, then closes every connection. */
   async close(): Promise<void> {
-    await this.#agent.close();
+    this.#closed = true;
+    await Promise.all([this.#agent.close(), ...this.#retired]);
   }
 
   #send(
