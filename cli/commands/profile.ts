@@ -184,6 +184,15 @@ async function take(argv: string[], values: ReturnType<typeof parse>['values']):
     writeFileSync(values.flamegraph, renderFlameGraph(tree, { title }));
     console.error(`wrote ${values.flamegraph}`);
   }
+  if (tree.root.total === 0) {
+    // An idle service allocates (or runs) too little for one sample: say so, not an empty table.
+    console.log(
+      heap
+        ? `no samples: nothing allocated in ${seconds} s was sampled and still live at the end; profile while the service is under load`
+        : `no samples: the profiled thread ran no JavaScript in ${seconds} s; profile while the service is under load`,
+    );
+    return 0;
+  }
   printTop(tree, top);
   return 0;
 }

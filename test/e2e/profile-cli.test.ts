@@ -74,6 +74,14 @@ describe('hotpath profile', () => {
     assert.match(firstRow, /plantedHotLoop/);
   });
 
+  test('a heap profile of an idle service says there were no samples instead of printing an empty table', async () => {
+    // The server runs in this process, which only waits for the CLI meanwhile.
+    const result = await cli([server.base, '--heap', '--seconds', '0.5']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^no samples: /);
+    assert.doesNotMatch(result.stdout, /self%/);
+  });
+
   test('diff prints a top-functions table with deltas', async () => {
     const before = join(dir, 'before.cpuprofile');
     const afterFile = join(dir, 'after.pb.gz');
