@@ -1,0 +1,113 @@
+/**
+ * Runs scripts/scale.sh for a test: M instances of the payments service behind HAProxy, in a
+ * temporary state directory, on a fresh database of the test PostgreSQL server and the test
+ * Redis. `stop()` ends every process the script started (by the PIDs in its state directory)
+ * and drops the database.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { createTestDatabase, postgresForTests, redisForTests } from '../../helpers/services.js';
+
+const run = promisify(execFile);
+const root = resolve(import.meta.dirname, '..', '..', '..');
+const isCI = process.env.CI === '1' || process.env.CI === 'true';
+
+/**
+ * A reason to skip when `binary` is missing (printed), or false when it is there.
+ * @throws Error under CI: a missing binary fails the suite there.
+ */
+export function binaryOrSkip(binary: string, apt: string): string | false {
+  if (existsSync(binary)) return false;
+  const reason = `${binary} is not installed (apt-get install -y ${apt})`;
+  if (isCI) throw new Error(`CI requires ${reason}`);
+  console.log(`# skipping: ${reason}`);
+  return reason;
+}
+
+/** PostgreSQL, Redis and HAProxy, or the first reason to skip. */
+export async function scaleRequirements(): Promise<{
+  skip: string | false;
+  adminUrl: string;
+  redisUrl: string;
+}> {
+  const pg = await postgresForTests();
+  const redis = await redisForTests();
+  const skip = pg.skip || redis.skip || binaryOrSkip('/usr/sbin/haproxy', 'haproxy');
+  return { skip, adminUrl: pg.url, redisUrl: redis.url };
+}
+
+export interface ScaleCluster {
+  dir: string;
+  lbUrl: string;
+  instanceUrls: string[];
+  haproxyPid: number;
+  databaseUrl: string;
+  /** `scripts/scale.sh <command>` on this cluster; resolves with its output. */
+  script(command: string): Promise<string>;
+  /** PIDs of the instances, in order, from the state directory. */
+  instancePids(): number[];
+  stop(): Promise<void>;
+}
+
+export interface ScaleClusterOptions {
+  adminUrl: string;
+  redisUrl: string;
+  instances: number;
+  /** More settings for every instance (and the gateway simulator). */
+  env?: Record<string, string>;
+}
+
+export async function startScaleCluster(options: ScaleClusterOptions): Promise<ScaleCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'hotpath-scale-'));
+  const database = await createTestDatabase(options.adminUrl);
+  const env = {
+    ...process.env,
+    HOTPATH_SCALE_DIR: dir,
+    DATABASE_URL: database.url,
+    REDIS_URL: options.redisUrl,
+    ...options.env,
+  };
+  const script = async (command: string): Promise<string> => {
+    const { stdout } = await run('bash', [join(root, 'scripts/scale.sh'), ...command.split(' ')], {
+      env,
+      cwd: root,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return stdout;
+  };
+  const stop = async (): Promise<void> => {
+    try {
+      await script('stop');
+    } finally {
+      await database.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  try {
+    await script(`start ${options.instances}`);
+  } catch (error) {
+    await stop().catch(() => {});
+    throw error;
+  }
+  const vars = Object.fromEntries(
+    readFileSync(join(dir, 'env'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => line.replace(/^export /, '').split('=', 2) as [string, string]),
+  );
+  const instanceUrls = vars.HOTPATH_INSTANCE_URLS!.split(',');
+  return {
+    dir,
+    lbUrl: vars.HOTPATH_LB_URL!,
+    instanceUrls,
+    haproxyPid: Number(vars.HOTPATH_HAPROXY_PID),
+    databaseUrl: database.url,
+    script,
+    instancePids: () =>
+      instanceUrls.map((_, i) => Number(readFileSync(join(dir, `instance-${i + 1}.pid`), 'utf8'))),
+    stop,
+  };
+}
