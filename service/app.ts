@@ -35,8 +35,12 @@ export type { ReadinessCheck } from './readiness.js';
 
 export interface AppDeps {
   db: Database;
-  /** The gateway client; with `stats`, the dashboard and /metrics show its circuit and load. */
-  gateway: Pick<GatewayClient, 'charge'> & Partial<Pick<GatewayClient, 'stats' | 'chargeBudgetMs'>>;
+  /**
+   * The gateway client; with `stats`, the dashboard and /metrics show its circuit and load; with
+   * `registerMetrics`, /metrics shows its HTTP client series (`hotpath_http_client_*`).
+   */
+  gateway: Pick<GatewayClient, 'charge'> &
+    Partial<Pick<GatewayClient, 'stats' | 'chargeBudgetMs' | 'registerMetrics'>>;
   /** A Redis client when REDIS_URL is set: readiness pings it. */
   redis?: { ping(): Promise<unknown> };
   /** The ioredis client for the cache's L2 tier and invalidation bus (REDIS_URL). */
@@ -163,6 +167,7 @@ export async function buildApp(
   databasePanels(app, insights, deps.db);
   const gateway = deps.gateway;
   if (gateway.stats !== undefined) gatewayPanels(app, () => gateway.stats!);
+  gateway.registerMetrics?.(app.observability.registry);
   if (cache !== undefined) {
     registerCacheMetrics(cache, app.observability.registry, { name: 'payments' });
     for (const panel of cachePanels(cache, { name: 'payments' })) {
