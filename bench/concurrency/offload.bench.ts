@@ -1,35 +1,104 @@
 /**
- * Offloading a CPU step: the payments service's receipt signer (~3 ms of CPU: scrypt, a hash
- * chain, Ed25519) run inline on the event loop vs on a hotpath/concurrency WorkerPool, in a
- * minimal Fastify server (bench/concurrency/offload-server.ts, one process per mode on
- * 127.0.0.1). hotpath/load drives it with an open model: receipts at RECEIPT_RATE/s and a
- * cheap route at CHEAP_RATE/s at once, for a few seconds per round, modes interleaved over
- * rounds. Reports the server's event-loop delay p99 and the cheap route's p99 (from intended
- * send time) per mode, against an idle baseline (cheap route only).
+ * Offloading a CPU step in the payments service: GET /api/payments/:id/receipt (two queries,
+ * then ~3 ms of CPU: scrypt, a hash chain over the user's last 100 payments, Ed25519) with
+ * RECEIPTS=inline (signed on the event loop) vs RECEIPTS=pool (on the service's one-thread
+ * hotpath/concurrency WorkerPool). Two service processes (bench/concurrency/offload-server.ts)
+ * on 127.0.0.1 share one seeded PostgreSQL database. hotpath/load drives them with an open
+ * model: a mix of RECEIPT_SHARE receipts and cached payment reads (GET /api/payments/:id).
  *
- *   npm run bench -- concurrency --filter offload
+ * Per round, modes interleaved (inline first in even rounds, pool first in odd ones):
+ * - at each total rate of RATES: the server's event-loop delay p99, the p99 of the reads, of
+ *   the receipts and of both, from the intended send time; plus an idle baseline (the reads
+ *   alone, on the pool server);
+ * - the knee: the highest total rate that holds `p99<100ms` and `errors<1%`
+ *   (hotpath/load's findMaxRate, the API of `hotpath load --find-max`).
+ * Prints every round and the medians; writes bench/results/concurrency-offload.json.
+ *
+ *   npm run bench -- concurrency --filter offload      (PostgreSQL: bash scripts/services.sh start)
+ *   ROUNDS=5 RATES=100,300,600 RECEIPT_SHARE=0.2 ... for other settings
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { load } from 'hotpath/load';
-import { median, environment, writeResult } from '../lib/report.js';
+import { connectPostgres, migrate } from 'hotpath/db';
+import {
+  findMaxRate,
+  load,
+  mergeResults,
+  parseThreshold,
+  type LoadResult,
+  type RequestMix,
+} from 'hotpath/load';
+import pg from 'pg';
+import { migrations } from '../../service/migrations/index.js';
+import { tsxCommand } from '../lib/commands.js';
+import { environment, median, writeResult } from '../lib/report.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
-const DURATION_MS = Number(process.env.DURATION_MS ?? 3000);
-const RECEIPT_RATE = Number(process.env.RECEIPT_RATE ?? 120);
-const CHEAP_RATE = 200;
+const RATES = (process.env.RATES ?? '100,300,600').split(',').map(Number);
+const RECEIPT_SHARE = Number(process.env.RECEIPT_SHARE ?? 0.2);
+const DURATION_MS = Number(process.env.DURATION_MS ?? 4000);
+const KNEE_STEP_MS = Number(process.env.KNEE_STEP_MS ?? 3000);
+const KNEE_TARGET = process.env.KNEE_TARGET ?? 'p99<100ms';
+const USERS = 40;
+const PAYMENTS_PER_USER = 120;
+const adminUrl =
+  process.env.TEST_DATABASE_URL ??
+  `postgres://postgres@127.0.0.1:${process.env.HOTPATH_PG_PORT ?? 54329}/postgres`;
 
+type Mode = 'inline' | 'pool';
+
+// --- a database of its own, seeded, dropped at the end --------------------------------------
+const name = `hp_bench_offload_${randomBytes(4).toString('hex')}`;
+const admin = new pg.Client({ connectionString: adminUrl });
+try {
+  await admin.connect();
+} catch (error) {
+  console.error(
+    `bench: no PostgreSQL at ${adminUrl} (${(error as Error).message}); run bash scripts/services.sh start`,
+  );
+  process.exit(1);
+}
+await admin.query(`CREATE DATABASE ${name}`);
+await admin.end();
+const dbUrl = new URL(adminUrl);
+dbUrl.pathname = `/${name}`;
+const seedDb = await connectPostgres(dbUrl.toString(), { max: 2 });
+await migrate(seedDb, migrations);
+await seedDb.query(
+  `INSERT INTO payments (id, user_id, amount, currency, status, gateway_ref, created_at)
+   SELECT gen_random_uuid(), 1 + (g % $1), 100 + g % 9000, 'EUR', 'authorized', 'ch_' || g,
+          now() - (g || ' seconds')::interval
+   FROM generate_series(1, $2::int) AS g`,
+  [USERS, USERS * PAYMENTS_PER_USER],
+);
+await seedDb.query('ANALYZE payments');
+const { rows } = await seedDb.query<{ id: string }>(
+  'SELECT DISTINCT ON (user_id) id FROM payments ORDER BY user_id, created_at DESC',
+);
+await seedDb.close();
+const ids = rows.map((r) => r.id).join(' ');
+
+const dropDatabase = async () => {
+  const c = new pg.Client({ connectionString: adminUrl });
+  await c.connect();
+  await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await c.end();
+};
+
+// --- the two service processes ---------------------------------------------------------------
 interface Server {
   child: ChildProcess;
   url: string;
 }
 
-async function start(mode: 'inline' | 'pool'): Promise<Server> {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=source', '--import', 'tsx', 'bench/concurrency/offload-server.ts', mode],
-    { stdio: ['ignore', 'pipe', 'inherit'], cwd: new URL('../..', import.meta.url) },
+async function start(mode: Mode): Promise<Server> {
+  const [command, ...args] = tsxCommand(
+    'bench/concurrency/offload-server.ts',
+    mode,
+    dbUrl.toString(),
   );
+  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   for await (const line of lines) {
     const { port } = JSON.parse(line) as { port: number };
@@ -38,75 +107,164 @@ async function start(mode: 'inline' | 'pool'): Promise<Server> {
   throw new Error(`the ${mode} server exited before listening`);
 }
 
-async function round(server: Server, receiptRate: number) {
-  await fetch(`${server.url}/loop-delay`).then((r) => r.json());
-  const common = { durationMs: DURATION_MS, warmupMs: 500, connections: 64, timeoutMs: 10_000 };
-  const [cheap, receipts] = await Promise.all([
-    load({ url: `${server.url}/cheap`, rate: CHEAP_RATE, ...common }),
-    receiptRate > 0
-      ? load({ url: `${server.url}/receipt`, rate: receiptRate, ...common })
-      : Promise.resolve(undefined),
+const reads: RequestMix = { requests: [{ path: `/api/payments/{{pick ${ids}}}` }] };
+const receipts: RequestMix = { requests: [{ path: `/api/payments/{{pick ${ids}}}/receipt` }] };
+const mix: RequestMix = {
+  requests: [
+    { weight: 1 - RECEIPT_SHARE, path: `/api/payments/{{pick ${ids}}}` },
+    { weight: RECEIPT_SHARE, path: `/api/payments/{{pick ${ids}}}/receipt` },
+  ],
+};
+const common = { connections: 256, timeoutMs: 10_000 };
+
+async function loopDelayP99Ms(server: Server): Promise<number> {
+  const body = (await fetch(`${server.url}/loop-delay`).then((r) => r.json())) as { p99Ms: number };
+  return body.p99Ms;
+}
+
+const p99Ms = (r: LoadResult | undefined) =>
+  r === undefined ? NaN : (r.latency.percentiles['99'] ?? NaN) / 1000;
+const failures = (r: LoadResult) =>
+  r.completed - (r.statuses['200'] ?? 0) + r.errors.connect + r.errors.timeout + r.errors.reset;
+
+interface FixedSample {
+  loopP99Ms: number;
+  apiP99Ms: number;
+  readP99Ms: number;
+  receiptP99Ms: number;
+  sendLagP99Ms: number;
+  failures: number;
+}
+
+/** One fixed-rate run: reads and receipts side by side, split by RECEIPT_SHARE. */
+async function fixed(server: Server, rate: number, withReceipts: boolean): Promise<FixedSample> {
+  const options = { url: server.url, durationMs: DURATION_MS, warmupMs: 500, ...common };
+  await loopDelayP99Ms(server);
+  const runs = await Promise.all([
+    load({ ...options, mix: reads, rate: rate * (1 - RECEIPT_SHARE) }),
+    withReceipts ? load({ ...options, mix: receipts, rate: rate * RECEIPT_SHARE }) : undefined,
   ]);
-  const { p99Ms } = (await fetch(`${server.url}/loop-delay`).then((r) => r.json())) as {
-    p99Ms: number;
-  };
+  const loopP99Ms = await loopDelayP99Ms(server);
+  const [r, s] = runs;
+  const all = s === undefined ? r : mergeResults([r, s]);
   return {
-    loopP99Ms: p99Ms,
-    cheapP99Ms: (cheap.latency.percentiles['99'] ?? NaN) / 1000,
-    // From the moment the request was written: without the generator's own send lag.
-    cheapActualP99Ms: (cheap.actualLatency.percentiles['99'] ?? NaN) / 1000,
-    generatorSendLagP99Ms:
-      Math.max(cheap.generator.sendLagP99, receipts?.generator.sendLagP99 ?? 0) / 1000,
-    receiptP99Ms: receipts === undefined ? NaN : (receipts.latency.percentiles['99'] ?? NaN) / 1000,
-    receiptsPerSecond: receipts?.requestsPerSecond ?? 0,
-    errors: cheap.completed - (cheap.statuses['200'] ?? 0),
+    loopP99Ms,
+    apiP99Ms: p99Ms(all),
+    readP99Ms: p99Ms(r),
+    receiptP99Ms: p99Ms(s),
+    sendLagP99Ms: Math.max(r.generator.sendLagP99, s?.generator.sendLagP99 ?? 0) / 1000,
+    failures: failures(r) + (s === undefined ? 0 : failures(s)),
   };
 }
 
-const servers = { inline: await start('inline'), pool: await start('pool') };
-const cases = [
-  ['idle (cheap route only)', servers.pool, 0],
-  ['inline', servers.inline, RECEIPT_RATE],
-  ['pool', servers.pool, RECEIPT_RATE],
-] as const;
-const samples: Record<string, Awaited<ReturnType<typeof round>>[]> = {};
+interface KneeSample {
+  rate: number | null;
+  steps: { rate: number; isPassed: boolean; p99Ms: number; reasons: string[] }[];
+  isGeneratorBound: boolean;
+}
+
+async function knee(server: Server): Promise<KneeSample> {
+  const found = await findMaxRate(
+    { url: server.url, mix, durationMs: KNEE_STEP_MS, warmupMs: 1000, ...common },
+    [parseThreshold(KNEE_TARGET), parseThreshold('errors<1%')],
+    { startRate: 100, maxRate: 6400 },
+  );
+  return {
+    rate: found.rate,
+    steps: found.steps.map((s) => ({
+      rate: s.rate,
+      isPassed: s.isPassed,
+      p99Ms: p99Ms(s.result),
+      reasons: s.reasons,
+    })),
+    isGeneratorBound: found.isGeneratorBound,
+  };
+}
+
+const servers: Record<Mode, Server> = { inline: await start('inline'), pool: await start('pool') };
+const fixedSamples: Record<string, FixedSample[]> = {};
+const kneeSamples: Record<Mode, KneeSample[]> = { inline: [], pool: [] };
+const env = environment();
+const share = `${Math.round(RECEIPT_SHARE * 100)}% receipts`;
+const ms = (x: number) => `${x.toFixed(1)} ms`;
+const fixedLine = (label: string, s: FixedSample) =>
+  `  ${label.padEnd(22)} loop p99 ${ms(s.loopP99Ms).padStart(8)}   API p99 ${ms(s.apiP99Ms).padStart(8)}` +
+  `   reads p99 ${ms(s.readP99Ms).padStart(8)}` +
+  (Number.isNaN(s.receiptP99Ms) ? '' : `   receipts p99 ${ms(s.receiptP99Ms).padStart(8)}`) +
+  `   send lag p99 ${ms(s.sendLagP99Ms)}` +
+  (s.failures > 0 ? `   ${s.failures} failed` : '');
+console.log(
+  `offload: ${share} + cached reads, rates ${RATES.join(', ')}/s x ${DURATION_MS} ms, knee ${KNEE_TARGET}, ${ROUNDS} rounds` +
+    `  (node ${env.node}, ${env.cpu}, ${env.cores} cores)`,
+);
 try {
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const [name, server, rate] of cases)
-      (samples[name] ??= []).push(await round(server, rate));
+  // Warm both: JIT, the read cache, the pool's thread, PostgreSQL's buffers.
+  for (const server of Object.values(servers)) await fixed(server, 100, true);
+  for (let round = 0; round < ROUNDS; round++) {
+    const order: Mode[] = round % 2 === 0 ? ['inline', 'pool'] : ['pool', 'inline'];
+    console.log(`round ${round + 1}`);
+    for (const rate of RATES) {
+      const idle = await fixed(servers.pool, rate, false);
+      (fixedSamples[`idle@${rate}`] ??= []).push(idle);
+      console.log(fixedLine(`${rate}/s idle (reads)`, idle));
+      for (const mode of order) {
+        const sample = await fixed(servers[mode], rate, true);
+        (fixedSamples[`${mode}@${rate}`] ??= []).push(sample);
+        console.log(fixedLine(`${rate}/s ${mode}`, sample));
+      }
+    }
+    for (const mode of order) {
+      const k = await knee(servers[mode]);
+      kneeSamples[mode].push(k);
+      console.log(
+        `  knee ${mode.padEnd(6)} ${k.rate ?? 'none'} req/s  (steps ${k.steps.map((s) => `${s.rate}${s.isPassed ? '+' : '-'}`).join(' ')})` +
+          (k.isGeneratorBound ? '  GENERATOR-BOUND' : ''),
+      );
+    }
   }
 } finally {
   for (const s of Object.values(servers)) s.child.kill('SIGTERM');
+  await Promise.all(
+    Object.values(servers).map(
+      (s) =>
+        new Promise((resolve) =>
+          s.child.exitCode !== null ? resolve(0) : s.child.once('exit', resolve),
+        ),
+    ),
+  );
+  await dropDatabase();
 }
 
-const env = environment();
-console.log(
-  `offload: receipts at ${RECEIPT_RATE}/s + cheap route at ${CHEAP_RATE}/s, ${DURATION_MS} ms x ${ROUNDS} rounds` +
-    `  (node ${env.node}, ${env.cpu}, ${env.cores} cores)`,
-);
-const summary: Record<string, Record<string, number>> = {};
-for (const [name, runs] of Object.entries(samples)) {
-  const m = (k: keyof (typeof runs)[number]) => median(runs.map((x) => x[k]));
-  summary[name] = {
+console.log(`medians of ${ROUNDS} rounds`);
+const summary: Record<string, Record<string, number | null>> = {};
+for (const [key, runs] of Object.entries(fixedSamples)) {
+  const m = (k: keyof FixedSample) => median(runs.map((x) => x[k]));
+  const s: FixedSample = {
     loopP99Ms: m('loopP99Ms'),
-    cheapP99Ms: m('cheapP99Ms'),
-    cheapActualP99Ms: m('cheapActualP99Ms'),
-    generatorSendLagP99Ms: m('generatorSendLagP99Ms'),
+    apiP99Ms: m('apiP99Ms'),
+    readP99Ms: m('readP99Ms'),
     receiptP99Ms: m('receiptP99Ms'),
-    receiptsPerSecond: m('receiptsPerSecond'),
+    sendLagP99Ms: m('sendLagP99Ms'),
+    failures: m('failures'),
   };
-  const s = summary[name]!;
-  console.log(
-    `  ${name.padEnd(24)} loop delay p99 ${s.loopP99Ms!.toFixed(1)} ms   cheap p99 ${s.cheapP99Ms!.toFixed(1)} ms` +
-      ` (from write ${s.cheapActualP99Ms!.toFixed(1)} ms, generator send lag p99 ${s.generatorSendLagP99Ms!.toFixed(1)} ms)` +
-      (Number.isNaN(s.receiptP99Ms)
-        ? ''
-        : `   receipt p99 ${s.receiptP99Ms!.toFixed(1)} ms, ${s.receiptsPerSecond!.toFixed(0)}/s`),
-  );
+  summary[key] = { ...s };
+  console.log(fixedLine(key, s));
 }
+for (const mode of ['inline', 'pool'] as const) {
+  const rates = kneeSamples[mode].map((k) => k.rate ?? 0);
+  summary[`knee ${mode}`] = { rate: median(rates) };
+  console.log(`  knee ${mode.padEnd(6)} ${median(rates)} req/s  (rounds: ${rates.join(', ')})`);
+}
+const kneeInline = summary['knee inline']!.rate!;
+const kneePool = summary['knee pool']!.rate!;
+console.log(`  knee pool / inline = ${(kneePool / kneeInline).toFixed(2)}x`);
 writeResult('concurrency-offload', {
-  receiptRate: RECEIPT_RATE,
-  cheapRate: CHEAP_RATE,
-  samples,
+  receiptShare: RECEIPT_SHARE,
+  rates: RATES,
+  durationMs: DURATION_MS,
+  kneeTarget: KNEE_TARGET,
+  kneeStepMs: KNEE_STEP_MS,
+  fixed: fixedSamples,
+  knees: kneeSamples,
   summary,
 });
