@@ -47,8 +47,16 @@ export interface ObservabilityOptions {
   maxStreams?: number;
 }
 
-/** SLOs of the payments API. */
-const SLO_RULES = ['p99 < 200ms over 1m', 'error_rate < 1% over 1m'];
+/** SLOs of the payments API (deploy/prometheus/slo.json holds the same, for the alert rules). */
+export const SLO_RULES: readonly string[] = ['p99 < 200ms over 1m', 'error_rate < 1% over 1m'];
+
+/**
+ * `le` bounds of the request-duration histogram, in seconds: prom-client's defaults plus the
+ * latency SLO's 0.2, so Prometheus can count the requests slower than the objective.
+ */
+export const REQUEST_BUCKETS: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 
 /** Headers a reverse proxy adds: behind a local proxy every client would look like loopback. */
 const PROXY_HEADERS = ['forwarded', 'x-forwarded-for', 'x-real-ip', 'x-forwarded-host'];
@@ -89,7 +97,7 @@ export async function observability(
   options: ObservabilityOptions = {},
 ): Promise<void> {
   const registry = new MetricsRegistry();
-  const requests = new RequestMetrics({ registry, slowMs: 500 });
+  const requests = new RequestMetrics({ registry, slowMs: 500, buckets: REQUEST_BUCKETS });
   const runtime = new RuntimeMetrics({ registry });
   const slo = new SloMonitor({ requests, rules: SLO_RULES, minRequests: 20 });
   slo.on('breach', (e) =>
