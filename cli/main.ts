@@ -19,6 +19,10 @@ const commands: Record<string, Command> = {
     summary: 'CPU or heap profile of a running service: pprof, .cpuprofile, flame graph, diff',
     load: () => import('./commands/profile.js'),
   },
+  slo: {
+    summary: 'SLOs as Prometheus recording and burn-rate alerting rules',
+    load: () => import('./commands/slo.js'),
+  },
 };
 
 function version(): string {

@@ -5,10 +5,11 @@
  * processes; request instrumentation for Fastify and `node:http`; runtime metrics over a
  * recent window (event-loop delay and utilization, GC, memory); Prometheus text exposition
  * that never holds the event loop long and can include prom-client registries; a heap leak
- * detector; SLO rules with breach and recovery events; and a live dashboard page.
+ * detector; SLO rules with breach and recovery events, and the same SLOs as Prometheus burn-rate
+ * alerting rules; and a live dashboard page.
  *
- * It does not push metrics anywhere, store them over time or alert: expose `/metrics` to a
- * Prometheus server for that.
+ * It does not push metrics anywhere, store them over time or send alerts: expose `/metrics` to
+ * a Prometheus server for that.
  */
 export { Histogram } from './histogram.js';
 export type { HistogramOptions, HistogramSnapshot, HistogramBucket } from './histogram.js';
@@ -42,6 +43,8 @@ export { RuntimeMetrics } from './runtime-metrics.js';
 export type { RuntimeMetricsOptions, RuntimeSnapshot, GcKind } from './runtime-metrics.js';
 export { SloMonitor, parseSloRule } from './slo.js';
 export type { SloRule, SloSubject, SloStatus, SloEvent, SloMonitorOptions } from './slo.js';
+export { sloPrometheusRules, formatRuleFile, BURN_RATE_WINDOWS } from './slo-rules.js';
+export type { SloPrometheusRulesOptions, PrometheusRule, PrometheusRuleFile } from './slo-rules.js';
 export { LeakDetector } from './leak-detector.js';
 export type { LeakDetectorOptions, LeakEvidence, LeakStatus, HeapSample } from './leak-detector.js';
 export { Dashboard, requestPanels, runtimePanels, sloPanel } from './dashboard.js';
