@@ -29,6 +29,7 @@ import { Readiness, type ReadinessCheck } from './readiness.js';
 import { healthRoutes } from './routes/health.js';
 import { paymentRoutes } from './routes/payments.js';
 import { Receipts } from './receipts/receipts.js';
+import { recordRoutes } from './route-table.js';
 import { receiptRoutes } from './receipts/routes.js';
 
 export type { ReadinessCheck } from './readiness.js';
@@ -113,6 +114,8 @@ export async function buildApp(
   });
   // Only JSON bodies: anything else is 415, not a body that fails validation as a string.
   app.removeContentTypeParser('text/plain');
+  // Before any route: the start-up banner lists what this records.
+  recordRoutes(app);
 
   const insights = instrumentServiceDatabase(deps.db, {
     slowQueryMs: config.slowQueryMs ?? 200,

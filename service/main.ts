@@ -13,6 +13,7 @@ import { spawnGateway, type SupervisedGateway } from './gateway/spawn.js';
 import { migrations } from './migrations/index.js';
 import { Reconciler } from './payments/reconciler.js';
 import { reconcilerPanels } from './plugins/reconciler-panels.js';
+import { routesOf, startupBanner } from './route-table.js';
 
 /** How long readiness reports the gateway simulator degraded after it went down. */
 const GATEWAY_RESTART_VISIBLE_MS = 30_000;
@@ -180,9 +181,7 @@ async function start(config: ServiceConfig): Promise<void> {
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const base = `http://${config.host}:${port}`;
   say(`payments service listening on ${base}`);
-  say(`  POST ${base}/api/payments    GET ${base}/api/payments/:id`);
-  say(`  GET  ${base}/api/users/:id/payments    GET ${base}/api/users/:id/summary`);
-  say(`  GET  ${base}/health/ready`);
+  for (const line of startupBanner(base, routesOf(app))) say(line);
   say(
     gateway === undefined
       ? `gateway at ${gatewayUrl}`
