@@ -69,7 +69,14 @@ export default tseslint.config(
   })),
   // The service, CLI, benches and tests outside src/ use only the public API.
   {
-    files: ['service/**/*.ts', 'cli/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts', 'dashboard/**/*.ts'],
+    files: [
+      'service/**/*.ts',
+      'cli/**/*.ts',
+      'bench/**/*.ts',
+      'test/**/*.ts',
+      'dashboard/**/*.ts',
+      'experiments/**/*.ts',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',
