@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect as netConnect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { createTestDatabase, postgresForTests, redisForTests } from '../../helpers/services.js';
@@ -110,4 +111,23 @@ export async function startScaleCluster(options: ScaleClusterOptions): Promise<S
       instanceUrls.map((_, i) => Number(readFileSync(join(dir, `instance-${i + 1}.pid`), 'utf8'))),
     stop,
   };
+}
+
+/** Sends one command to HAProxy's runtime API socket and resolves with its answer. */
+export function haproxyCommand(socket: string, command: string): Promise<string> {
+  return new Promise((resolveAnswer, reject) => {
+    const conn = netConnect(socket, () => conn.end(`${command}\n`));
+    let out = '';
+    conn.setEncoding('utf8');
+    conn.on('data', (d: string) => (out += d));
+    conn.on('end', () => resolveAnswer(out));
+    conn.on('error', reject);
+  });
+}
+
+/** The status HAProxy reports for server `s<n>` of the payments backend: UP, DOWN, DRAIN... */
+export async function serverStatus(cluster: ScaleCluster, n: number): Promise<string> {
+  const csv = await haproxyCommand(join(cluster.dir, 'haproxy.sock'), 'show stat');
+  const row = csv.split('\n').find((line) => line.startsWith(`payments,s${n},`));
+  return row?.split(',')[17] ?? 'missing';
 }
