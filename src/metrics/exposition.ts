@@ -29,6 +29,11 @@ export interface ExpositionOptions {
   sliceMs?: number;
   /** Aborts the exposition between slices. */
   signal?: AbortSignal;
+  /**
+   * Labels written first on every series (`{ instance: 'api-1' }`), as a registry's `labels`.
+   * Their names must not be among a family's own label names.
+   */
+  labels?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -47,6 +52,10 @@ export async function* expositionChunks(
   const aborted = (): AbortedError =>
     new AbortedError('metrics exposition aborted', { cause: signal?.reason });
   if (signal?.aborted) throw aborted();
+  let constant = '';
+  for (const [name, value] of Object.entries(options.labels ?? {})) {
+    constant += `${constant === '' ? '' : ','}${name}="${escapeLabel(value)}"`;
+  }
   let chunk = '';
   let sliceStart = performance.now();
   for (const family of families) {
@@ -54,7 +63,8 @@ export async function* expositionChunks(
     const recordedBounds =
       family.type === 'histogram' ? (family.buckets ?? []).map((b) => b / (family.scale ?? 1)) : [];
     for (const { labelValues, value } of family.series) {
-      const labels = labelPairs(family.labelNames, labelValues);
+      const own = labelPairs(family.labelNames, labelValues);
+      const labels = constant === '' ? own : own === '' ? constant : `${constant},${own}`;
       if (typeof value === 'number') {
         chunk += `${family.name}${labels === '' ? '' : `{${labels}}`} ${formatNumber(value)}\n`;
       } else {

@@ -20,7 +20,7 @@ export type { MetricOptions, MetricType, Series } from './metric.js';
 export { HistogramMetric, DEFAULT_BUCKETS } from './histogram-metric.js';
 export type { HistogramMetricOptions } from './histogram-metric.js';
 export { MetricsRegistry } from './registry.js';
-export type { RegistrySnapshot, TextSource } from './registry.js';
+export type { RegistrySnapshot, TextSource, MetricsRegistryOptions } from './registry.js';
 export {
   writeExposition,
   expositionChunks,
@@ -65,6 +65,8 @@ export { fastifyDashboard } from './dashboard-plugin.js';
 export type { FastifyDashboardOptions } from './dashboard-plugin.js';
 export { shareWithParent, collectFromWorker, METRICS_MESSAGE } from './share.js';
 export type { ShareOptions, MetricsMessage, MessageSource } from './share.js';
+export { ClusterMetrics } from './cluster-metrics.js';
+export type { ClusterMetricsOptions, ClusterSource } from './cluster-metrics.js';
 export {
   HistogramMismatchError,
   DuplicateMetricError,

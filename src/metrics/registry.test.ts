@@ -255,3 +255,36 @@ describe('remote snapshots', () => {
     assert.match(await main.metrics(), /^job_seconds_count 200$/m);
   });
 });
+
+describe('registry labels', () => {
+  test('are written first on every series, remote and histogram series included', async () => {
+    const registry = new MetricsRegistry({ labels: { instance: 'a"b' } });
+    registry.counter({ name: 'plain_total', help: 'p' }).inc();
+    registry
+      .histogram({ name: 'h_seconds', help: 'h', labelNames: ['route'], buckets: [1] })
+      .labels('/x')
+      .record(0.5);
+    const remote = new MetricsRegistry();
+    remote
+      .gauge({ name: 'remote_gauge', help: 'r', labelNames: ['k'] })
+      .labels('v')
+      .set(2);
+    registry.setRemote('w', remote.snapshot());
+    const text = await registry.metrics();
+    assert.match(text, /^plain_total\{instance="a\\"b"\} 1$/m);
+    assert.match(text, /^h_seconds_bucket\{instance="a\\"b",route="\/x",le="1"\} 1$/m);
+    assert.match(text, /^h_seconds_count\{instance="a\\"b",route="\/x"\} 1$/m);
+    assert.match(text, /^remote_gauge\{instance="a\\"b",k="v"\} 2$/m);
+  });
+
+  test('refuses a bad label name and a metric whose label names include one', () => {
+    assert.throws(() => new MetricsRegistry({ labels: { le: 'x' } }), {
+      code: 'HP_ERR_INVALID_OPTION',
+    });
+    const registry = new MetricsRegistry({ labels: { instance: 'a' } });
+    assert.throws(() => registry.counter({ name: 'c', help: 'c', labelNames: ['instance'] }), {
+      code: 'HP_ERR_INVALID_OPTION',
+      option: 'labelNames',
+    });
+  });
+});

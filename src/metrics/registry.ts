@@ -32,6 +32,19 @@ export interface RegistrySnapshot {
 
 type AnyMetric = Counter | Gauge | HistogramMetric;
 
+/** Options of {@link MetricsRegistry}. */
+export interface MetricsRegistryOptions {
+  /**
+   * Labels written on every series this registry exposes, remote series included (not on the
+   * text of prom-client sources): `{ instance: 'payments-1' }` tells instances apart. Snapshots
+   * do not carry them, so a parent merging workers labels the whole with its own.
+   * @defaultValue `{}`
+   */
+  labels?: Readonly<Record<string, string>>;
+}
+
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
 /**
  * A set of metrics exposed together: create metrics through it (`counter`, `gauge`,
  * `histogram`), add prom-client registries to expose alongside, merge the snapshots of worker
@@ -51,6 +64,23 @@ export class MetricsRegistry {
   #metrics = new Map<string, AnyMetric>();
   #sources: TextSource[] = [];
   #remotes = new Map<string, RegistrySnapshot>();
+  /** Labels on every exposed series. */
+  readonly labels: Readonly<Record<string, string>>;
+
+  /** @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` on a bad label name or value. */
+  constructor(options: MetricsRegistryOptions = {}) {
+    const labels: Record<string, string> = {};
+    for (const [name, value] of Object.entries(options.labels ?? {})) {
+      if (!LABEL_NAME.test(name) || name.startsWith('__') || name === 'le') {
+        throw new InvalidOptionError('labels', `"${name}" is not a label name`);
+      }
+      if (typeof value !== 'string') {
+        throw new InvalidOptionError('labels', `the value of "${name}" must be a string`);
+      }
+      labels[name] = value;
+    }
+    this.labels = Object.freeze(labels);
+  }
 
   /**
    * Adds a metric made elsewhere.
@@ -59,6 +89,13 @@ export class MetricsRegistry {
   register<M extends AnyMetric>(metric: M): M {
     if (this.#metrics.has(metric.name)) {
       throw new DuplicateMetricError(metric.name, `metric ${metric.name} is already registered`);
+    }
+    const clash = metric.labelNames.find((l) => Object.hasOwn(this.labels, l));
+    if (clash !== undefined) {
+      throw new InvalidOptionError(
+        'labelNames',
+        `${metric.name}: "${clash}" is one of the registry's labels`,
+      );
     }
     this.#metrics.set(metric.name, metric);
     return metric;
@@ -175,7 +212,10 @@ export class MetricsRegistry {
    */
   async *stream(options: ExpositionOptions = {}): AsyncGenerator<string, void, undefined> {
     this.#collect();
-    yield* expositionChunks(this.#families(), options);
+    yield* expositionChunks(
+      this.#families(),
+      Object.keys(this.labels).length === 0 ? options : { labels: this.labels, ...options },
+    );
     for (const source of this.#sources) {
       const more = await source.metrics();
       if (more.length > 0) yield more.endsWith('\n') ? more : `${more}\n`;
