@@ -261,7 +261,7 @@ describe('registry labels', () => {
     const registry = new MetricsRegistry({ labels: { instance: 'a"b' } });
     registry.counter({ name: 'plain_total', help: 'p' }).inc();
     registry
-      .histogram({ name: 'h_seconds', help: 'h', labelNames: ['route'], buckets: [1] })
+      .histogram({ name: 'h_seconds', help: 'h', labelNames: ['route'], buckets: [2] })
       .labels('/x')
       .record(0.5);
     const remote = new MetricsRegistry();
@@ -272,7 +272,7 @@ describe('registry labels', () => {
     registry.setRemote('w', remote.snapshot());
     const text = await registry.metrics();
     assert.match(text, /^plain_total\{instance="a\\"b"\} 1$/m);
-    assert.match(text, /^h_seconds_bucket\{instance="a\\"b",route="\/x",le="1"\} 1$/m);
+    assert.match(text, /^h_seconds_bucket\{instance="a\\"b",route="\/x",le="2"\} 1$/m);
     assert.match(text, /^h_seconds_count\{instance="a\\"b",route="\/x"\} 1$/m);
     assert.match(text, /^remote_gauge\{instance="a\\"b",k="v"\} 2$/m);
   });
