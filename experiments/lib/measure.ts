@@ -1,0 +1,116 @@
+/**
+ * One measurement of one variant: the knee (open-model search for the highest rate holding
+ * p99 < 100 ms), or a round at a fixed rate with the server's CPU per request (from
+ * /proc/<pid>/stat), queries per request (payments_db_queries_total), event-loop delay p99
+ * and RSS around it. The load comes from hotpath/load, the engine of `hotpath load`.
+ */
+import {
+  findMaxRate,
+  load,
+  parseThreshold,
+  type FindMaxResult,
+  type LoadResult,
+  type RequestMix,
+} from 'hotpath/load';
+import { processCpuTimes } from '../../bench/lib/proc.js';
+import type { RoundFigures } from '../experiment.js';
+import { residentMb, scrape, type ServiceProcess } from './service-process.js';
+
+export const KNEE_TARGET = 'p99<100ms';
+
+export interface KneeOptions {
+  mix: RequestMix;
+  connections: number;
+  /** Length of each step (after a 500 ms warm-up). */
+  stepMs: number;
+  startRate: number;
+  maxSteps: number;
+}
+
+/** `hotpath load <url> --requests <mix> --find-max 'p99<100ms' -d <step>`, in process. */
+export function findKnee(service: ServiceProcess, options: KneeOptions): Promise<FindMaxResult> {
+  return findMaxRate(
+    {
+      url: service.url,
+      mix: options.mix,
+      connections: options.connections,
+      durationMs: options.stepMs,
+      warmupMs: 500,
+      timeoutMs: 5000,
+      seed: 7,
+    },
+    [parseThreshold(KNEE_TARGET)],
+    { startRate: options.startRate, maxSteps: options.maxSteps },
+  );
+}
+
+export interface RoundOptions {
+  mix: RequestMix;
+  rate: number;
+  connections: number;
+  warmupMs: number;
+  durationMs: number;
+  seed: number;
+  /** Statuses that are refusals by design. */
+  refusals: readonly number[];
+}
+
+const QUERIES = 'payments_db_queries_total';
+const LOOP_P99 = 'nodejs_eventloop_delay_p99_seconds';
+
+function cpuSeconds(pid: number): number {
+  const t = processCpuTimes(pid);
+  return t.user + t.system;
+}
+
+/**
+ * Warms up, then measures `durationMs` at `rate` in the open model (`hotpath load <url>
+ * --requests <mix> --rate R -d D`). The CPU and query counters are read just outside the
+ * measured window, so the warm-up is not in them.
+ */
+export async function measureRound(
+  service: ServiceProcess,
+  options: RoundOptions,
+): Promise<{ figures: RoundFigures; result: LoadResult }> {
+  const common = {
+    url: service.url,
+    mix: options.mix,
+    rate: options.rate,
+    connections: options.connections,
+    timeoutMs: 5000,
+  };
+  if (options.warmupMs > 0)
+    await load({ ...common, durationMs: options.warmupMs, seed: options.seed + 1000 });
+  const before = await scrape(service.url, [QUERIES]);
+  const cpuBefore = cpuSeconds(service.pid);
+  const result = await load({ ...common, durationMs: options.durationMs, seed: options.seed });
+  const cpuAfter = cpuSeconds(service.pid);
+  const after = await scrape(service.url, [QUERIES, LOOP_P99]);
+  const requests = result.completed;
+  let ok = 0;
+  let refused = 0;
+  for (const [code, count] of Object.entries(result.statuses)) {
+    if (code.startsWith('2')) ok += count;
+    else if (options.refusals.includes(Number(code))) refused += count;
+  }
+  const failures = result.errors.connect + result.errors.timeout + result.errors.reset;
+  const seconds = result.durationMs / 1000;
+  const perRequest = (x: number) => (requests > 0 ? x / requests : NaN);
+  return {
+    result,
+    figures: {
+      requests,
+      rps: result.requestsPerSecond,
+      goodput: ok / seconds,
+      errorShare: (requests - ok - refused + failures) / Math.max(1, requests + failures),
+      refusedShare: refused / Math.max(1, requests + failures),
+      p50Ms: (result.latency.percentiles['50'] ?? NaN) / 1000,
+      p99Ms: (result.latency.percentiles['99'] ?? NaN) / 1000,
+      cpuPerRequestMs: perRequest((cpuAfter - cpuBefore) * 1000),
+      queriesPerRequest: perRequest((after[QUERIES] ?? NaN) - (before[QUERIES] ?? NaN)),
+      bytesPerResponse: perRequest(result.bytesRead),
+      eventLoopP99Ms: (after[LOOP_P99] ?? NaN) * 1000,
+      rssMb: residentMb(service.pid),
+    },
+  };
+}

@@ -1,0 +1,59 @@
+/** The experiments' tables in Markdown: what the runner prints and docs/experiments.md shows. */
+import type { ExperimentOutcome } from './outcome.js';
+
+const fixed = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
+
+const METRIC_LABEL: Record<string, string> = {
+  cpuPerRequestMs: 'CPU/request',
+  p50Ms: 'p50',
+  p99Ms: 'p99',
+  queriesPerRequest: 'queries/request',
+  bytesPerResponse: 'bytes/response',
+  goodput: 'goodput',
+  eventLoopP99Ms: 'event-loop p99',
+};
+
+export function metricLabel(metric: string): string {
+  return METRIC_LABEL[metric] ?? metric;
+}
+
+export function experimentMarkdown(o: ExperimentOutcome): string {
+  const lines: string[] = [];
+  lines.push(`### ${o.name}: ${o.technique}`, '');
+  lines.push(o.description, '');
+  lines.push(
+    `Data set: ${o.dataset.users.toLocaleString('en')} users, ${o.dataset.payments.toLocaleString('en')} payments. ` +
+      `Common rate ${o.commonRate} req/s (${o.rateBasis}), open model, up to ${o.connections} connections, ` +
+      `${o.variants[0]?.rounds.length ?? 0} interleaved rounds of ${o.roundMs / 1000} s; medians.`,
+    '',
+  );
+  lines.push(
+    '| variant | knee (p99<100ms) | p50 | p99 | CPU/request | queries/request | bytes/response | goodput | refused | event-loop p99 | RSS | ratio |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const v of o.variants) {
+    const m = v.medians;
+    const ratio = o.ratios.find((r) => r.variant === v.name);
+    const knee =
+      v.knee === null ? 'not searched' : v.knee.rate === null ? 'none' : `${v.knee.rate} req/s`;
+    const ratioText =
+      ratio === undefined
+        ? 'naive'
+        : `**${fixed(ratio.interval.ratio, 2)}x** ${metricLabel(ratio.metric)}` +
+          (Number.isFinite(ratio.interval.low)
+            ? ` (${fixed(ratio.interval.low, 2)}-${fixed(ratio.interval.high, 2)})`
+            : '') +
+          (ratio.kneeRatio === null ? '' : `; knee ${fixed(ratio.kneeRatio, 2)}x`);
+    lines.push(
+      `| ${v.name} | ${knee} | ${fixed(m.p50Ms, 2)} ms | ${fixed(m.p99Ms, 1)} ms | ${fixed(m.cpuPerRequestMs, 3)} ms | ${fixed(m.queriesPerRequest, 2)} | ${fixed(m.bytesPerResponse, 0)} | ${fixed(m.goodput, 0)}/s | ${fixed(m.refusedShare * 100, 1)}% | ${fixed(m.eventLoopP99Ms, 1)} ms | ${fixed(m.rssMb, 0)} MB | ${ratioText} |`,
+    );
+  }
+  lines.push('');
+  lines.push(o.reports);
+  if (o.warnings.length > 0) {
+    lines.push('', 'Warnings:', ...o.warnings.slice(0, 8).map((w) => `- ${w}`));
+    if (o.warnings.length > 8) lines.push(`- and ${o.warnings.length - 8} more`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}

@@ -1,0 +1,184 @@
+/**
+ * Runs one experiment: a service process per variant, the knee of each (unless skipped), then
+ * rounds at the common rate, interleaved (naive, optimized, ... then the reverse order, so
+ * neither always runs first), and the ratios of each variant over the naive one.
+ */
+import type { RequestMix } from 'hotpath/load';
+import type { Experiment, Variant } from '../experiment.js';
+import type { SeededDatabase } from './infra.js';
+import { findKnee, measureRound } from './measure.js';
+import {
+  medianFigures,
+  summarizeSteps,
+  type ExperimentOutcome,
+  type RatioOutcome,
+  type VariantOutcome,
+} from './outcome.js';
+import { startService, type ServiceProcess } from './service-process.js';
+import { bootstrapRatio } from './stats.js';
+
+export interface RunSettings {
+  rounds: number;
+  roundMs: number;
+  warmupMs: number;
+  /** Search each variant's knee (else the experiment's fallback rate is the common rate). */
+  isKneeSearched: boolean;
+  kneeStepMs: number;
+  /** Only the first `variantLimit` variants (--smoke: 2). */
+  variantLimit: number;
+  redisUrl: string;
+  log: (line: string) => void;
+}
+
+/**
+ * Settings every variant starts from: protection off (a shed or refused request would pass for
+ * a fast one), unless the experiment is about it and says otherwise in its variants.
+ */
+export const BASE_ENV: Readonly<Record<string, string>> = {
+  SHEDDING: 'off',
+  RATE_LIMIT_PER_SECOND: '0',
+};
+
+function serviceEnv(variant: Variant, db: SeededDatabase, redisUrl: string, dataDir?: string) {
+  if (variant.isEmbedded === true) {
+    return { ...BASE_ENV, DATA_DIR: dataDir!, ...variant.env };
+  }
+  return { ...BASE_ENV, DATABASE_URL: db.url, REDIS_URL: redisUrl, ...variant.env };
+}
+
+export async function runExperiment(
+  experiment: Experiment,
+  db: SeededDatabase,
+  settings: RunSettings,
+): Promise<ExperimentOutcome> {
+  const log = settings.log;
+  const variants = experiment.variants.slice(0, settings.variantLimit);
+  const connections = experiment.connections ?? 100;
+  const warnings: string[] = [];
+  const services: ServiceProcess[] = [];
+  try {
+    for (const variant of variants) {
+      const dataDir = variant.isEmbedded === true ? await db.embeddedDir() : undefined;
+      services.push(await startService(serviceEnv(variant, db, settings.redisUrl, dataDir)));
+    }
+    const mixes: RequestMix[] = [];
+    for (const variant of variants) {
+      mixes.push(await experiment.mix({ query: db.query, dataset: db.dataset, variant }));
+    }
+
+    const knees: (VariantOutcome['knee'] | null)[] = [];
+    for (const [i, variant] of variants.entries()) {
+      if (!settings.isKneeSearched) {
+        knees.push(null);
+        continue;
+      }
+      const found = await findKnee(services[i]!, {
+        mix: mixes[i]!,
+        connections,
+        stepMs: settings.kneeStepMs,
+        startRate: 100,
+        maxSteps: 12,
+      });
+      const knee = {
+        rate: found.rate,
+        isGeneratorBound: found.isGeneratorBound,
+        steps: summarizeSteps(found.steps),
+      };
+      knees.push(knee);
+      log(
+        `  knee ${variant.name}: ${knee.rate ?? 'none'} req/s (p99<100ms; ${found.steps.length} steps${found.isGeneratorBound ? ', generator-bound' : ''})`,
+      );
+      if (found.isGeneratorBound)
+        warnings.push(`${variant.name}: the knee search stopped at the load generator's limit`);
+    }
+
+    const kneeRates = knees.map((k) => k?.rate ?? null);
+    let commonRate = experiment.fallbackRate;
+    let rateBasis = `fixed ${experiment.fallbackRate} req/s (no knee searched)`;
+    const rate = experiment.rate;
+    if (typeof rate === 'number') {
+      commonRate = rate;
+      rateBasis = `fixed ${rate} req/s`;
+    } else if (settings.isKneeSearched && 'share' in rate) {
+      const found = kneeRates.filter((k): k is number => k !== null);
+      if (found.length > 0) {
+        commonRate = Math.max(10, Math.round(Math.min(...found) * rate.share));
+        rateBasis = `${rate.share * 100}% of the lowest knee`;
+      }
+    } else if (settings.isKneeSearched && 'overload' in rate && kneeRates[0] != null) {
+      commonRate = Math.round(kneeRates[0] * rate.overload);
+      rateBasis = `${rate.overload}x the knee of ${variants[0]!.name}`;
+    }
+    log(`  common rate ${commonRate} req/s (${rateBasis})`);
+
+    const outcomes: VariantOutcome[] = variants.map((variant, i) => ({
+      name: variant.name,
+      env: variant.env,
+      isEmbedded: variant.isEmbedded === true,
+      knee: knees[i] ?? null,
+      rounds: [],
+      medians: {} as VariantOutcome['medians'],
+      results: [],
+    }));
+    for (let round = 0; round < settings.rounds; round++) {
+      const order = variants.map((_, i) => i);
+      if (round % 2 === 1) order.reverse();
+      for (const i of order) {
+        const { figures, result } = await measureRound(services[i]!, {
+          mix: mixes[i]!,
+          rate: commonRate,
+          connections,
+          warmupMs: settings.warmupMs,
+          durationMs: settings.roundMs,
+          seed: round,
+          refusals: experiment.refusals ?? [],
+        });
+        outcomes[i]!.rounds.push(figures);
+        outcomes[i]!.results.push(result);
+        log(
+          `  round ${round + 1}/${settings.rounds} ${variants[i]!.name}: ${figures.requests} requests, p99 ${figures.p99Ms.toFixed(1)} ms, CPU ${figures.cpuPerRequestMs.toFixed(3)} ms/request, ${figures.queriesPerRequest.toFixed(2)} queries/request`,
+        );
+        if (figures.errorShare > 0.01) {
+          warnings.push(
+            `${variants[i]!.name}, round ${round + 1}: ${(figures.errorShare * 100).toFixed(1)}% errors (${JSON.stringify(result.statuses)}, failures ${JSON.stringify(result.errors)})`,
+          );
+        }
+        for (const w of result.generator.warnings)
+          warnings.push(`${variants[i]!.name}, round ${round + 1}: ${w}`);
+      }
+    }
+    for (const outcome of outcomes) outcome.medians = medianFigures(outcome.rounds);
+
+    const naive = outcomes[0]!;
+    const gated = experiment.gated ?? variants.slice(1).map((v) => v.name);
+    const ratios: RatioOutcome[] = outcomes.slice(1).map((o) => ({
+      variant: o.name,
+      metric: experiment.primary,
+      direction: experiment.direction,
+      interval: bootstrapRatio(
+        naive.rounds.map((r) => r[experiment.primary]),
+        o.rounds.map((r) => r[experiment.primary]),
+        experiment.direction,
+      ),
+      kneeRatio:
+        naive.knee?.rate != null && o.knee?.rate != null ? o.knee.rate / naive.knee.rate : null,
+      isGated: gated.includes(o.name),
+    }));
+    return {
+      name: experiment.name,
+      technique: experiment.technique,
+      description: experiment.description,
+      reports: experiment.reports,
+      dataset: { ...db.dataset },
+      commonRate,
+      rateBasis,
+      connections,
+      roundMs: settings.roundMs,
+      variants: outcomes,
+      ratios,
+      warnings: [...new Set(warnings)],
+    };
+  } finally {
+    for (const service of services) await service.stop();
+  }
+}
