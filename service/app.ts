@@ -71,6 +71,7 @@ export async function buildApp(
       Pick<
         ServiceConfig,
         | 'nPlusOne'
+        | 'nPlusOneDetector'
         | 'pagination'
         | 'slowQueryMs'
         | 'cache'
@@ -120,6 +121,7 @@ export async function buildApp(
   const insights = instrumentServiceDatabase(deps.db, {
     slowQueryMs: config.slowQueryMs ?? 200,
     log: (entry, message) => app.log.warn(entry, message),
+    nPlusOneDetector: config.nPlusOneDetector ?? 'on',
   });
   const cache =
     (config.cache ?? 'on') === 'on'

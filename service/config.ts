@@ -53,6 +53,11 @@ export interface ServiceConfig {
   reconcileConcurrency: number;
   /** `batched` (one LATERAL query) or `naive` (N+1) for GET /api/users/latest-payments. */
   nPlusOne: 'batched' | 'naive';
+  /**
+   * `on`: each request runs in an N+1 detection scope (hotpath/db, AsyncLocalStorage: on Node 20
+   * its promise hooks cost every request a few microseconds); `off`: no scope, no detection.
+   */
+  nPlusOneDetector: 'on' | 'off';
   /** `keyset` (index seek after the last id) or `offset` (OFFSET n, the naive shape) for a user's payment pages. */
   pagination: 'keyset' | 'offset';
   /** `pool`: receipts are signed on a worker thread (hotpath/concurrency); `inline`: on the event loop. */
@@ -204,6 +209,11 @@ export const configSpec: readonly Spec[] = [
     help: 'latest-payments route: batched (one query) or naive (one per user)',
   },
   {
+    env: 'N_PLUS_ONE_DETECTOR',
+    default: 'auto',
+    help: 'per-request N+1 query detection: on, off, or auto (on unless NODE_ENV=production)',
+  },
+  {
     env: 'PAGINATION',
     default: 'keyset',
     help: "a user's payment pages: keyset (seek after the last id) or offset (OFFSET n, for side-by-side runs)",
@@ -258,6 +268,13 @@ function oneOf<T extends string>(name: string, raw: string, values: readonly T[]
   if (!(values as readonly string[]).includes(raw))
     throw new ConfigError(name, `expected ${values.join(' or ')}, got "${raw}"`);
   return raw as T;
+}
+
+/** `auto` is on in development and tests, off in production (NODE_ENV=production). */
+function nPlusOneDetector(raw: string, nodeEnv: string | undefined): 'on' | 'off' {
+  const value = oneOf('N_PLUS_ONE_DETECTOR', raw, ['on', 'off', 'auto'] as const);
+  if (value !== 'auto') return value;
+  return nodeEnv === 'production' ? 'off' : 'on';
 }
 
 function decimal(name: string, raw: string, min: number, max: number): number {
@@ -397,6 +414,7 @@ export function loadConfig(
     ),
     reconcileConcurrency: integer('RECONCILE_CONCURRENCY', get('RECONCILE_CONCURRENCY'), 1, 1024),
     nPlusOne,
+    nPlusOneDetector: nPlusOneDetector(get('N_PLUS_ONE_DETECTOR'), env.NODE_ENV),
     pagination: oneOf('PAGINATION', get('PAGINATION'), ['keyset', 'offset'] as const),
     receipts,
     receiptKey,

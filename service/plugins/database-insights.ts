@@ -17,6 +17,8 @@ import {
 export interface DatabaseInsights {
   db: InstrumentedDatabase;
   nPlusOne: NPlusOneDetector;
+  /** False when N+1 detection is off: requests then run in no detection scope. */
+  detectsNPlusOne: boolean;
   slowQueries: SlowQueryLog;
   /** N+1 patterns reported so far (once per query shape per request). */
   nPlusOneReports: () => number;
@@ -25,11 +27,18 @@ export interface DatabaseInsights {
 /** Wraps `raw` with stats, the slow-query log and N+1 detection. */
 export function instrumentServiceDatabase(
   raw: Database,
-  options: { slowQueryMs: number; log: (entry: object, message: string) => void },
+  options: {
+    slowQueryMs: number;
+    log: (entry: object, message: string) => void;
+    /** Per-request N+1 detection. @defaultValue 'on' */
+    nPlusOneDetector?: 'on' | 'off';
+  },
 ): DatabaseInsights {
   let reports = 0;
+  const detectsNPlusOne = (options.nPlusOneDetector ?? 'on') === 'on';
   const nPlusOne = new NPlusOneDetector({
     threshold: 5,
+    mode: detectsNPlusOne ? 'warn' : 'off',
     onDetect: (report) => {
       reports++;
       options.log(report, 'N+1 query pattern');
@@ -43,6 +52,7 @@ export function instrumentServiceDatabase(
   return {
     db: instrumentDatabase(raw, { nPlusOne, slowQueries }),
     nPlusOne,
+    detectsNPlusOne,
     slowQueries,
     nPlusOneReports: () => reports,
   };
@@ -57,15 +67,18 @@ export function databasePanels(
   // Each route's handler runs inside the detector's scope. A wrapper set when the route is
   // declared, not an `onRequest` hook: a request hook of any kind costs Fastify a few
   // microseconds per request (docs/metrics.md), the scope alone a fraction of one.
-  app.addHook('onRoute', (route) => {
-    const handler = route.handler;
-    const methods = Array.isArray(route.method) ? route.method : [route.method];
-    const labels = new Map(methods.map((method) => [method, `${method} ${route.url}`]));
-    route.handler = function scoped(this: FastifyInstance, request, reply) {
-      const label = labels.get(request.method) ?? `${request.method} ${route.url}`;
-      return insights.nPlusOne.run(label, () => handler.call(this, request, reply));
-    };
-  });
+  // Off (N_PLUS_ONE_DETECTOR=off, or auto in production): no scope at all. On Node 20 one
+  // AsyncLocalStorage run() turns on promise hooks for the whole process (docs/overhead.md).
+  if (insights.detectsNPlusOne)
+    app.addHook('onRoute', (route) => {
+      const handler = route.handler;
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      const labels = new Map(methods.map((method) => [method, `${method} ${route.url}`]));
+      route.handler = function scoped(this: FastifyInstance, request, reply) {
+        const label = labels.get(request.method) ?? `${request.method} ${route.url}`;
+        return insights.nPlusOne.run(label, () => handler.call(this, request, reply));
+      };
+    });
 
   const { dashboard, registry } = app.observability;
   dashboard.addPanel({

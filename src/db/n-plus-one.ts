@@ -78,6 +78,9 @@ export class NPlusOneDetector {
 
   /** Runs `fn` as one request labelled `route`; queries it issues (even later, async) count together. */
   run<T>(route: string, fn: () => T): T {
+    // Off: no scope, so no AsyncLocalStorage (on Node 20 its first run() turns on promise
+    // hooks for the whole process, a cost every later promise pays).
+    if (this.#mode === 'off') return fn();
     return this.#storage.run({ route, counts: new Map(), reports: [] }, fn);
   }
 
