@@ -1,6 +1,7 @@
 import { AbortedError } from '../errors/index.js';
 import { checkNumber } from '../internal/validate-options.js';
 import { BulkheadFullError } from './errors.js';
+import { enterGate, leaveGate } from './policy.js';
 
 /** Options of {@link Bulkhead}. */
 export interface BulkheadOptions {
@@ -81,6 +82,21 @@ export class Bulkhead {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#queue.push(waiter);
     }).then(() => this.#run(fn, signal));
+  }
+
+  /**
+   * @internal Takes a slot if one is free now, as `execute`'s fast path does; false when the
+   * call would queue or be refused (the caller then goes through `execute`).
+   */
+  [enterGate](): boolean {
+    if (this.#running >= this.#maxConcurrent) return false;
+    this.#running++;
+    return true;
+  }
+
+  /** @internal Gives back a slot taken with {@link enterGate}, as a call's end does. */
+  [leaveGate](): void {
+    this.#release();
   }
 
   #run<T>(fn: (signal?: AbortSignal) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {

@@ -2,6 +2,7 @@ import { channel } from 'node:diagnostics_channel';
 import { monotonicClock, type Clock } from '../internal/clock.js';
 import { checkNumber } from '../internal/validate-options.js';
 import { CircuitOpenError } from './errors.js';
+import { enterGate, leaveGate } from './policy.js';
 
 /** `closed`: calls pass. `open`: calls are refused. `half-open`: a few trial calls pass. */
 export type CircuitState = 'closed' | 'open' | 'half-open';
@@ -39,6 +40,22 @@ export interface CircuitStateChange {
 }
 
 const stateChannel = channel('hotpath:resilience:breaker');
+
+/** What an admitted call carries to its end: the state it started in, its start time. */
+export class CallTicket {
+  readonly state: CircuitState;
+  readonly startedAt: number;
+
+  constructor(state: CircuitState, startedAt: number) {
+    this.state = state;
+    this.startedAt = startedAt;
+  }
+}
+
+// Without slowCallMs a ticket is one of two constants: no allocation per call.
+/** @internal */
+export const CLOSED_UNTIMED = new CallTicket('closed', 0);
+const HALF_OPEN_UNTIMED = new CallTicket('half-open', 0);
 
 /**
  * A circuit breaker over a count-based sliding window (the last `windowSize` calls): it opens
@@ -154,22 +171,8 @@ export class CircuitBreaker {
   execute<T>(fn: () => Promise<T>): Promise<T> {
     // Not async, and the clock is read only when needed: the closed-circuit path is the one
     // every healthy call takes (bench/resilience/policies.bench.ts).
-    let state = this.#state;
-    if (state === 'open') {
-      state = this.state;
-      if (state === 'open') {
-        return Promise.reject(
-          new CircuitOpenError(this.#openMs - (this.#clock.now() - this.#openedAt)),
-        );
-      }
-    }
-    if (state === 'half-open') {
-      if (this.#trialsStarted >= this.#halfOpenCalls)
-        return Promise.reject(new CircuitOpenError(0));
-      this.#trialsStarted++;
-    }
-    const timed = this.#slowMs !== Infinity;
-    const started = timed ? this.#clock.now() : 0;
+    const call = this[enterGate]();
+    if (call instanceof CircuitOpenError) return Promise.reject(call);
     let pending: Promise<T>;
     try {
       pending = fn();
@@ -178,18 +181,42 @@ export class CircuitBreaker {
     }
     return pending.then(
       (value) => {
-        this.#record(false, timed && this.#clock.now() - started >= this.#slowMs, state);
+        this[leaveGate](call, false, undefined);
         return value;
       },
       (error: unknown) => {
-        this.#record(
-          this.#isFailure(error),
-          timed && this.#clock.now() - started >= this.#slowMs,
-          state,
-        );
+        this[leaveGate](call, true, error);
         throw error;
       },
     );
+  }
+
+  /**
+   * @internal Admits a call, or gives the error that refuses it. The admitted call's ticket
+   * (the state it started in and, with `slowCallMs`, its start time) goes to
+   * {@link leaveGate} when it ends.
+   */
+  [enterGate](): CallTicket | CircuitOpenError {
+    let state = this.#state;
+    if (state === 'open') {
+      state = this.state;
+      if (state === 'open')
+        return new CircuitOpenError(this.#openMs - (this.#clock.now() - this.#openedAt));
+    }
+    if (state === 'half-open') {
+      if (this.#trialsStarted >= this.#halfOpenCalls) return new CircuitOpenError(0);
+      this.#trialsStarted++;
+      return this.#slowMs === Infinity
+        ? HALF_OPEN_UNTIMED
+        : new CallTicket(state, this.#clock.now());
+    }
+    return this.#slowMs === Infinity ? CLOSED_UNTIMED : new CallTicket(state, this.#clock.now());
+  }
+
+  /** @internal Records the end of a call admitted by {@link enterGate}: `rejected` with `error`, or not. */
+  [leaveGate](ticket: CallTicket, rejected: boolean, error: unknown): void {
+    const slow = this.#slowMs !== Infinity && this.#clock.now() - ticket.startedAt >= this.#slowMs;
+    this.#record(rejected && this.#isFailure(error), slow, ticket.state);
   }
 
   #record(failed: boolean, slow: boolean, startedIn: CircuitState): void {
@@ -214,7 +241,11 @@ export class CircuitBreaker {
     this.#outcomes[this.#next] = (failed ? 1 : 0) | (slow ? 2 : 0);
     if (failed) this.#failures++;
     if (slow) this.#slow++;
-    this.#next = (this.#next + 1) % this.#windowSize;
+    if (++this.#next === this.#windowSize) this.#next = 0;
+    // A fast success lowers both rates or keeps them: the window is judged only after a
+    // failed or slow call, or when it first holds minimumCalls (the success path every
+    // healthy call takes: bench/resilience/compose.bench.ts).
+    if (!failed && !slow && this.#count !== this.#minimumCalls) return;
     if (
       this.#count >= this.#minimumCalls &&
       (this.failureRate >= this.#failureThreshold || this.slowCallRate >= this.#slowThreshold)

@@ -45,6 +45,33 @@ export interface PolicyLike {
 export const runInContext: unique symbol = Symbol('hotpath.resilience.runInContext');
 
 /**
+ * The synchronous halves of a {@link Bulkhead}'s and a {@link CircuitBreaker}'s `execute`
+ * (admit a call; record its end), which {@link wrap} runs itself around the layers below in
+ * one async frame instead of a promise reaction and a closure per policy. Not exported from
+ * the module.
+ */
+export const enterGate: unique symbol = Symbol('hotpath.resilience.enterGate');
+export const leaveGate: unique symbol = Symbol('hotpath.resilience.leaveGate');
+
+/**
+ * What the gate of a {@link wrap} (a fused bulkhead and breaker) does when a call it admitted
+ * ends, run by the Timeout inside it when the three are fused: records the outcome and gives
+ * the slot back. It may throw (a breaker's state listener), and the call then rejects with that.
+ */
+export interface CallEnd {
+  end(ticket: unknown, rejected: boolean, error: unknown): void;
+}
+
+/** What a Retry right around a Timeout does with a failed first attempt: the retries. */
+export interface Recovery {
+  recover<T>(
+    fn: (context: CallContext) => Promise<T>,
+    parent: CallContext,
+    error: unknown,
+  ): Promise<T>;
+}
+
+/**
  * Runs `fn` in `context` through the layers below a policy in a {@link wrap}. Built once per
  * layer, so a layer passes the call on without allocating a closure per call.
  */

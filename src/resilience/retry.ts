@@ -12,15 +12,19 @@ import {
   runInContext,
   StoppableContext,
   type CallContext,
+  type CallEnd,
   type ContextualPolicy,
+  type Recovery,
   type PolicyContext,
   type Runner,
 } from './policy.js';
 import { RetryBudget } from './retry-budget.js';
 import { runRecovering, type Timeout } from './timeout.js';
 
-/** The method of {@link Retry} that fuses it with the Timeout below it (not exported). */
+/** The methods of {@link Retry} that fuse it with the Timeout below it (not exported). */
 export const runWithTimeout: unique symbol = Symbol('hotpath.resilience.runWithTimeout');
+export const recoveryFor: unique symbol = Symbol('hotpath.resilience.recoveryFor');
+export const fusesGate: unique symbol = Symbol('hotpath.resilience.fusesGate');
 
 /** Options of {@link Retry} and {@link retry}. */
 export interface RetryOptions {
@@ -364,10 +368,24 @@ export class Retry implements ContextualPolicy {
   }
 
   /**
+   * @internal The retries of a call whose first attempt ran through the Timeout right below
+   * this retry in a wrap (`timeoutRunner` runs that timeout and what is below it), made once
+   * per wrap: a failed first attempt hands its error to it.
+   */
+  [recoveryFor](timeoutRunner: Runner): Recovery {
+    const core = this.#core;
+    return {
+      recover: (fn, parent, error) => core.retryAfter(fn, parent, timeoutRunner, error),
+    };
+  }
+
+  /**
    * @internal Runs the call through `timeout`, the layer right below this retry in a wrap
-   * (`timeoutRunner` runs it, `below` runs what is below it): the timeout's failure handler
-   * starts the retries, so the first attempt's success path has one promise reaction for
-   * both policies instead of one each (bench/resilience/compose.bench.ts).
+   * (`timeoutRunner` runs it, `below` runs what is below it, `recovery` is
+   * {@link recoveryFor}'s): the timeout's failure handler starts the retries, so the first
+   * attempt's success path has one promise reaction for both policies instead of one each,
+   * and `gate` (a wrap's bulkhead and breaker around) hears of the end from the timeout too
+   * (bench/resilience/compose.bench.ts). With a deadline, no fusion: `gate` must be undefined.
    */
   [runWithTimeout]<T>(
     timeout: Timeout,
@@ -375,6 +393,9 @@ export class Retry implements ContextualPolicy {
     parent: CallContext,
     below: Runner | undefined,
     timeoutRunner: Runner,
+    recovery: Recovery,
+    gate?: CallEnd,
+    ticket?: unknown,
   ): Promise<T> {
     const core = this.#core;
     if (core.deadlines !== undefined) return this[runInContext](fn, parent, timeoutRunner);
@@ -382,9 +403,12 @@ export class Retry implements ContextualPolicy {
     core.calls++;
     core.budget?.recordCall();
     const context = parent.attempt === 0 ? parent : new AttemptContext(parent, 0);
-    return timeout[runRecovering](fn, context, below, (error: unknown) =>
-      core.retryAfter(fn, parent, timeoutRunner, error),
-    );
+    return timeout[runRecovering](fn, context, below, recovery, parent, gate, ticket);
+  }
+
+  /** @internal Whether {@link runWithTimeout} fuses (no deadline): a gate may go through it. */
+  get [fusesGate](): boolean {
+    return this.#core.deadlines === undefined;
   }
 
   /** @internal */

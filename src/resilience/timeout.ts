@@ -12,7 +12,9 @@ import {
   runInContext,
   StoppableContext,
   type CallContext,
+  type CallEnd,
   type ContextualPolicy,
+  type Recovery,
   type PolicyContext,
   type Runner,
 } from './policy.js';
@@ -111,8 +113,6 @@ class TimeoutCall<T> extends StoppableContext {
   readonly #core: TimeoutCore;
   resolve: (value: T | PromiseLike<T>) => void = noop;
   reject: (error: unknown) => void = noop;
-  /** What a Retry fused with this timeout does with a failure instead of rejecting. */
-  recover: ((error: unknown) => Promise<T>) | undefined = undefined;
 
   constructor(core: TimeoutCore, parent: CallContext) {
     super(parent, parent.attempt);
@@ -128,10 +128,10 @@ class TimeoutCall<T> extends StoppableContext {
     this.listenToCaller();
     void proceed(fn, this, next).then(
       (value) => {
-        if (this.#finish()) this.#resolveWith(value);
+        if (this.#finish()) this.end(false, value);
       },
       (error: unknown) => {
-        if (this.#finish()) this.#fail(error);
+        if (this.#finish()) this.fail(error);
       },
     );
     return promise;
@@ -150,40 +150,36 @@ class TimeoutCall<T> extends StoppableContext {
       };
       timeoutChannel.publish(event);
     }
-    this.#fail(error);
+    this.fail(error);
   }
 
   protected onAbort(reason: unknown): void {
     if (!this.#finish()) return;
     const error = new AbortedError(undefined, { cause: reason });
     this.stop(error);
-    this.#rejectWith(error);
+    // The caller gave up: no retry, whatever is fused around.
+    this.end(true, error);
   }
 
-  #fail(error: unknown): void {
-    const recover = this.recover;
-    if (recover === undefined) this.#rejectWith(error);
-    else this.#resolveWith(recover(error));
+  /** fn failed or the time ran out. */
+  protected fail(error: unknown): void {
+    this.end(true, error);
   }
 
-  // A settled call may wait in the queue until the head gets past it: it lets go of its
-  // promise's resolvers (and so of the value) as it settles.
-  #resolveWith(value: T | PromiseLike<T>): void {
+  /** Settles the call with `outcome`: the value, or the error when `rejected`. */
+  protected end(rejected: boolean, outcome: unknown): void {
     const resolve = this.resolve;
-    this.#forget();
-    resolve(value);
-  }
-
-  #rejectWith(error: unknown): void {
     const reject = this.reject;
-    this.#forget();
-    reject(error);
+    // A settled call may wait in the queue until the head gets past it: it lets go of its
+    // promise's resolvers (and so of the value) as it settles.
+    this.forget();
+    if (rejected) reject(outcome);
+    else resolve(outcome as T);
   }
 
-  #forget(): void {
+  protected forget(): void {
     this.resolve = noop;
     this.reject = noop;
-    this.recover = undefined;
   }
 
   /** Ends the call unless it ended already; true when this call ended it. */
@@ -192,6 +188,81 @@ class TimeoutCall<T> extends StoppableContext {
     this.#core.queue.settle(this);
     this.release();
     return true;
+  }
+}
+
+/**
+ * A call under a Timeout fused with the Retry right around it (its failures go to the retry's
+ * `recovery`, whose promise the call then follows) and maybe with a wrap's gate around that
+ * (told of the call's end before the caller is).
+ */
+class RecoveringCall<T> extends TimeoutCall<T> {
+  recovery: Recovery | undefined;
+  fn: ((context: CallContext) => Promise<T>) | undefined;
+  retryParent: CallContext | undefined;
+  gate: CallEnd | undefined;
+  ticket: unknown;
+
+  constructor(
+    core: TimeoutCore,
+    context: CallContext,
+    fn: (context: CallContext) => Promise<T>,
+    recovery: Recovery,
+    retryParent: CallContext,
+    gate: CallEnd | undefined,
+    ticket: unknown,
+  ) {
+    super(core, context);
+    this.recovery = recovery;
+    this.fn = fn;
+    this.retryParent = retryParent;
+    this.gate = gate;
+    this.ticket = ticket;
+  }
+
+  protected override fail(error: unknown): void {
+    const recovery = this.recovery!;
+    let recovered = recovery.recover(this.fn!, this.retryParent!, error);
+    const gate = this.gate;
+    if (gate !== undefined) {
+      const ticket = this.ticket;
+      recovered = recovered.then(
+        (value) => {
+          gate.end(ticket, false, undefined);
+          return value;
+        },
+        (final: unknown) => {
+          gate.end(ticket, true, final);
+          throw final;
+        },
+      );
+    }
+    const resolve = this.resolve;
+    this.forget();
+    resolve(recovered);
+  }
+
+  protected override end(rejected: boolean, outcome: unknown): void {
+    const gate = this.gate;
+    if (gate !== undefined) {
+      try {
+        gate.end(this.ticket, rejected, rejected ? outcome : undefined);
+      } catch (error) {
+        // A breaker's state listener threw: the call rejects with it, as nested it would.
+        super.end(true, error);
+        return;
+      }
+    }
+    super.end(rejected, outcome);
+  }
+
+  protected override forget(): void {
+    super.forget();
+    this.recovery = undefined;
+    this.fn = undefined;
+    this.retryParent = undefined;
+    this.gate = undefined;
+    this.ticket = undefined;
   }
 }
 
@@ -251,20 +322,26 @@ export class Timeout implements ContextualPolicy {
 
   /**
    * @internal Like {@link runInContext}, but a failure (fn's error or the timeout) goes to
-   * `recover`, whose promise the call then follows: a Retry right around this timeout thus
-   * needs no promise reaction of its own on the success path.
+   * `recovery` (a Retry right around this timeout), whose promise the call then follows, and
+   * the call's end goes to `gate` (a wrap's bulkhead and breaker around the retry) before
+   * the caller sees it: the first attempt's success path then has one promise and one
+   * reaction for all four policies (bench/resilience/compose.bench.ts).
    */
   [runRecovering]<T>(
     fn: (context: CallContext) => Promise<T>,
-    parent: CallContext,
+    context: CallContext,
     next: Runner | undefined,
-    recover: (error: unknown) => Promise<T>,
+    recovery: Recovery,
+    retryParent: CallContext,
+    gate: CallEnd | undefined,
+    ticket: unknown,
   ): Promise<T> {
-    if (parent.stopped) return Promise.reject(abortedError(parent.caller));
     this.#core.calls++;
-    const call = new TimeoutCall<T>(this.#core, parent);
-    call.recover = recover;
-    return call.start(fn, next);
+    const core = this.#core;
+    return new RecoveringCall(core, context, fn, recovery, retryParent, gate, ticket).start(
+      fn,
+      next,
+    );
   }
 }
 

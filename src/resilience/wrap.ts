@@ -13,8 +13,9 @@ import {
   type PolicyLike,
   type Runner,
 } from './policy.js';
-import { Retry, runWithTimeout } from './retry.js';
+import { fusesGate, recoveryFor, Retry, runWithTimeout } from './retry.js';
 import { Timeout } from './timeout.js';
+import { gateRunner, isPlainBreaker, isPlainBulkhead, type FusedRetry } from './wrap-gate.js';
 
 /** Links `policy` on top of `inner` (the layers below it; none for the innermost). */
 function link(policy: PolicyLike, inner: Runner | undefined): Runner {
@@ -43,17 +44,32 @@ class Wrapped implements ContextualPolicy {
           'expected an object with execute(fn, signal?)',
         );
     }
-    // runners[i] runs the layers from i down; undefined past the innermost.
+    // runners[i] runs the layers from i down; undefined past the innermost. fused[i] is set
+    // when layers i and i + 1 are a Retry (no deadline) and a Timeout run as one.
     const runners: (Runner | undefined)[] = [];
+    const fused: (FusedRetry | undefined)[] = [];
     for (let i = policies.length - 1; i >= 0; i--) {
       const policy = policies[i]!;
       const below = policies[i + 1];
-      if (policy instanceof Retry && below instanceof Timeout) {
+      if (isPlainBulkhead(policy) && isPlainBreaker(below)) {
+        // bulkhead -> breaker, the recommended outer pair: admitted and recorded together.
+        const nested = link(policy, link(below, runners[i + 2]));
+        runners[i] = gateRunner(policy, below, runners[i + 2], nested, fused[i + 2]);
+      } else if (isPlainBulkhead(policy)) {
+        const nested = link(policy, runners[i + 1]);
+        runners[i] = gateRunner(policy, undefined, runners[i + 1], nested, fused[i + 1]);
+      } else if (isPlainBreaker(policy)) {
+        const nested = link(policy, runners[i + 1]);
+        runners[i] = gateRunner(undefined, policy, runners[i + 1], nested, fused[i + 1]);
+      } else if (policy instanceof Retry && below instanceof Timeout) {
         // The recommended retry -> timeout pair runs on one promise reaction.
         const timeoutRunner = runners[i + 1]!;
         const belowTimeout = runners[i + 2];
+        const recovery = policy[recoveryFor](timeoutRunner);
         runners[i] = (fn, context) =>
-          policy[runWithTimeout](below, fn, context, belowTimeout, timeoutRunner);
+          policy[runWithTimeout](below, fn, context, belowTimeout, timeoutRunner, recovery);
+        if (policy[fusesGate])
+          fused[i] = { retry: policy, timeout: below, belowTimeout, timeoutRunner, recovery };
       } else {
         runners[i] = link(policy, runners[i + 1]);
       }
