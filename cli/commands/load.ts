@@ -13,22 +13,26 @@ import {
   compareResults,
   findMaxRate,
   formatComparison,
-  formatProgress,
   formatResult,
   load,
   type LoadOptions,
+  type LoadProgress,
   type LoadResult,
   mergeResults,
   parseDuration,
   parseThreshold,
   readMixFile,
+  LoadMergeError,
+  ProgressLine,
   renderHtmlReport,
+  requestName,
   type Stage,
   type Threshold,
+  unknownThresholdNames,
 } from 'hotpath/load';
 
 const HELP = `usage: hotpath load <url> [options]
-       hotpath load merge <a.json> <b.json> ... [--json FILE] [--html FILE] [--threshold EXPR]
+       hotpath load merge <a.json> <b.json> ... [-o|--json FILE] [--html FILE] [--threshold EXPR]
 
 Closed model (default): -c connections each send the next request when the last completes.
 Open model (--rate or --stages): requests arrive at a fixed rate; latency counts from each
@@ -51,10 +55,23 @@ request's intended send time, so a stalled server cannot hide (coordinated omiss
       --html FILE        write a self-contained HTML report with plots
       --compare FILE     compare with an earlier --json result (deltas, noise)
       --threshold EXPR   fail (exit 1) unless it holds, e.g. 'p99<250ms', 'errors<1%',
-                         'rps>=1000' (repeatable; latency from the intended send)
+                         'rps>=1000', 'checks_failed<1%' (repeatable; latency from the
+                         intended send); '{name=NAME}' after the metric reads one request
+                         name of the mix: 'p99{name=create}<250ms', 'errors{name=create}<1%'
       --find-max EXPR    search the highest rate meeting EXPR (e.g. 'p99<50ms'); steps of -d
       --insecure         do not verify the server's TLS certificate
       --seed N           seed the mix's random placeholders (reproducible runs)
+      --start-at TIME    wait until this wall-clock time, then start (ISO 8601 such as
+                         2026-12-03T07:00:00Z, or Unix seconds): several machines start together
+  -q, --quiet            no live progress line (it is shown only when stderr is a terminal)
+
+Request mix entries take an optional "name" (default "METHOD path"; the table, JSON, HTML
+report and thresholds break down by it) and "check": {"status": [200, 201], "json":
+{"$.status": "authorized"}}; failed checks are counted apart from transport errors.
+
+merge: combines the --json results of runs made side by side (several machines or processes)
+into one; percentiles are exact (histograms merged, overall and per name). Results whose
+histogram layouts or latency time bases differ are refused (HP_ERR_LOAD_MERGE_MISMATCH, exit 2).
 
 Exit: 0 ok, 1 threshold breached, 2 bad arguments, 130 interrupted (results so far printed).`;
 
@@ -70,6 +87,7 @@ interface Parsed {
   thresholds: Threshold[];
   findMax: Threshold[];
   isHelp: boolean;
+  isQuiet: boolean;
 }
 
 function positiveInt(flag: string, v: string): number {
@@ -120,7 +138,8 @@ function threshold(v: string): Threshold {
   }
 }
 
-function parseArgs(argv: string[]): Parsed {
+/** `isMerge`: options of `merge`, whose request names come from the files, not a mix. */
+function parseArgs(argv: string[], isMerge = false): Parsed {
   const p: Parsed = {
     url: null,
     options: {},
@@ -130,6 +149,7 @@ function parseArgs(argv: string[]): Parsed {
     thresholds: [],
     findMax: [],
     isHelp: false,
+    isQuiet: false,
   };
   const o = p.options;
   const headers: Record<string, string> = {};
@@ -239,6 +259,13 @@ function parseArgs(argv: string[]): Parsed {
       case '--find-max':
         p.findMax.push(threshold(value()));
         break;
+      case '-q':
+      case '--quiet':
+        p.isQuiet = true;
+        break;
+      case '--start-at':
+        o.startAt = startAt(value());
+        break;
       case '--insecure':
         o.rejectUnauthorized = false;
         break;
@@ -274,7 +301,28 @@ function parseArgs(argv: string[]): Parsed {
   }
   if (p.findMax.length > 0 && o.stages !== undefined)
     throw new UsageError('--find-max and --stages do not mix');
+  const names = (
+    o.mix?.requests ?? [{ method: o.method ?? 'GET', path: url.pathname + url.search }]
+  ).map((e) => requestName(e));
+  const unknown = isMerge ? [] : unknownThresholdNames([...p.thresholds, ...p.findMax], names);
+  if (unknown.length > 0)
+    throw new UsageError(
+      `--threshold: no request named ${unknown.map((n) => JSON.stringify(n)).join(', ')} (names: ${[...new Set(names)].map((n) => JSON.stringify(n)).join(', ')})`,
+    );
   return p;
+}
+
+/** `--start-at`: an ISO 8601 time (with its zone) or Unix seconds, as epoch milliseconds. */
+function startAt(v: string): number {
+  const at = /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : Date.parse(v);
+  if (!Number.isFinite(at))
+    throw new UsageError(
+      `--start-at expects an ISO 8601 time such as 2026-12-03T07:00:00Z or Unix seconds, got ${JSON.stringify(v)}`,
+    );
+  // More than a second late: the machines it should line up with have already started.
+  if (at < Date.now() - 1000)
+    throw new UsageError(`--start-at ${v} is in the past (${new Date(at).toISOString()})`);
+  return at;
 }
 
 function readMix(file: string): NonNullable<LoadOptions['mix']> {
@@ -324,19 +372,22 @@ async function runMerge(argv: string[]): Promise<number> {
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--json' || a === '--html' || a === '--threshold' || a === '--compare')
+    if (a === '-o' || a === '--output') rest.push('--json', argv[++i] ?? '');
+    else if (a === '--json' || a === '--html' || a === '--threshold' || a === '--compare')
       rest.push(a, argv[++i] ?? '');
     else if (a.startsWith('-')) throw new UsageError(`merge: unknown option ${a}`);
     else files.push(a);
   }
   if (files.length < 1)
     throw new UsageError('merge needs result files: hotpath load merge a.json b.json');
-  const parsed = parseArgs([...rest, 'http://merge.invalid/']);
+  const parsed = parseArgs([...rest, 'http://merge.invalid/'], true);
   let merged: LoadResult;
   try {
     merged = mergeResults(files.map((f) => readResult(f, 'merge')));
   } catch (error) {
     if (error instanceof UsageError) throw error;
+    if (error instanceof LoadMergeError)
+      throw new UsageError(`merge: ${error.code}: ${error.message}`);
     throw new UsageError(
       `merge: ${(error as Error).message.replace(/^invalid option "[^"]*": /, '')}`,
     );
@@ -360,11 +411,9 @@ export async function run(argv: string[]): Promise<number> {
       controller.abort();
     };
     process.on('SIGINT', onSigint);
-    const isTty = process.stderr.isTTY === true;
-    const onProgress = isTty
-      ? (pr: Parameters<typeof formatProgress>[0]) =>
-          process.stderr.write(`\r\x1b[2K${formatProgress(pr)}`)
-      : undefined;
+    // On a terminal only, and on stderr only: stdout may carry the JSON result.
+    const line = new ProgressLine(process.stderr, { isQuiet: p.isQuiet });
+    const onProgress = line.isEnabled ? (pr: LoadProgress) => line.update(pr) : undefined;
     const options: LoadOptions = { ...p.options, url: p.url! };
     try {
       let result: LoadResult;
@@ -374,7 +423,7 @@ export async function run(argv: string[]): Promise<number> {
           p.findMax,
           {
             onStep: (s) => {
-              if (isTty) process.stderr.write('\r\x1b[2K');
+              line.clear();
               process.stderr.write(
                 `find-max: ${s.rate} req/s ${s.isPassed ? 'holds' : `fails (${s.reasons.join('; ')})`}\n`,
               );
@@ -382,7 +431,7 @@ export async function run(argv: string[]): Promise<number> {
           },
           { signal: controller.signal, ...(onProgress ? { onProgress } : {}) },
         );
-        if (isTty) process.stderr.write('\r\x1b[2K');
+        line.clear();
         const last = found.steps.at(-1);
         if (found.result === null || last === undefined) {
           process.stderr.write(
@@ -399,7 +448,7 @@ export async function run(argv: string[]): Promise<number> {
           signal: controller.signal,
           ...(onProgress ? { onProgress } : {}),
         });
-        if (isTty) process.stderr.write('\r\x1b[2K');
+        line.clear();
       }
       const code = report(result, p);
       return result.isInterrupted ? 130 : code;

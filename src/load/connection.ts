@@ -36,6 +36,7 @@ export interface ConnectionOwner {
     bytes: number,
     request: Buffer,
     body: Buffer | null,
+    entry: number,
   ): void;
   onFailure(
     conn: Connection,
@@ -43,6 +44,7 @@ export interface ConnectionOwner {
     intended: number,
     sent: number,
     request: Buffer,
+    entry: number,
   ): void;
   /** The connection closed; it takes no more requests. */
   onClose(conn: Connection): void;
@@ -54,6 +56,10 @@ interface Inflight {
   sent: number;
   isHead: boolean;
   request: Buffer;
+  /** The request-mix entry it came from. */
+  entry: number;
+  /** Whether its response body is needed (a JSON check). */
+  needsBody: boolean;
 }
 
 /** A keep-alive connection; create with {@link Connection.open}. */
@@ -75,11 +81,21 @@ export class Connection {
     this.#parser = new ResponseParser((status, bytes, shouldClose, body) => {
       const req = this.#inflight.shift();
       if (req === undefined) return;
-      this.#owner.onResponse(this, req.intended, req.sent, status, bytes, req.request, body);
+      this.#owner.onResponse(
+        this,
+        req.intended,
+        req.sent,
+        status,
+        bytes,
+        req.request,
+        body,
+        req.entry,
+      );
       if (shouldClose) this.#destroy('reset');
     });
     this.#parser.expectNoBody = () => this.#inflight[0]?.isHead ?? false;
     this.#parser.captureBody = captureBodies;
+    this.#parser.shouldCaptureBody = () => this.#inflight[0]?.needsBody ?? false;
     const onData = (chunk: Buffer) => {
       try {
         this.#parser.execute(chunk);
@@ -150,10 +166,27 @@ export class Connection {
     return this.#inflight[0]?.sent ?? Infinity;
   }
 
-  /** Writes one request. `intended` is when the schedule wanted it sent. */
-  send(request: Buffer, intended: number, now: number, isHead = false): void {
+  /**
+   * Writes one request. `intended` is when the schedule wanted it sent; `entry` is its
+   * request-mix entry, reported back with its outcome; `needsBody` keeps its response body.
+   */
+  send(
+    request: Buffer,
+    intended: number,
+    now: number,
+    isHead = false,
+    entry = 0,
+    needsBody = false,
+  ): void {
     // Sent ahead of schedule (by at most a timer tick): time it from the actual send.
-    this.#inflight.push({ intended: Math.min(intended, now), sent: now, isHead, request });
+    this.#inflight.push({
+      intended: Math.min(intended, now),
+      sent: now,
+      isHead,
+      request,
+      entry,
+      needsBody,
+    });
     this.bytesWritten += request.length;
     this.#socket.write(request);
   }
@@ -177,7 +210,7 @@ export class Connection {
     const pending = this.#inflight;
     this.#inflight = [];
     for (const req of pending)
-      this.#owner.onFailure(this, this.#failKind, req.intended, req.sent, req.request);
+      this.#owner.onFailure(this, this.#failKind, req.intended, req.sent, req.request, req.entry);
     this.#owner.onClose(this);
   }
 }

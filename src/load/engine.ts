@@ -14,7 +14,8 @@
 import { performance } from 'node:perf_hooks';
 import { Connection, type ConnectionOwner, type FailureKind, type Target } from './connection.js';
 import { type ResolvedOptions, rateAt, Schedule } from './options.js';
-import { createMixSource, seededRandom, type RequestSource } from './request-mix.js';
+import { createMixSource, requestName, seededRandom, type RequestSource } from './request-mix.js';
+import { compileCheck, type CompiledCheck } from './checks.js';
 import type { LoadResult } from './result.js';
 import { coordinatedOmission } from './health.js';
 import { latencyHistogram, type SecondSample, Stats, summarize } from './stats.js';
@@ -54,6 +55,13 @@ export interface LoadResponse {
   body: Buffer;
   /** Why no answer came (`connect`, `timeout`, `reset`); null when answered. */
   failure: FailureKind | null;
+  /** The request's name (its mix entry's `name`, or `METHOD path`); always set by the engine. */
+  name?: string;
+  /**
+   * Latency from the intended send time in whole microseconds, as recorded in the histograms;
+   * 0 when no answer came. Always set by the engine.
+   */
+  latencyUs?: number;
 }
 
 const NO_BODY = Buffer.alloc(0);
@@ -65,6 +73,10 @@ export class Engine implements ConnectionOwner {
   readonly #source: RequestSource;
   readonly #hooks: EngineHooks;
   readonly #stats: Stats;
+  /** Per request-mix entry: its name's slot in the stats, and its compiled check. */
+  readonly #slotOf: number[];
+  readonly #names: string[];
+  readonly #checks: (CompiledCheck | null)[];
   readonly #lag = latencyHistogram();
   readonly #conns = new Set<Connection>();
   readonly #idle: Connection[] = [];
@@ -98,8 +110,21 @@ export class Engine implements ConnectionOwner {
   constructor(options: ResolvedOptions, hooks: EngineHooks = {}) {
     this.#o = options;
     this.#hooks = hooks;
-    this.#stats = new Stats(options.model);
     const u = options.url;
+    const entries = options.mix?.requests ?? [
+      { method: options.method, path: `${u.pathname}${u.search}` },
+    ];
+    const names: string[] = [];
+    this.#slotOf = entries.map((e) => {
+      const name = requestName(e);
+      const i = names.indexOf(name);
+      return i >= 0 ? i : names.push(name) - 1;
+    });
+    this.#checks = entries.map((e, i) =>
+      'check' in e ? compileCheck(e.check, `requests[${i}].check`) : null,
+    );
+    this.#names = names;
+    this.#stats = new Stats(options.model, names);
     const isTls = u.protocol === 'https:';
     const port = u.port === '' ? (isTls ? 443 : 80) : Number(u.port);
     const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
@@ -132,12 +157,31 @@ export class Engine implements ConnectionOwner {
         this.#done();
         return;
       }
+      let startTimer: NodeJS.Timeout | null = null;
       const onAbort = () => {
         this.#isInterrupted = true;
+        if (startTimer !== null) {
+          // Stopped while waiting for the start time: nothing was sent.
+          clearTimeout(startTimer);
+          startTimer = null;
+          this.#done?.();
+          this.#done = null;
+          return;
+        }
         void this.#stop(false);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#start();
+      const startAt = this.#o.startAt;
+      const startWhenDue = () => {
+        // Timers may fire a millisecond early against the wall clock: wait again if so.
+        const waitMs = startAt === null ? 0 : startAt - Date.now();
+        if (waitMs > 0) startTimer = setTimeout(startWhenDue, Math.ceil(waitMs));
+        else {
+          startTimer = null;
+          this.#start();
+        }
+      };
+      startWhenDue();
     });
   }
 
@@ -233,8 +277,10 @@ export class Engine implements ConnectionOwner {
     while (this.#pending.size > 0) {
       const intended = this.#pending.shift();
       if (now - intended > this.#o.timeoutMs) {
-        // Waited longer than the timeout before it could even be sent.
-        if (this.#isMeasuring) this.#stats.recordFailure('timeout');
+        // Waited longer than the timeout before it could even be sent; it is counted under
+        // the name it would have had (drawn as a send would).
+        if (this.#isMeasuring)
+          this.#stats.recordFailure('timeout', this.#slotOf[this.#source.next().entry ?? 0]!);
         continue;
       }
       this.#send(conn, intended, now);
@@ -275,14 +321,16 @@ export class Engine implements ConnectionOwner {
 
   #send(conn: Connection, intended: number, now: number): void {
     const req = this.#source.next();
+    const entry = req.entry ?? 0;
     this.#sent++;
     // Counted like responses: only requests scheduled after warm-up (the open model may
     // still be sending warm-up requests that waited for a connection).
     if (this.#isMeasuring && Math.min(intended, now) >= this.#measureStart) {
       this.#measuredSent++;
       this.#bytesWritten += req.bytes.length;
+      this.#stats.recordSent(this.#slotOf[entry]!);
     }
-    conn.send(req.bytes, intended, now, req.isHead);
+    conn.send(req.bytes, intended, now, req.isHead, entry, this.#checks[entry]?.needsBody === true);
   }
 
   #inflightTotal(): number {
@@ -299,12 +347,23 @@ export class Engine implements ConnectionOwner {
     bytes: number,
     request: Buffer,
     body: Buffer | null,
+    entry: number,
   ): void {
     const now = performance.now();
-    this.#hooks.onResponse?.({ request, status, body: body ?? NO_BODY, failure: null });
+    this.#hooks.onResponse?.({
+      request,
+      status,
+      body: body ?? NO_BODY,
+      failure: null,
+      name: this.#names[this.#slotOf[entry]!]!,
+      latencyUs: Math.round((now - intended) * 1000),
+    });
     if (this.#isMeasuring && intended >= this.#measureStart) {
-      this.#stats.recordResponse((now - intended) * 1000, (now - sent) * 1000, status, bytes);
       const s = this.#stats;
+      const slot = this.#slotOf[entry]!;
+      s.recordResponse((now - intended) * 1000, (now - sent) * 1000, status, bytes, slot);
+      const check = this.#checks[entry];
+      if (check != null) s.recordCheck(slot, check.run(status, body));
       if (this.#o.model === 'closed' && s.expectedIntervalUs === 0 && s.completed === 200) {
         s.expectedIntervalUs = s.intended.percentile(50);
       }
@@ -320,9 +379,18 @@ export class Engine implements ConnectionOwner {
     intended: number,
     _sent: number,
     request: Buffer,
+    entry: number,
   ): void {
-    this.#hooks.onResponse?.({ request, status: 0, body: NO_BODY, failure: kind });
-    if (this.#isMeasuring && intended >= this.#measureStart) this.#stats.recordFailure(kind);
+    this.#hooks.onResponse?.({
+      request,
+      status: 0,
+      body: NO_BODY,
+      failure: kind,
+      name: this.#names[this.#slotOf[entry]!]!,
+      latencyUs: 0,
+    });
+    if (this.#isMeasuring && intended >= this.#measureStart)
+      this.#stats.recordFailure(kind, this.#slotOf[entry]!);
   }
 
   onClose(conn: Connection): void {
@@ -404,7 +472,8 @@ export class Engine implements ConnectionOwner {
     }
     this.#conns.clear();
     const end = this.#measureEnd === 0 ? performance.now() : this.#measureEnd;
-    const durationMs = Math.max(0, end - this.#measureStart);
+    // Stopped before it began (while waiting for its start time): nothing was measured.
+    const durationMs = this.#isMeasuring ? Math.max(0, end - this.#measureStart) : 0;
     const elu = performance.eventLoopUtilization(this.#elu0).utilization;
     const cpu = process.cpuUsage(this.#cpu0);
     const s = this.#stats;
@@ -451,6 +520,9 @@ export class Engine implements ConnectionOwner {
       },
       isInterrupted: this.#isInterrupted,
       unfinished,
+      latencyUnit: 'us',
+      byName: s.byName(durationMs),
+      checks: s.checks(),
     };
     return result;
   }

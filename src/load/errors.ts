@@ -13,3 +13,18 @@ export class LoadWorkerError extends HotpathError {
     this.worker = worker;
   }
 }
+
+/**
+ * Load results cannot be merged exactly: their histograms have different layouts (lowest,
+ * highest, precision), or their latencies have different time bases (unit, or measured from
+ * the intended send in one and from the actual send in another: open and closed model).
+ */
+export class LoadMergeError extends HotpathError {
+  /** Index of the first part that disagrees with part 0. */
+  readonly part: number;
+
+  constructor(part: number, message: string, options?: ErrorOptions) {
+    super('HP_ERR_LOAD_MERGE_MISMATCH', `cannot merge result ${part}: ${message}`, options);
+    this.part = part;
+  }
+}

@@ -80,12 +80,60 @@ export function formatResult(r: LoadResult): string {
   lines.push(
     `errors     connect ${r.errors.connect}, timeout ${r.errors.timeout}, reset ${r.errors.reset}, non-2xx ${non2xx}  (${share(failures + non2xx)} of requests)`,
   );
+  if (r.checks !== undefined && r.checks.checked > 0) {
+    const c = r.checks;
+    const reasons = Object.entries(c.failures)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
+    lines.push(
+      `checks     ${c.checked} checked, ${c.failed} failed (${((c.failed / c.checked) * 100).toFixed(2)}%)${reasons === '' ? '' : `: ${reasons}`}`,
+    );
+  }
   const g = r.generator;
   lines.push(
     `generator  event loop ${(g.eventLoopUtilization * 100).toFixed(0)}% busy, ${g.cpuSeconds.toFixed(2)} CPU-s${r.model === 'open' ? `, p99 send lag ${formatMicros(g.sendLagP99)}` : ''}`,
   );
   for (const w of g.warnings) lines.push(`WARNING    ${w}`);
+  const byName = formatByName(r);
+  if (byName !== '') lines.push('', byName);
   return lines.join('\n');
+}
+
+/**
+ * The per-name table (requests, req/s, latency percentiles, errors, non-2xx, failed checks),
+ * or '' when the run had a single name and no checks (the totals say it all).
+ */
+export function formatByName(r: LoadResult): string {
+  const entries = Object.entries(r.byName ?? {});
+  const hasChecks = entries.some(([, n]) => n.checks.checked > 0);
+  if (entries.length === 0 || (entries.length === 1 && !hasChecks)) return '';
+  const header = ['by name', 'requests', 'req/s', 'p50', 'p90', 'p99', 'max', 'errors', 'non-2xx'];
+  if (hasChecks) header.push('checks failed');
+  const cells = entries.map(([name, n]) => {
+    const l = n.latency;
+    const row = [
+      name,
+      String(n.completed),
+      n.requestsPerSecond.toFixed(1),
+      formatMicros(l.percentiles['50'] ?? 0),
+      formatMicros(l.percentiles['90'] ?? 0),
+      formatMicros(l.percentiles['99'] ?? 0),
+      formatMicros(l.max),
+      String(n.errors.connect + n.errors.timeout + n.errors.reset),
+      String(non2xxOf(n.statuses)),
+    ];
+    if (hasChecks)
+      row.push(n.checks.checked === 0 ? '-' : `${n.checks.failed}/${n.checks.checked}`);
+    return row;
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  return [row(header, widths), ...cells.map((c) => row(c, widths))].join('\n');
+}
+
+function non2xxOf(statuses: Record<string, number>): number {
+  let n = 0;
+  for (const [s, count] of Object.entries(statuses)) if (!s.startsWith('2')) n += count;
+  return n;
 }
 
 /** A comparison table: base, current, delta and whether it is within noise. */
@@ -104,7 +152,16 @@ export function formatComparison(rows: readonly ComparedMetric[]): string {
   return [row(header, widths), ...cells.map((c) => row(c, widths))].join('\n');
 }
 
-/** One progress line: `12s  2001 req/s  p99 4.21 ms  errors 0`. */
+/**
+ * One progress line: elapsed seconds, the rate achieved in the last second, the p99 of the
+ * last second, errors and failed checks so far, then the target rate (open model) and the p99
+ * of the whole run so far:
+ * `  12s     1998 req/s  p99   4.21 ms  errors 0  checks failed 0  (target 2000 req/s, run p99 5.02 ms)`.
+ */
 export function formatProgress(p: LoadProgress): string {
-  return `${String(p.elapsedSeconds).padStart(4)}s  ${String(p.requestsPerSecond).padStart(7)} req/s  p99 ${formatMicros(p.p99).padStart(9)}  errors ${p.errors}${p.non2xx > 0 ? `  non-2xx ${p.non2xx}/s` : ''}`;
+  const extra: string[] = [];
+  if (p.targetRate !== null && p.targetRate !== undefined)
+    extra.push(`target ${Math.round(p.targetRate)} req/s`);
+  if (p.p99SoFar !== undefined) extra.push(`run p99 ${formatMicros(p.p99SoFar)}`);
+  return `${String(p.elapsedSeconds).padStart(4)}s  ${String(p.requestsPerSecond).padStart(7)} req/s  p99 ${formatMicros(p.p99).padStart(9)}  errors ${p.errors}${p.non2xx > 0 ? `  non-2xx ${p.non2xx}/s` : ''}  checks failed ${p.checksFailed ?? 0}${extra.length > 0 ? `  (${extra.join(', ')})` : ''}`;
 }

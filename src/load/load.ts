@@ -5,8 +5,8 @@ import { Engine, type LoadResponse } from './engine.js';
 import { InvalidOptionError } from '../errors/index.js';
 import { assessHealth } from './health.js';
 import { type LoadOptions, resolveOptions } from './options.js';
-import type { LoadResult } from './result.js';
-import { TimelineBuilder } from './stats.js';
+import type { LoadResult, TimelinePoint } from './result.js';
+import { latencyHistogram, TimelineBuilder } from './stats.js';
 import { runWorkers } from './workers.js';
 
 /** A live view of the run, once per second. */
@@ -23,6 +23,12 @@ export interface LoadProgress {
   errors: number;
   /** Non-2xx responses in the last second. */
   non2xx: number;
+  /** Open model: the target arrival rate in the last second (requests/s); null when closed. */
+  targetRate: number | null;
+  /** p99 latency (from the intended send time) of every response so far, in microseconds. */
+  p99SoFar: number;
+  /** Responses that failed a check so far. */
+  checksFailed: number;
 }
 
 /** Run-time controls of {@link load}. */
@@ -64,6 +70,25 @@ export async function load(options: LoadOptions, controls: LoadControls = {}): P
   const resolved = resolveOptions(options);
   const timeline = new TimelineBuilder();
   const { signal, onProgress, onResponse } = controls;
+  // Every second's histogram merged: the exact p99 so far, across workers too.
+  const soFar = latencyHistogram();
+  let checksFailed = 0;
+  const progress = (
+    second: number,
+    point: TimelinePoint,
+    completed: number,
+    errors: number,
+  ): LoadProgress => ({
+    elapsedSeconds: second + 1,
+    requestsPerSecond: point.requests,
+    p99: point.p99,
+    completed,
+    errors,
+    non2xx: point.non2xx,
+    targetRate: point.targetRate,
+    p99SoFar: Math.round(soFar.percentile(99)),
+    checksFailed,
+  });
   if (onResponse !== undefined && resolved.workers !== 1)
     throw new InvalidOptionError('workers', 'onResponse runs on one thread: set workers to 1');
   let result: LoadResult;
@@ -72,16 +97,12 @@ export async function load(options: LoadOptions, controls: LoadControls = {}): P
       ...(onResponse === undefined ? {} : { onResponse }),
       onSecond: (sample, completed, errors) => {
         timeline.add(sample);
+        if (onProgress === undefined) return;
+        soFar.merge(sample.histogram);
+        checksFailed += sample.checksFailed ?? 0;
         const point = timeline.latest(sample.second);
-        if (point === undefined || onProgress === undefined) return;
-        onProgress({
-          elapsedSeconds: sample.second + 1,
-          requestsPerSecond: point.requests,
-          p99: point.p99,
-          completed,
-          errors,
-          non2xx: point.non2xx,
-        });
+        if (point === undefined) return;
+        onProgress(progress(sample.second, point, completed, errors));
       },
     });
     result = await engine.run(signal);
@@ -94,6 +115,10 @@ export async function load(options: LoadOptions, controls: LoadControls = {}): P
       resolved.workers,
       (sample, worker, completed, errors) => {
         timeline.add(sample);
+        if (onProgress !== undefined) {
+          soFar.merge(sample.histogram);
+          checksFailed += sample.checksFailed ?? 0;
+        }
         perWorker.set(worker, { completed, errors });
         const s = seen.get(sample.second) ?? { n: 0, completed: 0, errors: 0 };
         s.n++;
@@ -107,16 +132,8 @@ export async function load(options: LoadOptions, controls: LoadControls = {}): P
             totalCompleted += w.completed;
             totalErrors += w.errors;
           }
-          if (point !== undefined) {
-            onProgress?.({
-              elapsedSeconds: sample.second + 1,
-              requestsPerSecond: point.requests,
-              p99: point.p99,
-              completed: totalCompleted,
-              errors: totalErrors,
-              non2xx: point.non2xx,
-            });
-          }
+          if (point !== undefined)
+            onProgress?.(progress(sample.second, point, totalCompleted, totalErrors));
         }
       },
       signal,

@@ -51,6 +51,12 @@ export interface LoadOptions {
   rejectUnauthorized?: boolean;
   /** Seed for placeholders' randomness (reproducible mixes); random when absent. */
   seed?: number;
+  /**
+   * Wall-clock time to start at, in milliseconds since the Unix epoch (`Date.parse(...)`): the
+   * run (warm-up first) waits until then, so generators on several machines start together.
+   * A time already past starts at once. @defaultValue start at once
+   */
+  startAt?: number;
 }
 
 /** Options after checks and defaults. */
@@ -72,6 +78,7 @@ export interface ResolvedOptions {
   workers: number;
   rejectUnauthorized: boolean;
   seed: number | null;
+  startAt: number | null;
 }
 
 /**
@@ -154,6 +161,7 @@ export function resolveOptions(o: LoadOptions): ResolvedOptions {
     workers,
     rejectUnauthorized: o.rejectUnauthorized ?? true,
     seed: o.seed === undefined ? null : checkNumber('seed', o.seed, { integer: true }),
+    startAt: o.startAt === undefined ? null : checkNumber('startAt', o.startAt, { min: 0 }),
   };
 }
 

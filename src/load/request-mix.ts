@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { InvalidOptionError } from '../errors/index.js';
 import { seededRandom } from '../internal/random.js';
+import { validateCheck } from './checks.js';
 
 /** One entry of a request mix file. */
 export interface MixEntry {
@@ -27,6 +28,27 @@ export interface MixEntry {
   headers?: Record<string, string>;
   /** Body: a string (may hold placeholders) or a JSON value (sent as JSON). */
   body?: unknown;
+  /**
+   * Name the results break down by (statistics, thresholds); entries may share one.
+   * @defaultValue `METHOD path`, the path as written in the template
+   */
+  name?: string;
+  /** What a response must satisfy to pass its checks (see {@link ResponseCheck}). */
+  check?: ResponseCheck;
+}
+
+/**
+ * Checks of every response to one mix entry. A response that fails one counts as a failed
+ * check (apart from transport errors). Only entries with a `json` check have their bodies read.
+ */
+export interface ResponseCheck {
+  /** The status, or the statuses, that pass. */
+  status?: number | number[];
+  /**
+   * Simple JSON paths (`$.a.b`, `$.items[0].id`) and the values they must equal (deep
+   * equality of JSON values).
+   */
+  json?: Record<string, unknown>;
 }
 
 /** A request mix file: `{ "description"?: "...", "headers"?: {...}, "requests": [ ... ] }`. */
@@ -42,6 +64,8 @@ export interface RequestMix {
 export interface RenderedRequest {
   bytes: Buffer;
   isHead: boolean;
+  /** Index of the mix entry it was rendered from (0 without a mix). */
+  entry?: number;
 }
 
 /** Produces the next request to send. */
@@ -62,6 +86,7 @@ interface CompiledEntry {
   body: Template | null;
   isHead: boolean;
   cached: RenderedRequest | null;
+  entry: number;
 }
 
 /** State shared by the placeholders of one run. */
@@ -177,9 +202,20 @@ export function validateMix(value: unknown): RequestMix {
       fail(`requests[${i}].weight must be a number >= 0`);
     if (r.method !== undefined && (typeof r.method !== 'string' || !TOKEN.test(r.method)))
       fail(`requests[${i}].method must be an HTTP method`);
+    if (r.name !== undefined && (typeof r.name !== 'string' || r.name.trim() === ''))
+      fail(`requests[${i}].name must be a non-empty string`);
+    if (r.check !== undefined) validateCheck(r.check, `requests[${i}].check`);
   });
   if (mix.requests.every((r) => (r.weight ?? 1) === 0)) fail('every weight is 0');
   return mix;
+}
+
+/**
+ * The name an entry's results are reported under: its `name`, else `METHOD path` with the
+ * path as written in the template (`GET /api/users/{{int 1 1000}}/summary`).
+ */
+export function requestName(entry: Pick<MixEntry, 'name' | 'method' | 'path'>): string {
+  return entry.name ?? `${(entry.method ?? 'GET').toUpperCase()} ${entry.path}`;
 }
 
 /** Reads and validates a mix file. */
@@ -238,13 +274,15 @@ export function createMixSource(mix: RequestMix, base: RequestBaseOptions): Requ
       body: bodyText === null ? null : compileTemplate(bodyText, ctx, `${where}.body`),
       isHead: method === 'HEAD',
       cached: null,
+      entry: i,
     });
     total += entry.weight ?? 1;
     cumulative.push(total);
   });
   const build = (c: CompiledEntry): RenderedRequest => {
     const head = render(c.head);
-    if (c.body === null) return { bytes: Buffer.from(head + '\r\n', 'latin1'), isHead: c.isHead };
+    if (c.body === null)
+      return { bytes: Buffer.from(head + '\r\n', 'latin1'), isHead: c.isHead, entry: c.entry };
     const body = Buffer.from(render(c.body), 'utf8');
     return {
       bytes: Buffer.concat([
@@ -252,6 +290,7 @@ export function createMixSource(mix: RequestMix, base: RequestBaseOptions): Requ
         body,
       ]),
       isHead: c.isHead,
+      entry: c.entry,
     };
   };
   for (const c of compiled)

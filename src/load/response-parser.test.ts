@@ -114,3 +114,18 @@ describe('ResponseParser', () => {
     assert.deepEqual(bodies, [null]);
   });
 });
+
+describe('ResponseParser: bodies per response', () => {
+  test('hands over the body only of responses it was asked to keep', () => {
+    const bodies: (string | null)[] = [];
+    const parser = new ResponseParser((_s, _b, _c, body) =>
+      bodies.push(body === null ? null : body.toString()),
+    );
+    const wanted = [false, true, false, true];
+    parser.shouldCaptureBody = () => wanted.shift() ?? false;
+    const text = ok + chunked + ok + ok;
+    // One byte at a time: a body split across reads is still handed over whole.
+    for (let i = 0; i < text.length; i++) parser.execute(Buffer.from(text[i]!));
+    assert.deepEqual(bodies, [null, 'hello world', null, 'hello']);
+  });
+});

@@ -55,6 +55,13 @@ export class ResponseParser {
   expectNoBody: () => boolean = () => false;
   /** Hand each body to the handler. Off by default: the generator's hot path copies nothing. */
   captureBody = false;
+  /**
+   * Asked once per response head when `captureBody` is off: whether to hand this response's
+   * body to the handler (a request whose answer is checked).
+   */
+  shouldCaptureBody: () => boolean = () => false;
+  // Whether the current response's body is being kept.
+  #capture = false;
 
   constructor(onResponse: ResponseHandler) {
     this.#onResponse = onResponse;
@@ -97,7 +104,7 @@ export class ResponseParser {
           break;
         }
         case State.Fixed: {
-          pos = this.#skip(buf, pos, this.captureBody);
+          pos = this.#skip(buf, pos, this.#capture);
           if (this.#remaining === 0) {
             this.#state = State.Head;
             this.#finish();
@@ -122,7 +129,7 @@ export class ResponseParser {
           break;
         }
         case State.ChunkData: {
-          pos = this.#skip(buf, pos, this.captureBody);
+          pos = this.#skip(buf, pos, this.#capture);
           if (this.#remaining === 0) {
             this.#state = State.ChunkDataEnd;
             this.#remaining = 2;
@@ -150,7 +157,7 @@ export class ResponseParser {
           break;
         }
         case State.UntilClose: {
-          if (this.captureBody) this.#body.push(Buffer.from(buf.subarray(pos)));
+          if (this.#capture) this.#body.push(Buffer.from(buf.subarray(pos)));
           this.#bytes += buf.length - pos;
           pos = buf.length;
           break;
@@ -193,9 +200,10 @@ export class ResponseParser {
     const bytes = this.#bytes;
     const close = this.#close;
     let body: Buffer | null = null;
-    if (this.captureBody) {
-      body = Buffer.concat(this.#body);
+    if (this.#capture) {
+      body = this.#body.length === 1 ? this.#body[0]! : Buffer.concat(this.#body);
       this.#body = [];
+      this.#capture = false;
     }
     this.#state = State.Head;
     this.#bytes = 0;
@@ -215,6 +223,7 @@ export class ResponseParser {
       (buf[start + 9]! - 48) * 100 + (buf[start + 10]! - 48) * 10 + buf[start + 11]! - 48;
     if (!(status >= 100 && status <= 999)) throw new ResponseParseError('malformed status code');
     this.#status = status;
+    this.#capture = this.captureBody || this.shouldCaptureBody();
     const http10 = buf[start + 7] === 0x30;
     let contentLength = -1;
     let chunked = false;

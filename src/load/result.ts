@@ -38,6 +38,8 @@ export interface TimelinePoint {
   max: number;
   /** Target arrival rate in this second (open model), else null. */
   targetRate: number | null;
+  /** Responses that failed a check in this second (absent in older files). */
+  checksFailed?: number;
 }
 
 /** Failures by kind. */
@@ -66,6 +68,32 @@ export interface GeneratorHealth {
   isBottleneck: boolean;
   /** Plain sentences for the reader, empty when all is well. */
   warnings: string[];
+}
+
+/** Response checks (see the request mix's `check`): how many responses were judged, how many failed. */
+export interface CheckCounts {
+  /** Responses judged by a check (answered requests of entries that have one). */
+  checked: number;
+  /** Responses that failed a check; transport errors are not counted here. */
+  failed: number;
+  /** Failed responses by the first check they failed: `status` or a JSON path. */
+  failures: Record<string, number>;
+}
+
+/** The figures of the requests of one name (a request-mix entry's `name`, or `METHOD path`). */
+export interface NamedResult {
+  /** Requests of this name written to a socket. */
+  sent: number;
+  /** Responses received (any status). */
+  completed: number;
+  /** Completed responses per second over the measured time. */
+  requestsPerSecond: number;
+  /** Responses by status code. */
+  statuses: Record<string, number>;
+  errors: ErrorCounts;
+  checks: CheckCounts;
+  /** Latency from the intended send time (as the run's `latency`), with its histogram. */
+  latency: LatencySummary;
 }
 
 /** Closed model: an estimate of what coordinated omission hid. */
@@ -113,4 +141,15 @@ export interface LoadResult {
   isInterrupted: boolean;
   /** Requests still in flight when the run ended, neither answered nor failed. */
   unfinished: number;
+  /**
+   * Unit of every latency and histogram: microseconds. Absent in files written before it was
+   * added (which also hold microseconds).
+   */
+  latencyUnit?: 'us';
+  /**
+   * Figures per request name, keyed by name. Absent in files written before names existed.
+   */
+  byName?: Record<string, NamedResult>;
+  /** Response checks over all names; absent in files written before checks existed. */
+  checks?: CheckCounts;
 }

@@ -5,7 +5,13 @@
  * second.
  */
 import { Histogram, type HistogramSnapshot } from '../metrics/index.js';
-import type { ErrorCounts, LatencySummary, TimelinePoint } from './result.js';
+import type {
+  CheckCounts,
+  ErrorCounts,
+  LatencySummary,
+  NamedResult,
+  TimelinePoint,
+} from './result.js';
 import { PERCENTILES } from './result.js';
 import type { FailureKind } from './connection.js';
 
@@ -42,6 +48,37 @@ export interface SecondSample {
   bytesRead: number;
   targetRate: number | null;
   histogram: HistogramSnapshot;
+  /** Responses that failed a check in this second. */
+  checksFailed?: number;
+}
+
+/** The counters and latency histogram of one request name. */
+class NameStats {
+  readonly latency = latencyHistogram();
+  sent = 0;
+  completed = 0;
+  readonly statuses = new Float64Array(1000);
+  readonly errors: ErrorCounts = { connect: 0, timeout: 0, reset: 0 };
+  checked = 0;
+  failed = 0;
+  failures: Record<string, number> = {};
+
+  reset(): void {
+    this.latency.reset();
+    this.sent = this.completed = this.checked = this.failed = 0;
+    this.statuses.fill(0);
+    this.errors.connect = this.errors.timeout = this.errors.reset = 0;
+    this.failures = {};
+  }
+}
+
+function statusCounts(counts: Float64Array): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let code = 0; code < counts.length; code++) {
+    const n = counts[code]!;
+    if (n > 0) out[String(code)] = n;
+  }
+  return out;
 }
 
 /** Measurement sink for one run (one thread). */
@@ -62,17 +99,51 @@ export class Stats {
   #secErrors = 0;
   #secNon2xx = 0;
   #secBytes = 0;
+  #secChecksFailed = 0;
   /** Expected interval between a connection's requests (µs), for the back-fill; 0 = off. */
   expectedIntervalUs = 0;
+  readonly #names: string[];
+  readonly #byName: NameStats[];
 
-  constructor(model: 'open' | 'closed' = 'open') {
+  /**
+   * `names` are the request names, indexed by the slot each record call passes (several
+   * slots may not share a name: map entries to slots first).
+   */
+  constructor(model: 'open' | 'closed' = 'open', names: readonly string[] = ['']) {
     this.#isClosed = model === 'closed';
+    this.#names = [...names];
+    this.#byName = names.map(() => new NameStats());
   }
 
-  /** Records one response. Latencies in microseconds. */
-  recordResponse(intendedUs: number, actualUs: number, status: number, bytes: number): void {
+  /** Counts one measured request of name slot `slot` written to a socket. */
+  recordSent(slot: number): void {
+    this.#byName[slot]!.sent++;
+  }
+
+  /** Records a check's verdict on a response of slot `slot`: null passed, else the failed check. */
+  recordCheck(slot: number, failure: string | null): void {
+    const n = this.#byName[slot]!;
+    n.checked++;
+    if (failure === null) return;
+    n.failed++;
+    n.failures[failure] = (n.failures[failure] ?? 0) + 1;
+    this.#secChecksFailed++;
+  }
+
+  /** Records one response of name slot `slot`. Latencies in microseconds. */
+  recordResponse(
+    intendedUs: number,
+    actualUs: number,
+    status: number,
+    bytes: number,
+    slot = 0,
+  ): void {
     intendedUs = Math.round(intendedUs);
     this.intended.record(intendedUs);
+    const named = this.#byName[slot]!;
+    named.latency.record(intendedUs);
+    named.completed++;
+    named.statuses[status]!++;
     if (!this.#isClosed) this.actual.record(Math.round(actualUs));
     this.#second.record(intendedUs);
     this.completed++;
@@ -94,11 +165,35 @@ export class Stats {
 
   /** Responses by status code, ascending. */
   statuses(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (let code = 0; code < this.#statuses.length; code++) {
-      const n = this.#statuses[code]!;
-      if (n > 0) out[String(code)] = n;
+    return statusCounts(this.#statuses);
+  }
+
+  /** Check counts over every name. */
+  checks(): CheckCounts {
+    const total: CheckCounts = { checked: 0, failed: 0, failures: {} };
+    for (const n of this.#byName) {
+      total.checked += n.checked;
+      total.failed += n.failed;
+      for (const [k, v] of Object.entries(n.failures))
+        total.failures[k] = (total.failures[k] ?? 0) + v;
     }
+    return total;
+  }
+
+  /** The figures per name over `durationMs` of measured time. */
+  byName(durationMs: number): Record<string, NamedResult> {
+    const out: Record<string, NamedResult> = {};
+    this.#byName.forEach((n, i) => {
+      out[this.#names[i]!] = {
+        sent: n.sent,
+        completed: n.completed,
+        requestsPerSecond: durationMs > 0 ? (n.completed * 1000) / durationMs : 0,
+        statuses: statusCounts(n.statuses),
+        errors: { ...n.errors },
+        checks: { checked: n.checked, failed: n.failed, failures: { ...n.failures } },
+        latency: summarize(n.latency),
+      };
+    });
     return out;
   }
 
@@ -110,9 +205,10 @@ export class Stats {
     return h;
   }
 
-  /** Records one failed request. */
-  recordFailure(kind: FailureKind): void {
+  /** Records one failed request of name slot `slot`. */
+  recordFailure(kind: FailureKind, slot = 0): void {
     this.errors[kind]++;
+    this.#byName[slot]!.errors[kind]++;
     this.#secErrors++;
   }
 
@@ -127,8 +223,10 @@ export class Stats {
       bytesRead: this.#secBytes,
       targetRate,
       histogram: this.#second.snapshot(),
+      checksFailed: this.#secChecksFailed,
     };
     this.#second.reset();
+    this.#secChecksFailed = 0;
     this.#secRequests = 0;
     this.#secErrors = 0;
     this.#secNon2xx = 0;
@@ -147,6 +245,8 @@ export class Stats {
     this.#statuses.fill(0);
     this.errors.connect = this.errors.timeout = this.errors.reset = 0;
     this.#secRequests = this.#secErrors = this.#secNon2xx = this.#secBytes = 0;
+    this.#secChecksFailed = 0;
+    for (const n of this.#byName) n.reset();
   }
 }
 
@@ -177,6 +277,7 @@ export class TimelineBuilder {
       entry.sample.errors += s.errors;
       entry.sample.non2xx += s.non2xx;
       entry.sample.bytesRead += s.bytesRead;
+      entry.sample.checksFailed = (entry.sample.checksFailed ?? 0) + (s.checksFailed ?? 0);
       entry.sample.durationMs = Math.max(entry.sample.durationMs, s.durationMs);
       if (s.targetRate !== null)
         entry.sample.targetRate = (entry.sample.targetRate ?? 0) + s.targetRate;
@@ -218,5 +319,6 @@ function toPoint({ sample, h }: { sample: SecondSample; h: Histogram }): Timelin
     p99: Math.round(h.percentile(99)),
     max: h.count === 0 ? 0 : h.max,
     targetRate: sample.targetRate,
+    checksFailed: sample.checksFailed ?? 0,
   };
 }

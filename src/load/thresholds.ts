@@ -1,18 +1,22 @@
 /**
  * Pass/fail thresholds for CI gates: `p99<250ms`, `mean<=20ms`, `errors<1%`, `non2xx<10`,
- * `rps>=1000`. Latency thresholds read the latency from the intended send time.
+ * `rps>=1000`, `checks_failed<1%`. Latency thresholds read the latency from the intended send
+ * time. A `{name=NAME}` selector after the metric (`p99{name=create}<250ms`) reads the
+ * requests of that name only.
  */
 import { InvalidOptionError } from '../errors/index.js';
 import { Histogram } from '../metrics/index.js';
-import type { LoadResult } from './result.js';
+import type { LatencySummary, LoadResult } from './result.js';
 import { formatMicros, parseDuration } from './units.js';
 
 /** A parsed threshold. */
 export interface Threshold {
   /** The text as given. */
   text: string;
-  /** `p<N>`, `mean`, `max`, `min`, `stdev`, `errors`, `non2xx` or `rps`. */
+  /** `p<N>`, `mean`, `max`, `min`, `stdev`, `errors`, `non2xx`, `rps` or `checks_failed`. */
   metric: string;
+  /** The request name it applies to (`{name=...}`); absent for the whole run. */
+  name?: string;
   op: '<' | '<=' | '>' | '>=';
   /** Microseconds for latencies, a fraction for `%`, else a count or rate. */
   value: number;
@@ -38,16 +42,37 @@ const LATENCY = /^(p\d+(?:\.\d+)?|mean|max|min|stdev)$/;
  * metric, operator or unit.
  */
 export function parseThreshold(text: string): Threshold {
-  const m = /^\s*([a-z0-9.]+)\s*(<=|>=|<|>)\s*([0-9.]+)\s*([a-zµ%]*)\s*$/i.exec(text);
+  // The name runs to the last "}" before the operator: default names hold template braces.
+  const m =
+    /^\s*([a-z0-9._]+)\s*(?:\{\s*name\s*=(.*)\}\s*)?(<=|>=|<|>)\s*([0-9.]+)\s*([a-zµ%]*)\s*$/i.exec(
+      text,
+    );
   if (m === null)
     throw new InvalidOptionError(
       'threshold',
-      `expected METRIC<VALUE such as p99<250ms, got ${JSON.stringify(text)}`,
+      `expected METRIC<VALUE such as p99<250ms or p99{name=create}<250ms, got ${JSON.stringify(text)}`,
     );
-  const metric = m[1]!.toLowerCase();
+  const parsed = parseBody(text, m[1]!, m[3]!, m[4]!, m[5]!);
+  if (m[2] === undefined) return parsed;
+  let name = m[2].trim();
+  if (name.length >= 2 && /^(["']).*\1$/.test(name)) name = name.slice(1, -1);
+  if (name === '')
+    throw new InvalidOptionError('threshold', `empty name in ${JSON.stringify(text)}`);
+  return { ...parsed, name };
+}
+
+function parseBody(
+  text: string,
+  rawMetric: string,
+  rawOp: string,
+  rawValue: string,
+  rawUnit: string,
+): Threshold {
+  const m = [text, rawMetric, rawOp, rawValue, rawUnit] as const;
+  const metric = m[1].toLowerCase();
   const op = m[2] as Threshold['op'];
   const number = Number(m[3]);
-  const unit = m[4]!.toLowerCase();
+  const unit = m[4].toLowerCase();
   if (!Number.isFinite(number))
     throw new InvalidOptionError('threshold', `bad number in ${JSON.stringify(text)}`);
   if (LATENCY.test(metric)) {
@@ -73,7 +98,7 @@ export function parseThreshold(text: string): Threshold {
       isShare: false,
     };
   }
-  if (metric === 'errors' || metric === 'non2xx') {
+  if (metric === 'errors' || metric === 'non2xx' || metric === 'checks_failed') {
     if (unit !== '' && unit !== '%')
       throw new InvalidOptionError(
         'threshold',
@@ -91,36 +116,86 @@ export function parseThreshold(text: string): Threshold {
   }
   throw new InvalidOptionError(
     'threshold',
-    `unknown metric "${m[1]}" (use pN, mean, max, min, stdev, errors, non2xx, rps)`,
+    `unknown metric "${m[1]}" (use pN, mean, max, min, stdev, errors, non2xx, rps, checks_failed)`,
   );
 }
 
-function non2xx(r: LoadResult): number {
+function non2xx(statuses: Record<string, number>): number {
   let n = 0;
-  for (const [status, count] of Object.entries(r.statuses)) if (!status.startsWith('2')) n += count;
+  for (const [status, count] of Object.entries(statuses)) if (!status.startsWith('2')) n += count;
   return n;
 }
 
-/** Checks each threshold against `result`. */
+/** What a threshold reads: the whole run, or one request name's figures. */
+type Subject = Pick<
+  LoadResult,
+  'completed' | 'requestsPerSecond' | 'statuses' | 'errors' | 'latency' | 'checks'
+>;
+
+function subjectOf(result: LoadResult, name: string | undefined): Subject | string {
+  if (name === undefined) return result;
+  const n = result.byName?.[name];
+  if (n !== undefined) return n;
+  const known = Object.keys(result.byName ?? {});
+  return known.length === 0
+    ? 'the result has no per-name figures'
+    : `no requests named ${JSON.stringify(name)} (names: ${known.map((k) => JSON.stringify(k)).join(', ')})`;
+}
+
+/**
+ * The names thresholds refer to that are not among `names`: a gate on a misspelt name would
+ * otherwise only fail after the run.
+ */
+export function unknownThresholdNames(
+  thresholds: readonly Threshold[],
+  names: readonly string[],
+): string[] {
+  const known = new Set(names);
+  return [
+    ...new Set(
+      thresholds.flatMap((t) => (t.name !== undefined && !known.has(t.name) ? [t.name] : [])),
+    ),
+  ];
+}
+
+/**
+ * Checks each threshold against `result`. A threshold on a name the result does not hold is
+ * breached, with a message that lists the names it does hold.
+ */
 export function checkThresholds(
   result: LoadResult,
   thresholds: readonly Threshold[],
 ): ThresholdOutcome[] {
-  const failures = result.errors.connect + result.errors.timeout + result.errors.reset;
-  const attempts = result.completed + failures;
   return thresholds.map((t) => {
+    const label = t.name === undefined ? t.metric : `${t.metric}{name=${t.name}}`;
+    const subject = subjectOf(result, t.name);
+    if (typeof subject === 'string') {
+      return {
+        threshold: t,
+        actual: Number.NaN,
+        isPassed: false,
+        message: `${t.text.trim()}: ${subject} BREACHED`,
+      };
+    }
+    const failures = subject.errors.connect + subject.errors.timeout + subject.errors.reset;
+    const attempts = subject.completed + failures;
     let actual: number;
-    const lat = result.latency;
+    const lat = subject.latency;
     if (t.metric.startsWith('p')) {
       const key = t.metric.slice(1);
-      actual = lat.percentiles[key] ?? percentileOf(result, Number(key));
+      actual = lat.percentiles[key] ?? percentileOf(lat, Number(key));
     } else if (t.metric === 'mean') actual = lat.mean;
     else if (t.metric === 'max') actual = lat.max;
     else if (t.metric === 'min') actual = lat.min;
     else if (t.metric === 'stdev') actual = lat.stdev;
-    else if (t.metric === 'rps') actual = result.requestsPerSecond;
-    else {
-      const count = t.metric === 'errors' ? failures + non2xx(result) : non2xx(result);
+    else if (t.metric === 'rps') actual = subject.requestsPerSecond;
+    else if (t.metric === 'checks_failed') {
+      // A share of the responses judged by a check; transport errors are `errors`.
+      const c = subject.checks ?? { checked: 0, failed: 0 };
+      actual = t.isShare ? (c.checked === 0 ? 0 : c.failed / c.checked) : c.failed;
+    } else {
+      const bad = non2xx(subject.statuses);
+      const count = t.metric === 'errors' ? failures + bad : bad;
       actual = t.isShare ? (attempts === 0 ? 0 : count / attempts) : count;
     }
     const isPassed =
@@ -143,11 +218,11 @@ export function checkThresholds(
       threshold: t,
       actual,
       isPassed,
-      message: `${t.metric} ${t.op} ${show(t.value)}: ${show(actual)} ${isPassed ? 'ok' : 'BREACHED'}`,
+      message: `${label} ${t.op} ${show(t.value)}: ${show(actual)} ${isPassed ? 'ok' : 'BREACHED'}`,
     };
   });
 }
 
-function percentileOf(result: LoadResult, p: number): number {
-  return Histogram.fromSnapshot(result.latency.histogram).percentile(p);
+function percentileOf(latency: LatencySummary, p: number): number {
+  return Histogram.fromSnapshot(latency.histogram).percentile(p);
 }
