@@ -3,6 +3,7 @@
  * `--kebab-case` flags (flags win). Validated at start: a bad value is one line naming the
  * variable, and exit code 1.
  */
+import { availableParallelism, hostname } from 'node:os';
 
 export interface ServiceConfig {
   host: string;
@@ -67,6 +68,12 @@ export interface ServiceConfig {
   /** Queries at least this slow are logged once per shape per minute with their plan. */
   slowQueryMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Processes serving the port (node:cluster workers); 1 = no cluster. */
+  workers: number;
+  /** The `instance` label on every exposed series. */
+  instanceId: string;
+  /** With workers > 1: port of the primary's /metrics, the merge of every worker. */
+  metricsPort: number;
 }
 
 /** A configuration value that is not acceptable; the message starts with the variable's name. */
@@ -230,6 +237,21 @@ export const configSpec: readonly Spec[] = [
   },
   { env: 'SLOW_QUERY_MS', default: '200', help: 'log queries at least this slow, with their plan' },
   { env: 'LOG_LEVEL', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent' },
+  {
+    env: 'WORKERS',
+    default: '1',
+    help: 'processes serving PORT (node:cluster); auto = one per core; more than 1 needs DATABASE_URL',
+  },
+  {
+    env: 'INSTANCE_ID',
+    default: undefined,
+    help: 'the instance label on every metric; unset = host:pid',
+  },
+  {
+    env: 'METRICS_PORT',
+    default: '9464',
+    help: "with WORKERS > 1: port of the primary's /metrics, all workers merged (0 = any free port)",
+  },
 ];
 
 /** `--gateway-url x` / `--gateway-url=x` -> { GATEWAY_URL: 'x' }. */
@@ -356,6 +378,20 @@ export function loadConfig(
   if (receipts !== 'inline' && receipts !== 'pool') {
     throw new ConfigError('RECEIPTS', `expected inline or pool, got "${receipts}"`);
   }
+  const workersRaw = get('WORKERS');
+  const workers =
+    workersRaw === 'auto' ? availableParallelism() : integer('WORKERS', workersRaw, 1, 256);
+  const databaseUrl = url('DATABASE_URL', merged.DATABASE_URL, ['postgres:', 'postgresql:']);
+  if (workers > 1 && databaseUrl === undefined) {
+    throw new ConfigError(
+      'WORKERS',
+      `${workersRaw} workers need DATABASE_URL: the embedded database (PGlite) belongs to one process`,
+    );
+  }
+  const instanceId = get('INSTANCE_ID') || `${hostname()}:${process.pid}`;
+  if (!/^[\x21-\x7e]{1,128}$/.test(instanceId)) {
+    throw new ConfigError('INSTANCE_ID', 'expected 1 to 128 visible ASCII characters, no spaces');
+  }
   const receiptKey = merged.RECEIPT_KEY === '' ? undefined : merged.RECEIPT_KEY;
   if (receiptKey !== undefined && !receiptKey.includes('PRIVATE KEY')) {
     throw new ConfigError('RECEIPT_KEY', 'expected an Ed25519 private key in PKCS#8 PEM');
@@ -363,7 +399,7 @@ export function loadConfig(
   return {
     host: get('HOST'),
     port: integer('PORT', get('PORT'), 0, 65535),
-    databaseUrl: url('DATABASE_URL', merged.DATABASE_URL, ['postgres:', 'postgresql:']),
+    databaseUrl,
     dataDir: get('DATA_DIR'),
     dbPoolMax: integer('DB_POOL_MAX', get('DB_POOL_MAX'), 1, 1000),
     redisUrl: url('REDIS_URL', merged.REDIS_URL, ['redis:', 'rediss:']),
@@ -420,6 +456,9 @@ export function loadConfig(
     receiptKey,
     slowQueryMs: integer('SLOW_QUERY_MS', get('SLOW_QUERY_MS'), 0, 3_600_000),
     logLevel,
+    workers,
+    instanceId,
+    metricsPort: integer('METRICS_PORT', get('METRICS_PORT'), 0, 65535),
   };
 }
 
