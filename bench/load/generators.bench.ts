@@ -13,6 +13,11 @@
  * shared machine, since time the generator spends descheduled costs it nothing. Rounds are
  * interleaved (hotpath, autocannon, wrk, undici, hotpath, ...) and medians reported with ratios.
  *
+ * hotpath also runs twice more in the same rounds with response checks (request mixes in
+ * bench/load/): a status check (no body read) and a status plus JSON-path check (bodies
+ * captured and parsed; the server answers /json with `{"status":"ok"}`), to price checks
+ * against the plain run and the same rivals. Every run keeps per-name statistics.
+ *
  * A second table measures the open model's cost of keeping a fixed schedule: CPU-seconds per
  * 1000 requests at 2000 req/s, hotpath (timer-driven) vs autocannon -R (its rate limiter).
  *
@@ -46,7 +51,7 @@ const server = createServer((req, res) => {
     const b = Math.floor((performance.now() - marked) / 10);
     buckets[b] = (buckets[b] || 0) + 1;
   }
-  res.end('hello world');
+  res.end(req.url === '/json' ? '{"status":"ok"}' : 'hello world');
 });
 server.keepAliveTimeout = 60000;
 server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
@@ -122,6 +127,16 @@ const generators: Record<string, Command> = {
   // The same closed loop on undici instead of raw sockets (the alternative transport).
   'undici loop': (url) =>
     tsxCommand('bench/load/undici-loop.ts', url, String(CONNECTIONS), String(RUN_S)),
+  'hotpath, status check': (url) => [
+    ...generators['hotpath load']!(url),
+    '--requests',
+    resolve(root, 'bench/load/mix-status-check.json'),
+  ],
+  'hotpath, JSON check': (url) => [
+    ...generators['hotpath load']!(url),
+    '--requests',
+    resolve(root, 'bench/load/mix-json-check.json'),
+  ],
 };
 
 const fixedRate: Record<string, Command> = {
@@ -237,6 +252,14 @@ try {
   console.log(
     `\ngoals: >= 0.70x wrk: ${(ours / wrk).toFixed(2)}x; >= 1.60x autocannon: ${(ours / ac).toFixed(2)}x; raw sockets vs undici: ${(ours / undici).toFixed(2)}x`,
   );
+  const checks: Record<string, { vsPlain: number; vsWrk: number; vsAutocannon: number }> = {};
+  for (const k of ['hotpath, status check', 'hotpath, JSON check']) {
+    const v = perCpu[k]!;
+    checks[k] = { vsPlain: v / ours, vsWrk: v / wrk, vsAutocannon: v / ac };
+    console.log(
+      `${k}: ${(v / ours).toFixed(2)}x plain hotpath, ${(v / wrk).toFixed(2)}x wrk, ${(v / ac).toFixed(2)}x autocannon`,
+    );
+  }
   writeResult('load-generators', {
     environment: environment(),
     method: {
@@ -249,6 +272,7 @@ try {
     closed,
     perCpuMedian: perCpu,
     ratios: { vsWrk: ours / wrk, vsAutocannon: ours / ac, vsUndici: ours / undici },
+    checks,
     fixedRate: rate,
     cpuPerThousandAt2000: cpuPerK,
     burstinessAt2000: burst,
