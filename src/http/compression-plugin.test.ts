@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
-import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { once } from 'node:events';
+import { get, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PassThrough, Readable } from 'node:stream';
+import { brotliDecompressSync, createGunzip, gunzipSync } from 'node:zlib';
 import { describe, test } from 'node:test';
 import Fastify from 'fastify';
 import { fastifyCompression, type FastifyCompressionOptions } from './index.js';
@@ -127,6 +131,112 @@ describe('fastifyCompression with immutableBuffers', () => {
     const second = await fastify.inject({ url: '/asset.js', headers });
     assert.deepEqual(second.rawPayload, first.rawPayload);
     assert.equal(second.headers.etag, first.headers.etag);
+    await fastify.close();
+  });
+});
+
+describe('fastifyCompression with stream bodies', () => {
+  const lines = Array.from({ length: 200 }, (_, i) => JSON.stringify({ n: i, x: 'y'.repeat(20) }));
+  const ndjson = `${lines.join('\n')}\n`;
+
+  async function streamApp() {
+    const fastify = Fastify();
+    await fastify.register(fastifyCompression);
+    fastify.get('/ndjson', async (_req, reply) =>
+      reply.type('application/x-ndjson').send(Readable.from(lines.map((l) => `${l}\n`))),
+    );
+    fastify.get('/short', async (_req, reply) =>
+      reply
+        .type('text/plain')
+        .header('content-length', '5')
+        .send(Readable.from([Buffer.from('short')])),
+    );
+    fastify.get('/binary', async (_req, reply) =>
+      reply.type('application/octet-stream').send(Readable.from([Buffer.alloc(4096)])),
+    );
+    return fastify;
+  }
+
+  test('compresses a stream of a compressible type in the negotiated coding, without Content-Length', async () => {
+    const fastify = await streamApp();
+    const gzip = await fastify.inject({ url: '/ndjson', headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(gzip.headers['content-encoding'], 'gzip');
+    assert.equal(gzip.headers.vary, 'Accept-Encoding');
+    assert.equal(gzip.headers.etag, undefined);
+    assert.equal(gunzipSync(gzip.rawPayload).toString(), ndjson);
+    assert.ok(gzip.rawPayload.byteLength < ndjson.length / 2);
+    const br = await fastify.inject({ url: '/ndjson', headers: { 'accept-encoding': 'br' } });
+    assert.equal(br.headers['content-encoding'], 'br');
+    assert.equal(brotliDecompressSync(br.rawPayload).toString(), ndjson);
+    const plain = await fastify.inject({ url: '/ndjson' });
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.equal(plain.payload, ndjson);
+    await fastify.close();
+  });
+
+  test('leaves a stream as it is when its Content-Length is under minBytes or its type is not compressible', async () => {
+    const fastify = await streamApp();
+    const headers = { 'accept-encoding': 'gzip' };
+    const short = await fastify.inject({ url: '/short', headers });
+    assert.equal(short.headers['content-encoding'], undefined);
+    assert.equal(short.payload, 'short');
+    const binary = await fastify.inject({ url: '/binary', headers });
+    assert.equal(binary.headers['content-encoding'], undefined);
+    assert.equal(binary.rawPayload.byteLength, 4096);
+    await fastify.close();
+  });
+
+  test('each chunk of the stream reaches the client before the stream ends (sync flush)', async () => {
+    const fastify = Fastify();
+    await fastify.register(fastifyCompression, { minBytes: 0 });
+    const source = new PassThrough();
+    fastify.get('/events', async (_req, reply) => reply.type('text/plain').send(source));
+    await fastify.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = fastify.server.address() as AddressInfo;
+    const request = get({
+      host: '127.0.0.1',
+      port,
+      path: '/events',
+      headers: { 'accept-encoding': 'gzip' },
+    });
+    // Node sends the response headers with the first body bytes.
+    source.write('first event\n');
+    const [res] = (await once(request, 'response')) as [IncomingMessage];
+    assert.equal(res.headers['content-encoding'], 'gzip');
+    const text = res.pipe(createGunzip());
+    // The stream is still open: this resolves only if the first chunk was flushed.
+    const [first] = (await once(text, 'data')) as [Buffer];
+    assert.equal(first.toString(), 'first event\n');
+    source.end('last event\n');
+    let rest = '';
+    for await (const chunk of text) rest += String(chunk);
+    assert.equal(rest, 'last event\n');
+    await fastify.close();
+  });
+
+  test("a client that leaves destroys the route's stream", async () => {
+    const fastify = Fastify();
+    await fastify.register(fastifyCompression, { minBytes: 0 });
+    const source = new PassThrough();
+    fastify.get('/endless', async (_req, reply) => reply.type('text/plain').send(source));
+    await fastify.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = fastify.server.address() as AddressInfo;
+    const request = get({
+      host: '127.0.0.1',
+      port,
+      path: '/endless',
+      headers: { 'accept-encoding': 'gzip' },
+    });
+    request.on('error', () => {});
+    source.write('tick\n');
+    const [res] = (await once(request, 'response')) as [IncomingMessage];
+    await once(res, 'data');
+    // pipeline() destroys it with a premature-close error: a stream that nobody reads.
+    source.on('error', () => {});
+    const closed = new Promise((resolve) => source.once('close', resolve));
+    request.destroy();
+    await closed;
+    assert.equal(source.destroyed, true);
     await fastify.close();
   });
 });
