@@ -1,6 +1,5 @@
 import { Bulkhead } from './bulkhead.js';
 import { CircuitBreaker, CLOSED_UNTIMED, type CallTicket } from './circuit-breaker.js';
-import { CircuitOpenError } from './errors.js';
 import {
   enterGate,
   leaveGate,
@@ -86,9 +85,9 @@ export function gateRunner(
     let ticket: Ticket | undefined;
     if (breaker !== undefined) {
       const admitted = breaker[enterGate]();
-      if (admitted instanceof CircuitOpenError) {
+      if (admitted.refusal !== undefined) {
         bulkhead?.[leaveGate]();
-        return Promise.reject(admitted);
+        return Promise.reject(admitted.refusal);
       }
       ticket = admitted;
     }
