@@ -45,6 +45,8 @@ export interface ObservabilityOptions {
   token?: string;
   /** Dashboard event streams open at once; more are refused with 503. @defaultValue 16 */
   maxStreams?: number;
+  /** The `instance` label on every series of /metrics. @defaultValue none */
+  instance?: string;
 }
 
 /** SLOs of the payments API (deploy/prometheus/slo.json holds the same, for the alert rules). */
@@ -96,7 +98,9 @@ export async function observability(
   app: FastifyInstance,
   options: ObservabilityOptions = {},
 ): Promise<void> {
-  const registry = new MetricsRegistry();
+  const registry = new MetricsRegistry(
+    options.instance === undefined ? {} : { labels: { instance: options.instance } },
+  );
   const requests = new RequestMetrics({ registry, slowMs: 500, buckets: REQUEST_BUCKETS });
   const runtime = new RuntimeMetrics({ registry });
   const slo = new SloMonitor({ requests, rules: SLO_RULES, minRequests: 20 });
