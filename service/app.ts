@@ -87,6 +87,7 @@ export async function buildApp(
         | 'rateLimitBurst'
         | 'receipts'
         | 'receiptKey'
+        | 'instanceId'
       >
     >,
   deps: AppDeps,
@@ -167,6 +168,7 @@ export async function buildApp(
   await observability(app, {
     ...(config.metricsToken === undefined ? {} : { token: config.metricsToken }),
     maxStreams: config.dashboardMaxStreams ?? 16,
+    ...(config.instanceId === undefined ? {} : { instance: config.instanceId }),
   });
   await registerProfiling(app, config);
   databasePanels(app, insights, deps.db);
