@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createDatabase, type Database } from 'hotpath/db';
 import type { Redis } from 'ioredis';
 import { buildApp } from './app.js';
+import { isClusterPrimary, runPrimary, shareWorkerMetrics } from './cluster.js';
 import { ConfigError, configHelp, loadConfig, type ServiceConfig } from './config.js';
 import { GatewayClient } from './gateway/client.js';
 import { spawnGateway, type SupervisedGateway } from './gateway/spawn.js';
@@ -171,6 +172,8 @@ async function start(config: ServiceConfig): Promise<void> {
   );
   reconcilerPanels(app, () => reconciler.stats);
   reconciler.start(config.recoveryIntervalMs);
+  // In a cluster worker (WORKERS > 1): the primary merges every worker's metrics.
+  const stopSharing = shareWorkerMetrics(app.observability.registry);
 
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -208,6 +211,7 @@ async function start(config: ServiceConfig): Promise<void> {
     // when every in-flight request has been answered.
     await app.close();
     clearTimeout(force);
+    await stopSharing?.();
     await reconciler.close();
     await client.close();
     await db.close();
@@ -243,4 +247,5 @@ try {
   if (error instanceof ConfigError) fatal(`invalid configuration: ${error.message}`);
   throw error;
 }
-await start(config);
+if (isClusterPrimary(config)) await runPrimary(config, { say, fatal });
+else await start(config);
