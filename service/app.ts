@@ -19,6 +19,7 @@ import { httpServerFactory } from './http-server.js';
 import { OutageLog } from './outage-log.js';
 import { dependencyPanels } from './plugins/dependency-panels.js';
 import { gatewayPanels } from './plugins/gateway-panels.js';
+import { gatewayHttpPanel } from './gateway/http-panel.js';
 import { PaymentRepository } from './payments/repository.js';
 import { PaymentService } from './payments/payment-service.js';
 import { databasePanels, instrumentServiceDatabase } from './plugins/database-insights.js';
@@ -174,7 +175,10 @@ export async function buildApp(
   databasePanels(app, insights, deps.db);
   const gateway = deps.gateway;
   if (gateway.stats !== undefined) gatewayPanels(app, () => gateway.stats!);
-  gateway.registerMetrics?.(app.observability.registry);
+  if (gateway.registerMetrics !== undefined) {
+    gateway.registerMetrics(app.observability.registry);
+    gatewayHttpPanel(app);
+  }
   if (cache !== undefined) {
     registerCacheMetrics(cache, app.observability.registry, { name: 'payments' });
     for (const panel of cachePanels(cache, { name: 'payments' })) {
