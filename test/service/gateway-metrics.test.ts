@@ -42,6 +42,22 @@ describe("the gateway client's HTTP metrics on the service's /metrics", () => {
     }
   });
 
+  test("the dashboard's gateway HTTP panel shows the mean first byte of the requests since its last sample, then 0", async () => {
+    const svc = await startTestService({ kind: 'pglite' });
+    try {
+      const { dashboard } = svc.app.observability;
+      assert.ok(dashboard.panels().some((p) => p.id === 'gateway-http'));
+      assert.deepEqual(dashboard.sample().values['gateway-http'], [0, 0]);
+      assert.equal((await svc.app.inject(create(3))).statusCode, 201);
+      const [firstByte] = dashboard.sample().values['gateway-http'] as number[];
+      assert.ok(firstByte! > 0, `first byte ${firstByte} ms`);
+      // Nothing sent since: no mean to show.
+      assert.deepEqual(dashboard.sample().values['gateway-http'], [0, 0]);
+    } finally {
+      await svc.close();
+    }
+  });
+
   test('a frozen gateway shows as a client error and no response, and the payment stays pending', async () => {
     const svc = await startTestService({ kind: 'pglite' }, { timeoutMs: 200, retries: 0 });
     try {
