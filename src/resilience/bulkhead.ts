@@ -2,6 +2,7 @@ import { AbortedError } from '../errors/index.js';
 import { checkNumber } from '../internal/validate-options.js';
 import { BulkheadFullError } from './errors.js';
 import { enterGate, leaveGate } from './policy.js';
+import { WaitQueue } from './wait-queue.js';
 
 /** Options of {@link Bulkhead}. */
 export interface BulkheadOptions {
@@ -9,11 +10,6 @@ export interface BulkheadOptions {
   maxConcurrent: number;
   /** Calls waiting for a slot; one more is refused at once. Default 0. */
   maxQueue?: number;
-}
-
-interface Waiter {
-  start: () => void;
-  fail: (error: unknown) => void;
 }
 
 /**
@@ -27,7 +23,7 @@ interface Waiter {
 export class Bulkhead {
   readonly #maxConcurrent: number;
   readonly #maxQueue: number;
-  readonly #queue: Waiter[] = [];
+  readonly #queue = new WaitQueue<void>();
   #running = 0;
 
   /** @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` naming a bad option. */
@@ -66,22 +62,7 @@ export class Bulkhead {
     if (this.#queue.length >= this.#maxQueue) {
       return Promise.reject(new BulkheadFullError(this.#maxConcurrent, this.#maxQueue));
     }
-    return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = {
-        start: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        fail: reject,
-      };
-      const onAbort = () => {
-        const index = this.#queue.indexOf(waiter);
-        if (index !== -1) this.#queue.splice(index, 1);
-        reject(new AbortedError(undefined, { cause: signal?.reason }));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#queue.push(waiter);
-    }).then(() => this.#run(fn, signal));
+    return this.#queue.wait(signal).then(() => this.#run(fn, signal));
   }
 
   /**
@@ -119,10 +100,8 @@ export class Bulkhead {
   }
 
   #release(): void {
-    const next = this.#queue.shift();
     // The slot passes straight to the next waiter, so `running` never dips below the cap
     // while work is queued.
-    if (next !== undefined) next.start();
-    else this.#running--;
+    if (!this.#queue.admitNext(undefined)) this.#running--;
   }
 }

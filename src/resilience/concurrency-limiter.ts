@@ -5,6 +5,7 @@ import { checkNumber } from '../internal/validate-options.js';
 import { GradientLimit } from './adaptive-gradient.js';
 import type { LimitAlgorithm } from './adaptive-limit.js';
 import { ConcurrencyLimitError } from './errors.js';
+import { WaitQueue } from './wait-queue.js';
 
 /** Options of {@link ConcurrencyLimiter}. */
 export interface ConcurrencyLimiterOptions {
@@ -55,14 +56,6 @@ export interface ConcurrencyLimitChange {
   inFlight: number;
 }
 
-interface Waiter {
-  resolve: (permit: ConcurrencyPermit) => void;
-  reject: (error: unknown) => void;
-  timer: NodeJS.Timeout | undefined;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
-
 const limitChannel = channel('hotpath:resilience:concurrency-limit');
 
 /** A slot of a {@link ConcurrencyLimiter}, timed from its grant. */
@@ -102,7 +95,7 @@ export class ConcurrencyLimiter {
   readonly #isDrop: (error: unknown) => boolean;
   readonly #clock: Clock;
   readonly #name: string;
-  readonly #queue: Waiter[] = [];
+  readonly #queue = new WaitQueue<ConcurrencyPermit>();
   #inFlight = 0;
   #admitted = 0;
   #rejected = 0;
@@ -187,21 +180,9 @@ export class ConcurrencyLimiter {
       this.#rejected++;
       return Promise.reject(this.#error(false));
     }
-    return new Promise<ConcurrencyPermit>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, timer: undefined, signal, onAbort: undefined };
-      waiter.timer = setTimeout(() => {
-        this.#leave(waiter);
-        this.#rejected++;
-        reject(this.#error(true));
-      }, this.#queueTimeoutMs);
-      if (signal !== undefined) {
-        waiter.onAbort = () => {
-          this.#leave(waiter);
-          reject(new AbortedError(undefined, { cause: signal.reason }));
-        };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
-      this.#queue.push(waiter);
+    return this.#queue.wait(signal, this.#queueTimeoutMs, () => {
+      this.#rejected++;
+      return this.#error(true);
     });
   }
 
@@ -233,10 +214,7 @@ export class ConcurrencyLimiter {
   async close(): Promise<void> {
     if (this.#isClosed) return;
     this.#isClosed = true;
-    for (const waiter of this.#queue.splice(0)) {
-      this.#forget(waiter);
-      waiter.reject(new ClosedError('concurrency limiter'));
-    }
+    this.#queue.rejectAll(() => new ClosedError('concurrency limiter'));
   }
 
   #run<T>(
@@ -301,21 +279,8 @@ export class ConcurrencyLimiter {
 
   #drain(): void {
     while (this.#queue.length > 0 && this.#inFlight < this.#limit && !this.#isClosed) {
-      const waiter = this.#queue.shift()!;
-      this.#forget(waiter);
-      waiter.resolve(this.#grant());
+      this.#queue.admitNext(this.#grant());
     }
-  }
-
-  #leave(waiter: Waiter): void {
-    const index = this.#queue.indexOf(waiter);
-    if (index !== -1) this.#queue.splice(index, 1);
-    this.#forget(waiter);
-  }
-
-  #forget(waiter: Waiter): void {
-    clearTimeout(waiter.timer);
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
   }
 
   #error(didWait: boolean): ConcurrencyLimitError {
