@@ -56,6 +56,54 @@ function latencyTable(rows: [string, LatencySummary][]): string {
   return `<table><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>${body.join('')}</table>`;
 }
 
+/** The per-name table: requests, rate, latency, errors, non-2xx and failed checks by name. */
+function byNameTable(r: LoadResult): string {
+  const entries = Object.entries(r.byName ?? {});
+  if (entries.length === 0) return '';
+  const hasChecks = entries.some(([, n]) => n.checks.checked > 0);
+  const head = [
+    'name',
+    'requests',
+    'req/s',
+    'p50',
+    'p90',
+    'p99',
+    'p99.9',
+    'max',
+    'errors',
+    'non-2xx',
+  ];
+  if (hasChecks) head.push('checks failed');
+  const rows = entries.map(([name, n]) => {
+    const l = n.latency;
+    let non2xx = 0;
+    for (const [s, c] of Object.entries(n.statuses)) if (!s.startsWith('2')) non2xx += c;
+    const failures = n.errors.connect + n.errors.timeout + n.errors.reset;
+    const cells = [
+      escapeHtml(name),
+      String(n.completed),
+      n.requestsPerSecond.toFixed(1),
+      ...['50', '90', '99', '99.9'].map((p) => formatMicros(l.percentiles[p] ?? 0)),
+      formatMicros(l.max),
+      `<span class="${failures > 0 ? 'bad' : ''}">${failures}</span>`,
+      String(non2xx),
+    ];
+    if (hasChecks) {
+      const c = n.checks;
+      const why = Object.entries(c.failures)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(', ');
+      cells.push(
+        c.checked === 0
+          ? '-'
+          : `<span class="${c.failed > 0 ? 'bad' : 'ok'}">${c.failed} of ${c.checked}</span>${why === '' ? '' : ` (${escapeHtml(why)})`}`,
+      );
+    }
+    return `<tr>${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;
+  });
+  return `<h2>By request name</h2><table id="by-name"><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr>${rows.join('')}</table>`;
+}
+
 /** Options of {@link renderHtmlReport}. */
 export interface HtmlReportOptions {
   /** An earlier result to compare against. */
@@ -158,6 +206,14 @@ export function renderHtmlReport(result: LoadResult, options: HtmlReportOptions 
       points: perSecond.map((p) => [p.second + 1, scale(p, p.errors + p.non2xx)]),
     });
   }
+  if (t.some((p) => (p.checksFailed ?? 0) > 0)) {
+    rps.push({
+      name: 'failed checks /s',
+      color: '#9c36b5',
+      points: perSecond.map((p) => [p.second + 1, scale(p, p.checksFailed ?? 0)]),
+      isDashed: true,
+    });
+  }
   const throughput = lineChart(rps, {
     id: 'requests-over-time',
     title: 'Requests per second',
@@ -194,9 +250,11 @@ ${warnings}
 <tr><td>bytes</td><td>${formatBytes(r.bytesRead)} read, ${formatBytes(r.bytesWritten)} written</td></tr>
 <tr><td>statuses</td><td>${escapeHtml(statuses || '-')}</td></tr>
 <tr><td>errors</td><td>connect ${r.errors.connect}, timeout ${r.errors.timeout}, reset ${r.errors.reset}, non-2xx ${non2xx}</td></tr>
+${r.checks !== undefined && r.checks.checked > 0 ? `<tr><td>checks</td><td>${r.checks.checked} checked, ${r.checks.failed} failed (${((r.checks.failed / r.checks.checked) * 100).toFixed(2)}%)</td></tr>` : ''}
 </table>
 <h2>Latency</h2>
 ${latencyTable(rows)}
+${byNameTable(r)}
 ${comparison}
 <h2>Plots</h2>
 ${overTime}
