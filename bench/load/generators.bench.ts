@@ -18,6 +18,10 @@
  * captured and parsed; the server answers /json with `{"status":"ok"}`), to price checks
  * against the plain run and the same rivals. Every run keeps per-name statistics.
  *
+ * With BASELINE=<another checkout of hotpath> (its node_modules installed or linked), that
+ * checkout's `hotpath load` runs in the same rounds as "hotpath load (baseline)": a before and
+ * after of a change, measured under the same machine load.
+ *
  * A second table measures the open model's cost of keeping a fixed schedule: CPU-seconds per
  * 1000 requests at 2000 req/s, hotpath (timer-driven) vs autocannon -R (its rate limiter).
  *
@@ -139,6 +143,23 @@ const generators: Record<string, Command> = {
   ],
 };
 
+const baseline = process.env.BASELINE;
+if (baseline !== undefined && baseline !== '') {
+  generators['hotpath load (baseline)'] = (url) => [
+    process.execPath,
+    '--conditions=source',
+    '--import',
+    'tsx',
+    resolve(baseline, 'cli/main.ts'),
+    'load',
+    url,
+    '-c',
+    String(CONNECTIONS),
+    '-d',
+    `${RUN_S}s`,
+  ];
+}
+
 const fixedRate: Record<string, Command> = {
   'hotpath load --rate 2000': (url) => [...generators['hotpath load']!(url), '--rate', '2000'],
   'autocannon -R 2000': (url) => [...generators.autocannon!(url), '-R', '2000'],
@@ -253,7 +274,9 @@ try {
     `\ngoals: >= 0.70x wrk: ${(ours / wrk).toFixed(2)}x; >= 1.60x autocannon: ${(ours / ac).toFixed(2)}x; raw sockets vs undici: ${(ours / undici).toFixed(2)}x`,
   );
   const checks: Record<string, { vsPlain: number; vsWrk: number; vsAutocannon: number }> = {};
-  for (const k of ['hotpath, status check', 'hotpath, JSON check']) {
+  const variants = ['hotpath, status check', 'hotpath, JSON check'];
+  if (perCpu['hotpath load (baseline)'] !== undefined) variants.push('hotpath load (baseline)');
+  for (const k of variants) {
     const v = perCpu[k]!;
     checks[k] = { vsPlain: v / ours, vsWrk: v / wrk, vsAutocannon: v / ac };
     console.log(
