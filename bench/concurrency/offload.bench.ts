@@ -7,18 +7,21 @@
  * model: a mix of RECEIPT_SHARE receipts and cached payment reads (GET /api/payments/:id).
  *
  * Per round, modes interleaved (inline first in even rounds, pool first in odd ones):
- * - at each total rate of RATES: the server's event-loop delay p99, the p99 of the reads, of
- *   the receipts and of both, from the intended send time; plus an idle baseline (the reads
- *   alone, on the pool server);
+ * - at each total rate of RATES: the CPU time per request of the server's event-loop thread
+ *   and of the whole process (from /proc: immune to other work on the machine), the server's
+ *   event-loop delay p99, the p99 of the reads, of the receipts and of both, from the intended
+ *   send time; plus an idle baseline (the reads alone, on the pool server);
  * - the knee: the highest total rate that holds `p99<100ms` and `errors<1%`
  *   (hotpath/load's findMaxRate, the API of `hotpath load --find-max`).
  * Prints every round and the medians; writes bench/results/concurrency-offload.json.
  *
  *   npm run bench -- concurrency --filter offload      (PostgreSQL: bash scripts/services.sh start)
- *   ROUNDS=5 RATES=100,300,600 RECEIPT_SHARE=0.2 ... for other settings
+ *   ROUNDS=5 RATES=50,150,300 RECEIPT_SHARE=0.2 KNEE_TARGET=p99<100ms (the defaults)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { connectPostgres, migrate } from 'hotpath/db';
 import {
@@ -34,8 +37,8 @@ import { migrations } from '../../service/migrations/index.js';
 import { tsxCommand } from '../lib/commands.js';
 import { environment, median, writeResult } from '../lib/report.js';
 
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
-const RATES = (process.env.RATES ?? '100,300,600').split(',').map(Number);
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const RATES = (process.env.RATES ?? '50,150,300').split(',').map(Number);
 const RECEIPT_SHARE = Number(process.env.RECEIPT_SHARE ?? 0.2);
 const DURATION_MS = Number(process.env.DURATION_MS ?? 4000);
 const KNEE_STEP_MS = Number(process.env.KNEE_STEP_MS ?? 3000);
@@ -127,7 +130,25 @@ const p99Ms = (r: LoadResult | undefined) =>
 const failures = (r: LoadResult) =>
   r.completed - (r.statuses['200'] ?? 0) + r.errors.connect + r.errors.timeout + r.errors.reset;
 
+/**
+ * CPU-seconds (user + kernel) of a server's main thread (the event loop) and of the whole
+ * process (its worker thread included), from /proc: what each mode costs the event loop,
+ * whatever else the machine runs.
+ */
+function cpuSeconds(pid: number): { main: number; all: number } {
+  const read = (path: string) => {
+    const stat = readFileSync(path, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, clock ticks
+  };
+  return { main: read(`/proc/${pid}/task/${pid}/stat`), all: read(`/proc/${pid}/stat`) };
+}
+
 interface FixedSample {
+  /** Event-loop thread CPU per request, ms (requests: the schedule's, warm-up included). */
+  mainCpuMsPerRequest: number;
+  /** Whole-process CPU per request, ms. */
+  cpuMsPerRequest: number;
   loopP99Ms: number;
   apiP99Ms: number;
   readP99Ms: number;
@@ -140,14 +161,20 @@ interface FixedSample {
 async function fixed(server: Server, rate: number, withReceipts: boolean): Promise<FixedSample> {
   const options = { url: server.url, durationMs: DURATION_MS, warmupMs: 500, ...common };
   await loopDelayP99Ms(server);
+  const cpuBefore = cpuSeconds(server.child.pid!);
   const runs = await Promise.all([
     load({ ...options, mix: reads, rate: rate * (1 - RECEIPT_SHARE) }),
     withReceipts ? load({ ...options, mix: receipts, rate: rate * RECEIPT_SHARE }) : undefined,
   ]);
   const loopP99Ms = await loopDelayP99Ms(server);
+  const cpuAfter = cpuSeconds(server.child.pid!);
+  const requests =
+    (withReceipts ? rate : rate * (1 - RECEIPT_SHARE)) * ((DURATION_MS + 500) / 1000);
   const [r, s] = runs;
   const all = s === undefined ? r : mergeResults([r, s]);
   return {
+    mainCpuMsPerRequest: ((cpuAfter.main - cpuBefore.main) * 1000) / requests,
+    cpuMsPerRequest: ((cpuAfter.all - cpuBefore.all) * 1000) / requests,
     loopP99Ms,
     apiP99Ms: p99Ms(all),
     readP99Ms: p99Ms(r),
@@ -167,7 +194,7 @@ async function knee(server: Server): Promise<KneeSample> {
   const found = await findMaxRate(
     { url: server.url, mix, durationMs: KNEE_STEP_MS, warmupMs: 1000, ...common },
     [parseThreshold(KNEE_TARGET), parseThreshold('errors<1%')],
-    { startRate: 100, maxRate: 6400 },
+    { startRate: 50, maxRate: 6400 },
   );
   return {
     rate: found.rate,
@@ -181,14 +208,36 @@ async function knee(server: Server): Promise<KneeSample> {
   };
 }
 
+/** `400+`, or `800-` with why: p99 (the target), err, rate (served < 95%), gen (generator). */
+function stepText(step: KneeSample['steps'][number]): string {
+  if (step.isPassed) return `${step.rate}+`;
+  const why = step.reasons.map((r) =>
+    r.includes('generator')
+      ? 'gen'
+      : r.startsWith('served')
+        ? 'rate'
+        : r.toLowerCase().includes('error')
+          ? 'err'
+          : 'p99',
+  );
+  return `${step.rate}-(${[...new Set(why)].join(',')})`;
+}
+
 const servers: Record<Mode, Server> = { inline: await start('inline'), pool: await start('pool') };
+// Interrupted: stop the servers and drop the database before leaving.
+process.once('SIGINT', () => {
+  for (const s of Object.values(servers)) s.child.kill('SIGTERM');
+  void dropDatabase().finally(() => process.exit(130));
+});
 const fixedSamples: Record<string, FixedSample[]> = {};
 const kneeSamples: Record<Mode, KneeSample[]> = { inline: [], pool: [] };
+const loadAverages: number[] = [];
 const env = environment();
 const share = `${Math.round(RECEIPT_SHARE * 100)}% receipts`;
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 const fixedLine = (label: string, s: FixedSample) =>
-  `  ${label.padEnd(22)} loop p99 ${ms(s.loopP99Ms).padStart(8)}   API p99 ${ms(s.apiP99Ms).padStart(8)}` +
+  `  ${label.padEnd(22)} loop CPU/req ${s.mainCpuMsPerRequest.toFixed(2)} ms (all ${s.cpuMsPerRequest.toFixed(2)})` +
+  `   loop p99 ${ms(s.loopP99Ms).padStart(8)}   API p99 ${ms(s.apiP99Ms).padStart(8)}` +
   `   reads p99 ${ms(s.readP99Ms).padStart(8)}` +
   (Number.isNaN(s.receiptP99Ms) ? '' : `   receipts p99 ${ms(s.receiptP99Ms).padStart(8)}`) +
   `   send lag p99 ${ms(s.sendLagP99Ms)}` +
@@ -202,7 +251,9 @@ try {
   for (const server of Object.values(servers)) await fixed(server, 100, true);
   for (let round = 0; round < ROUNDS; round++) {
     const order: Mode[] = round % 2 === 0 ? ['inline', 'pool'] : ['pool', 'inline'];
-    console.log(`round ${round + 1}`);
+    const load1 = loadavg()[0]!;
+    loadAverages.push(load1);
+    console.log(`round ${round + 1}  (machine load average ${load1.toFixed(1)})`);
     for (const rate of RATES) {
       const idle = await fixed(servers.pool, rate, false);
       (fixedSamples[`idle@${rate}`] ??= []).push(idle);
@@ -217,7 +268,7 @@ try {
       const k = await knee(servers[mode]);
       kneeSamples[mode].push(k);
       console.log(
-        `  knee ${mode.padEnd(6)} ${k.rate ?? 'none'} req/s  (steps ${k.steps.map((s) => `${s.rate}${s.isPassed ? '+' : '-'}`).join(' ')})` +
+        `  knee ${mode.padEnd(6)} ${k.rate ?? 'none'} req/s  (steps ${k.steps.map(stepText).join(' ')})` +
           (k.isGeneratorBound ? '  GENERATOR-BOUND' : ''),
       );
     }
@@ -240,6 +291,8 @@ const summary: Record<string, Record<string, number | null>> = {};
 for (const [key, runs] of Object.entries(fixedSamples)) {
   const m = (k: keyof FixedSample) => median(runs.map((x) => x[k]));
   const s: FixedSample = {
+    mainCpuMsPerRequest: m('mainCpuMsPerRequest'),
+    cpuMsPerRequest: m('cpuMsPerRequest'),
     loopP99Ms: m('loopP99Ms'),
     apiP99Ms: m('apiP99Ms'),
     readP99Ms: m('readP99Ms'),
@@ -257,13 +310,16 @@ for (const mode of ['inline', 'pool'] as const) {
 }
 const kneeInline = summary['knee inline']!.rate!;
 const kneePool = summary['knee pool']!.rate!;
-console.log(`  knee pool / inline = ${(kneePool / kneeInline).toFixed(2)}x`);
+console.log(
+  `  knee pool / inline = ${kneeInline > 0 ? `${(kneePool / kneeInline).toFixed(2)}x` : 'n/a (inline held no rate)'}`,
+);
 writeResult('concurrency-offload', {
   receiptShare: RECEIPT_SHARE,
   rates: RATES,
   durationMs: DURATION_MS,
   kneeTarget: KNEE_TARGET,
   kneeStepMs: KNEE_STEP_MS,
+  loadAverages,
   fixed: fixedSamples,
   knees: kneeSamples,
   summary,
