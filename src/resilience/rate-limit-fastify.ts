@@ -6,12 +6,11 @@ import type {
 } from 'fastify';
 import { InvalidOptionError } from '../errors/index.js';
 import type { RateLimitDecision } from './gcra.js';
-import {
-  checkHeaderMode,
-  RateLimitHeaders,
-  type RateLimitHeaderMode,
-} from './rate-limit-headers.js';
+import type { RateLimitHeaderMode } from './rate-limit-headers.js';
+import { RequestLimit } from './rate-limit-response.js';
 import type { RateLimiter } from './rate-limiter.js';
+
+export type { RateLimitedBody } from './rate-limit-response.js';
 
 /** Options of {@link fastifyRateLimit}. */
 export interface FastifyRateLimitOptions {
@@ -27,15 +26,6 @@ export interface FastifyRateLimitOptions {
   policyName?: string;
   /** The fields of an allowed response: see {@link RateLimitHeaderMode}. @defaultValue `'limit'` */
   headers?: RateLimitHeaderMode;
-}
-
-/**
- * The 429 body: `{ code: 'RATE_LIMITED', message }`, the shape of every error the reference
- * service answers.
- */
-export interface RateLimitedBody {
-  code: 'RATE_LIMITED';
-  message: string;
 }
 
 /**
@@ -83,47 +73,18 @@ export const fastifyRateLimit: FastifyPluginCallback<FastifyRateLimitOptions> = 
 function rateLimitHook(options: FastifyRateLimitOptions): onRequestHookHandler {
   if (options === null || typeof options !== 'object')
     throw new InvalidOptionError('limiter', 'expected options with a limiter');
-  const limiter = options.limiter;
-  if (
-    limiter === null ||
-    typeof limiter !== 'object' ||
-    typeof limiter.take !== 'function' ||
-    typeof limiter.policy !== 'object'
-  )
-    throw new InvalidOptionError('limiter', 'expected a RateLimiter');
-  const keyOf = options.key ?? ((request: FastifyRequest) => request.ip);
-  if (typeof keyOf !== 'function') throw new InvalidOptionError('key', 'expected a function');
-  const cost = options.cost ?? 1;
-  if (typeof cost !== 'number' && typeof cost !== 'function')
-    throw new InvalidOptionError('cost', 'expected a number or a function');
-  const skip = options.skip;
-  if (skip !== undefined && typeof skip !== 'function')
-    throw new InvalidOptionError('skip', 'expected a function');
-  const headers = new RateLimitHeaders(limiter.policy, options.policyName);
-  const policyValue = headers.policy;
-  const mode = checkHeaderMode(options.headers);
-  const withLimit = mode !== 'none';
-  const withPolicy = mode === 'all';
-  const sync = typeof limiter.takeSync === 'function';
+  const limit = new RequestLimit<FastifyRequest>(options.limiter, options, (request) => request.ip);
+  const skip = limit.skip;
+  const sync = limit.isSync;
 
   const answer = (decision: RateLimitDecision, reply: FastifyReply, done: () => void): void => {
     if (decision.allowed) {
-      if (withPolicy) reply.header('RateLimit-Policy', policyValue);
-      if (withLimit) reply.header('RateLimit', headers.limit(decision));
+      limit.allow(decision, (name, value) => reply.header(name, value));
       done();
       return;
     }
-    const retryAfter = headers.retryAfter(decision);
-    const body: RateLimitedBody = {
-      code: 'RATE_LIMITED',
-      message: `rate limit exceeded: retry in ${retryAfter} s`,
-    };
-    void reply
-      .code(429)
-      .header('Retry-After', retryAfter)
-      .header('RateLimit-Policy', policyValue)
-      .header('RateLimit', headers.limit(decision))
-      .send(body);
+    const { body, fields } = limit.refuse(decision);
+    void reply.code(429).headers(fields).send(body);
   };
 
   return function hotpathRateLimit(request, reply, done) {
@@ -133,9 +94,7 @@ function rateLimitHook(options: FastifyRateLimitOptions): onRequestHookHandler {
     }
     let decision: RateLimitDecision | Promise<RateLimitDecision>;
     try {
-      const key = keyOf(request);
-      const units = typeof cost === 'number' ? cost : cost(request);
-      decision = sync ? limiter.takeSync!(key, units) : limiter.take(key, units);
+      decision = limit.decide(request);
     } catch (error) {
       done(error as Error);
       return;

@@ -1,10 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { InvalidOptionError } from '../errors/index.js';
-import {
-  checkHeaderMode,
-  RateLimitHeaders,
-  type RateLimitHeaderMode,
-} from './rate-limit-headers.js';
+import type { RateLimitDecision } from './gcra.js';
+import type { RateLimitHeaderMode } from './rate-limit-headers.js';
+import { RequestLimit } from './rate-limit-response.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 /** Options of {@link rateLimitHttp}. */
@@ -42,50 +39,30 @@ export function rateLimitHttp(
   limiter: RateLimiter,
   options: RateLimitHttpOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
-  if (
-    limiter === null ||
-    typeof limiter !== 'object' ||
-    typeof limiter.take !== 'function' ||
-    typeof limiter.policy !== 'object'
-  )
-    throw new InvalidOptionError('limiter', 'expected a RateLimiter');
-  const keyOf = options.key ?? ((req: IncomingMessage) => req.socket.remoteAddress ?? '');
-  if (typeof keyOf !== 'function') throw new InvalidOptionError('key', 'expected a function');
-  const cost = options.cost ?? 1;
-  if (typeof cost !== 'number' && typeof cost !== 'function')
-    throw new InvalidOptionError('cost', 'expected a number or a function');
-  const skip = options.skip;
-  if (skip !== undefined && typeof skip !== 'function')
-    throw new InvalidOptionError('skip', 'expected a function');
-  const headers = new RateLimitHeaders(limiter.policy, options.policyName);
-  const mode = checkHeaderMode(options.headers);
+  const limit = new RequestLimit<IncomingMessage>(
+    limiter,
+    options,
+    (req) => req.socket.remoteAddress ?? '',
+  );
+  const skip = limit.skip;
 
   return async (req, res) => {
     if (skip !== undefined && skip(req)) return true;
-    const key = keyOf(req);
-    const units = typeof cost === 'number' ? cost : cost(req);
-    const decision =
-      limiter.takeSync !== undefined
-        ? limiter.takeSync(key, units)
-        : await limiter.take(key, units);
+    const pending = limit.decide(req);
+    // A synchronous limiter's decision is used as is: no promise tick per request.
+    const decision = limit.isSync ? (pending as RateLimitDecision) : await pending;
     if (decision.allowed) {
-      if (mode === 'all') res.setHeader('RateLimit-Policy', headers.policy);
-      if (mode !== 'none') res.setHeader('RateLimit', headers.limit(decision));
+      limit.allow(decision, (name, value) => res.setHeader(name, value));
       return true;
     }
-    const retryAfter = headers.retryAfter(decision);
-    const body = JSON.stringify({
-      code: 'RATE_LIMITED',
-      message: `rate limit exceeded: retry in ${retryAfter} s`,
-    });
+    const { body, fields } = limit.refuse(decision);
+    const json = JSON.stringify(body);
     res.writeHead(429, {
       'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': Buffer.byteLength(body),
-      'Retry-After': retryAfter,
-      'RateLimit-Policy': headers.policy,
-      RateLimit: headers.limit(decision),
+      'Content-Length': Buffer.byteLength(json),
+      ...fields,
     });
-    res.end(body);
+    res.end(json);
     return false;
   };
 }
