@@ -62,13 +62,14 @@ export async function* expositionChunks(
     chunk += `# HELP ${family.name} ${escapeHelp(family.help)}\n# TYPE ${family.name} ${family.type}\n`;
     const recordedBounds =
       family.type === 'histogram' ? (family.buckets ?? []).map((b) => b / (family.scale ?? 1)) : [];
+    const le = family.type === 'histogram' ? (family.buckets ?? []).map(formatNumber) : [];
     for (const { labelValues, value } of family.series) {
       const own = labelPairs(family.labelNames, labelValues);
       const labels = constant === '' ? own : own === '' ? constant : `${constant},${own}`;
       if (typeof value === 'number') {
         chunk += `${family.name}${labels === '' ? '' : `{${labels}}`} ${formatNumber(value)}\n`;
       } else {
-        chunk += histogramText(family, labels, value, recordedBounds);
+        chunk += histogramText(family, labels, value, recordedBounds, le);
       }
       if (performance.now() - sliceStart >= sliceMs) {
         yield chunk;
@@ -102,14 +103,14 @@ function histogramText(
   labels: string,
   h: Histogram,
   recordedBounds: readonly number[],
+  le: readonly string[],
 ): string {
   const scale = family.scale ?? 1;
-  const bounds = family.buckets ?? [];
   h.cumulativeCounts(recordedBounds, cumulative);
   const sep = labels === '' ? '' : ',';
   let text = '';
-  for (let k = 0; k < bounds.length; k++) {
-    text += `${family.name}_bucket{${labels}${sep}le="${formatNumber(bounds[k]!)}"} ${formatNumber(cumulative[k]!)}\n`;
+  for (let k = 0; k < le.length; k++) {
+    text += `${family.name}_bucket{${labels}${sep}le="${le[k]}"} ${formatNumber(cumulative[k]!)}\n`;
   }
   const braces = labels === '' ? '' : `{${labels}}`;
   text += `${family.name}_bucket{${labels}${sep}le="+Inf"} ${formatNumber(h.count)}\n`;

@@ -288,3 +288,23 @@ describe('registry labels', () => {
     });
   });
 });
+
+describe('merged histograms between scrapes', () => {
+  test('each scrape merges the latest snapshots afresh, whatever the previous scrape held', async () => {
+    const registry = new MetricsRegistry();
+    const worker = new MetricsRegistry();
+    const h = worker.histogram({ name: 'w_seconds', help: 'w', buckets: [10, 100] });
+    h.record(5);
+    registry.setRemote('a', worker.snapshot());
+    registry.setRemote('b', worker.snapshot());
+    assert.match(await registry.metrics(), /^w_seconds_count 2$/m);
+    h.record(50);
+    registry.setRemote('a', worker.snapshot());
+    const text = await registry.metrics();
+    assert.match(text, /^w_seconds_count 3$/m);
+    assert.match(text, /^w_seconds_bucket\{le="10"\} 2$/m);
+    assert.match(text, /^w_seconds_bucket\{le="100"\} 3$/m);
+    registry.setRemote('b', undefined);
+    assert.match(await registry.metrics(), /^w_seconds_count 2$/m);
+  });
+});

@@ -64,6 +64,9 @@ export class MetricsRegistry {
   #metrics = new Map<string, AnyMetric>();
   #sources: TextSource[] = [];
   #remotes = new Map<string, RegistrySnapshot>();
+  // Histograms that hold a series' merge, kept between scrapes: a merge then costs no
+  // allocation (bench/metrics/cluster-scrape.bench.ts).
+  #merged = new Map<string, Histogram>();
   /** Labels on every exposed series. */
   readonly labels: Readonly<Record<string, string>>;
 
@@ -255,7 +258,7 @@ export class MetricsRegistry {
       }
       const remote = remoteFamilies.get(metric.name);
       remoteFamilies.delete(metric.name);
-      yield remote === undefined ? local : combine(local, remote);
+      yield remote === undefined ? local : combine(local, remote, this.#merged);
     }
     for (const [name, list] of remoteFamilies) {
       const first = list[0]!;
@@ -269,7 +272,7 @@ export class MetricsRegistry {
       if (first.aggregate !== undefined) base.aggregate = first.aggregate;
       if (first.scale !== undefined) base.scale = first.scale;
       if (first.buckets !== undefined) base.buckets = first.buckets;
-      yield combine(base, list);
+      yield combine(base, list, this.#merged);
     }
   }
 
@@ -300,8 +303,15 @@ function* seriesOf(
   }
 }
 
-/** Adds remote series into a local family (same name), keyed by label values. */
-function combine(local: Family, remotes: RegistrySnapshot['families']): Family {
+/**
+ * Adds remote series into a local family (same name), keyed by label values. Merged histograms
+ * come from `cache` (reset, then filled), so a scrape allocates none once warm.
+ */
+function combine(
+  local: Family,
+  remotes: RegistrySnapshot['families'],
+  cache: Map<string, Histogram>,
+): Family {
   const merged = new Map<string, { labelValues: readonly string[]; value: number | Histogram }>();
   const max = local.aggregate === 'max';
   const add = (
@@ -319,10 +329,22 @@ function combine(local: Family, remotes: RegistrySnapshot['families']): Family {
     }
     let h = found?.value;
     if (h === undefined || typeof h === 'number') {
-      h =
-        value instanceof Histogram
-          ? Histogram.fromSnapshot(value.snapshot())
-          : Histogram.fromSnapshot(value);
+      const cacheKey = `${local.name}\u0001${key}`;
+      h = cache.get(cacheKey);
+      if (
+        h === undefined ||
+        h.lowest !== value.lowest ||
+        h.highest !== value.highest ||
+        h.precision !== value.precision
+      ) {
+        h = new Histogram({
+          lowest: value.lowest,
+          highest: value.highest,
+          precision: value.precision,
+        });
+        cache.set(cacheKey, h);
+      } else h.reset();
+      h.merge(value);
       merged.set(key, { labelValues, value: h });
     } else h.merge(value);
   };
