@@ -16,6 +16,8 @@ export interface ServiceConfig {
   redisUrl: string | undefined;
   /** `on`: payment reads and user summaries are cached (hotpath/cache); `off`: every read hits the database. */
   cache: 'on' | 'off';
+  /** `on`: parameterized queries are sent as named (prepared) statements (PostgreSQL server only). */
+  prepared: 'on' | 'off';
   /** `on`: responses of compressible types at least `compressionMinBytes` long are gzip/br-encoded, and GETs get ETags and 304s. */
   compression: 'on' | 'off';
   compressionMinBytes: number;
@@ -33,6 +35,8 @@ export interface ServiceConfig {
   gatewayMaxConcurrent: number;
   /** Retries allowed as a share of charges (retry budget). */
   gatewayRetryBudget: number;
+  /** `off` leaves the gateway client's circuit breaker out (to measure what it buys). */
+  gatewayBreaker: 'on' | 'off';
   /** Payments per second one client may create (0 = no limit), and the burst above it. */
   rateLimitPerSecond: number;
   rateLimitBurst: number;
@@ -105,6 +109,11 @@ export const configSpec: readonly Spec[] = [
   { env: 'DB_POOL_MAX', default: '10', help: 'PostgreSQL pool size' },
   { env: 'REDIS_URL', default: undefined, help: 'Redis URL; unset = in-process only' },
   {
+    env: 'PREPARED',
+    default: 'off',
+    help: 'on: send parameterized queries as named (prepared) statements, parsed once per connection (PostgreSQL server only)',
+  },
+  {
     env: 'CACHE',
     default: 'on',
     help: 'cache payment reads and user summaries: on or off (for side-by-side runs)',
@@ -157,6 +166,11 @@ export const configSpec: readonly Spec[] = [
     env: 'GATEWAY_RETRY_BUDGET',
     default: '1',
     help: 'retries allowed as a share of charges over 10 s (plus 10/s); 0..10',
+  },
+  {
+    env: 'GATEWAY_BREAKER',
+    default: 'on',
+    help: 'circuit breaker on gateway charges: on or off (for side-by-side runs)',
   },
   {
     env: 'RATE_LIMIT_PER_SECOND',
@@ -403,6 +417,7 @@ export function loadConfig(
     dataDir: get('DATA_DIR'),
     dbPoolMax: integer('DB_POOL_MAX', get('DB_POOL_MAX'), 1, 1000),
     redisUrl: url('REDIS_URL', merged.REDIS_URL, ['redis:', 'rediss:']),
+    prepared: onOff('PREPARED', get('PREPARED')),
     cache: onOff('CACHE', get('CACHE')),
     compression: onOff('COMPRESSION', get('COMPRESSION')),
     compressionMinBytes: integer(
@@ -426,6 +441,7 @@ export function loadConfig(
       1,
       100_000,
     ),
+    gatewayBreaker: onOff('GATEWAY_BREAKER', get('GATEWAY_BREAKER')),
     gatewayRetryBudget: decimal('GATEWAY_RETRY_BUDGET', get('GATEWAY_RETRY_BUDGET'), 0, 10),
     rateLimitPerSecond: integer(
       'RATE_LIMIT_PER_SECOND',

@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createDatabase, type Database } from 'hotpath/db';
+import { createDatabase, instrumentPool, PostgresDatabase, type Database } from 'hotpath/db';
 import type { Redis } from 'ioredis';
 import { buildApp } from './app.js';
 import { isClusterPrimary, runPrimary, shareWorkerMetrics } from './cluster.js';
@@ -105,6 +105,10 @@ async function start(config: ServiceConfig): Promise<void> {
       `${config.databaseUrl === undefined ? 'DATA_DIR' : 'DATABASE_URL'}: ${(error as Error).message}`,
     );
   }
+  if (config.prepared === 'on' && db instanceof PostgresDatabase) {
+    // Parameterized queries go as named statements, parsed and planned once per connection.
+    instrumentPool(db.pool, { prepare: true, stats: false });
+  }
   const { applied, current } = await migrateOrExit(db, gateway);
   say(
     `database schema at version ${current}${applied.length > 0 ? ` (applied ${applied.join(', ')})` : ''}`,
@@ -129,6 +133,7 @@ async function start(config: ServiceConfig): Promise<void> {
     limit: config.gatewayLimit,
     maxConcurrent: config.gatewayMaxConcurrent,
     retryBudget: config.gatewayRetryBudget,
+    breaker: config.gatewayBreaker === 'on',
   });
   const simulator = gateway;
   const app = await buildApp(config, {
@@ -173,7 +178,7 @@ async function start(config: ServiceConfig): Promise<void> {
   reconcilerPanels(app, () => reconciler.stats);
   reconciler.start(config.recoveryIntervalMs);
   // In a cluster worker (WORKERS > 1): the primary merges every worker's metrics.
-  const stopSharing = shareWorkerMetrics(app.observability.registry);
+  const stopSharing = shareWorkerMetrics(app.observability);
 
   try {
     await app.listen({ host: config.host, port: config.port });

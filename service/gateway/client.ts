@@ -62,6 +62,11 @@ export interface GatewayClientOptions {
    * cannot multiply an outage. Default 1 (at most one retry per charge on average).
    */
   retryBudget?: number;
+  /**
+   * `false` leaves the circuit breaker out (GATEWAY_BREAKER=off, to measure what it buys):
+   * every charge is tried whatever the gateway's recent failures. Default true.
+   */
+  breaker?: boolean;
   /** Breaker: failure rate over the last 20 attempts that opens it. Default 0.5. */
   breakerFailureRate?: number;
   /** Breaker: how long it stays open before a trial. Default 5,000 ms. */
@@ -191,7 +196,7 @@ export class GatewayClient {
     });
     this.#policy = wrap(
       (this.#limiter ?? this.#bulkhead)!,
-      this.#breaker,
+      ...(options.breaker === false ? [] : [this.#breaker]),
       this.#retry,
       new Timeout({ name: 'gateway', timeoutMs: this.#timeoutMs }),
     );
