@@ -68,6 +68,11 @@ export interface Experiment {
   /** The variants the regression gate checks against the naive one (default: all others). */
   gated?: readonly string[];
   mix: (context: MixContext) => Promise<RequestMix> | RequestMix;
+  /**
+   * Faults set on each variant's gateway simulator once the service is ready (`POST /_faults`,
+   * docs/gateway-simulator.md), kept for the whole experiment.
+   */
+  gatewayFaults?: Record<string, unknown>;
   /** Connections the open model may open (the concurrency ceiling). @defaultValue 100 */
   connections?: number;
   /**
@@ -76,7 +81,9 @@ export interface Experiment {
    * requests per second.
    */
   rate: { share: number } | { overload: number } | number;
-  /** Rate used with --smoke or when no knee was searched. */
+  /** First rate of the knee search (it doubles from there). @defaultValue 50 */
+  kneeStartRate?: number;
+  /** Rate used with --smoke, when no knee was searched, or when a variant has none. */
   fallbackRate: number;
   /** The figure the gate and the headline ratio read. */
   primary: RoundMetric;

@@ -14,7 +14,7 @@ import {
   type RatioOutcome,
   type VariantOutcome,
 } from './outcome.js';
-import { startService, type ServiceProcess } from './service-process.js';
+import { freePort, startService, type ServiceProcess } from './service-process.js';
 import { bootstrapRatio } from './stats.js';
 
 export interface RunSettings {
@@ -59,7 +59,21 @@ export async function runExperiment(
   try {
     for (const variant of variants) {
       const dataDir = variant.isEmbedded === true ? await db.embeddedDir() : undefined;
-      services.push(await startService(serviceEnv(variant, db, settings.redisUrl, dataDir)));
+      const gatewayPort = await freePort();
+      const service = await startService({
+        ...serviceEnv(variant, db, settings.redisUrl, dataDir),
+        GATEWAY_PORT: String(gatewayPort),
+      });
+      services.push(service);
+      if (experiment.gatewayFaults !== undefined) {
+        const res = await fetch(`http://127.0.0.1:${gatewayPort}/_faults`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(experiment.gatewayFaults),
+        });
+        if (res.status !== 200)
+          throw new Error(`gateway faults refused: ${res.status} ${await res.text()}`);
+      }
     }
     const mixes: RequestMix[] = [];
     for (const variant of variants) {
@@ -76,8 +90,8 @@ export async function runExperiment(
         mix: mixes[i]!,
         connections,
         stepMs: settings.kneeStepMs,
-        startRate: 100,
-        maxSteps: 12,
+        startRate: experiment.kneeStartRate ?? 50,
+        maxSteps: 14,
       });
       const knee = {
         rate: found.rate,
@@ -99,6 +113,8 @@ export async function runExperiment(
     if (typeof rate === 'number') {
       commonRate = rate;
       rateBasis = `fixed ${rate} req/s`;
+    } else if (settings.isKneeSearched && kneeRates.some((k) => k === null)) {
+      rateBasis = `fixed ${experiment.fallbackRate} req/s (a variant held p99 < 100 ms at no rate tried)`;
     } else if (settings.isKneeSearched && 'share' in rate) {
       const found = kneeRates.filter((k): k is number => k !== null);
       if (found.length > 0) {

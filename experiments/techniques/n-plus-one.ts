@@ -23,6 +23,7 @@ export const nPlusOne: Experiment = {
     );
     return { requests: [{ path: `/api/users/latest-payments?ids={{pick ${lists.join(' ')}}}` }] };
   },
+  kneeStartRate: 20,
   rate: { share: 0.5 },
   fallbackRate: 50,
   primary: 'cpuPerRequestMs',

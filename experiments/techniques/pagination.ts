@@ -31,6 +31,7 @@ export const pagination: Experiment = {
     }
     return { requests };
   },
+  kneeStartRate: 20,
   rate: { share: 0.5 },
   fallbackRate: 50,
   primary: 'p50Ms',

@@ -21,6 +21,7 @@ export const poolSize: Experiment = {
       { weight: 50, path: `/api/users/{{int 1 ${dataset.users}}}/payments?limit=20` },
     ],
   }),
+  kneeStartRate: 20,
   rate: { share: 0.7 },
   fallbackRate: 100,
   primary: 'p99Ms',

@@ -11,16 +11,17 @@ export const protection: Experiment = {
   name: 'protection',
   technique: 'rate limit + load shedding under 2x overload (RATE_LIMIT_PER_SECOND, SHEDDING)',
   description:
-    'examples/payments-mix.json at twice the knee of the unprotected service: without protection every request queues; with it, payment creations above 100/s get 429 and the event loop sheds reads (503) while it is overloaded.',
+    'examples/payments-mix.json at twice the knee of the unprotected service: without protection every request queues; with it, payment creations (10% of the mix, one client) above 20/s get 429 and reads are shed (503) while the event loop is overloaded.',
   dataset: standard,
   variants: [
     { name: 'unprotected', env: { SHEDDING: 'off', RATE_LIMIT_PER_SECOND: '0' } },
     {
       name: 'protected',
-      env: { SHEDDING: 'on', RATE_LIMIT_PER_SECOND: '100', RATE_LIMIT_BURST: '100' },
+      env: { SHEDDING: 'on', RATE_LIMIT_PER_SECOND: '20', RATE_LIMIT_BURST: '40' },
     },
   ],
   mix: () => JSON.parse(readFileSync(mixFile, 'utf8')) as RequestMix,
+  kneeStartRate: 20,
   rate: { overload: 2 },
   fallbackRate: 300,
   primary: 'goodput',
