@@ -151,6 +151,7 @@ cmd_start() {
   {
     cat "$ROOT/deploy/haproxy/haproxy.cfg"
     for i in $(seq 1 "$m"); do echo "    server s$i 127.0.0.1:$(cat "$DIR/instance-$i.port")"; done
+    for i in $(seq 1 "$m"); do echo "    server b$i 127.0.0.1:$(cat "$DIR/instance-$i.port") backup no-check"; done
   } >"$DIR/haproxy.cfg"
   HOTPATH_LB_PORT=$lb_port HOTPATH_HAPROXY_SOCKET=$SOCK "$HAPROXY" -c -q -f "$DIR/haproxy.cfg" \
     || die "HAProxy rejected $DIR/haproxy.cfg"
@@ -192,6 +193,7 @@ cmd_restart() {
   for i in $(instances); do
     pid=$(cat "$DIR/instance-$i.pid")
     hactl "set server payments/s$i state drain" >/dev/null
+    hactl "set server payments/b$i state drain" >/dev/null
     wait_until "$DRAIN_TIMEOUT_S" no_sessions "$i" || say "instance $i: requests still in flight after ${DRAIN_TIMEOUT_S} s; stopping it anyway (it drains on SIGTERM)"
     if alive "$pid"; then
       kill -TERM "$pid"
@@ -199,6 +201,7 @@ cmd_restart() {
     fi
     start_instance "$i"
     hactl "set server payments/s$i state ready" >/dev/null
+    hactl "set server payments/b$i state ready" >/dev/null
     wait_until 30 server_is_up "$i" || die "HAProxy does not see instance $i up again"
     say "instance $i: restarted (pid $pid -> $(cat "$DIR/instance-$i.pid"))"
   done
