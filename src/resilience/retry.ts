@@ -3,6 +3,7 @@ import { AbortedError, InvalidOptionError } from '../errors/index.js';
 import { monotonicClock, type Clock } from '../internal/clock.js';
 import { checkNumber } from '../internal/validate-options.js';
 import { DeadlineQueue } from './deadline.js';
+import { DeadlineCall } from './deadline-call.js';
 import { DeadlineExceededError } from './errors.js';
 import {
   abortedError,
@@ -10,7 +11,7 @@ import {
   contextFor,
   proceed,
   runInContext,
-  StoppableContext,
+  type StoppableContext,
   type CallContext,
   type CallEnd,
   type ContextualPolicy,
@@ -212,9 +213,7 @@ class RetryCore {
  * A call under a Retry with a deadline: the context of its first attempt (later ones get an
  * AttemptContext on it), its entry in the deadline queue, its promise.
  */
-class RetryCall<T> extends StoppableContext {
-  resolve: (value: T) => void = noop;
-  reject: (error: unknown) => void = noop;
+class RetryCall<T> extends DeadlineCall<T> {
   readonly #core: RetryCore;
   #fn: (context: CallContext) => Promise<T>;
   readonly #next: Runner | undefined;
@@ -229,19 +228,14 @@ class RetryCall<T> extends StoppableContext {
     parent: CallContext,
     next: Runner | undefined,
   ) {
-    super(parent, 0);
+    super(core.deadlines!, parent, 0);
     this.#core = core;
     this.#fn = fn;
     this.#next = next;
   }
 
   start(): Promise<T> {
-    const promise = new Promise<T>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    this.#core.deadlines!.add(this);
-    this.listenToCaller();
+    const promise = this.begin();
     this.#run(this);
     return promise;
   }
@@ -250,23 +244,20 @@ class RetryCall<T> extends StoppableContext {
     clearTimeout(this.#sleep);
     const error = this.#core.deadlineError(this.#lastError, this.#hasFailed, this.#attempt, 0);
     this.stop(error);
-    this.#rejectWith(error);
+    this.rejectWith(error);
   }
 
   protected onAbort(reason: unknown): void {
-    if (!this.#finish()) return;
+    if (!this.finish()) return;
     const error = new AbortedError(undefined, { cause: reason });
     this.stop(error);
-    this.#rejectWith(error);
+    this.rejectWith(error);
   }
 
   #run(context: CallContext): void {
     void proceed(this.#fn, context, this.#next).then(
       (value) => {
-        if (!this.#finish()) return;
-        const resolve = this.resolve;
-        this.#forget();
-        resolve(value);
+        if (this.finish()) this.resolveWith(value);
       },
       (error: unknown) => this.#failed(error),
     );
@@ -280,17 +271,17 @@ class RetryCall<T> extends StoppableContext {
     try {
       delayMs = this.#core.decide(error, this.#attempt, this.parent, this);
     } catch (final) {
-      if (!this.#finish()) return;
+      if (!this.finish()) return;
       if (final instanceof DeadlineExceededError) this.stop(final);
-      this.#rejectWith(final);
+      this.rejectWith(final);
       return;
     }
     this.#sleep = setTimeout(() => {
       this.#sleep = undefined;
       if (this.settled) return;
       if (this.parent.stopped) {
-        this.#finish();
-        this.#rejectWith(error);
+        this.finish();
+        this.rejectWith(error);
         return;
       }
       this.#core.retries++;
@@ -299,26 +290,16 @@ class RetryCall<T> extends StoppableContext {
     }, delayMs);
   }
 
-  /** Ends the call unless it ended already; true when this call ended it. */
-  #finish(): boolean {
-    if (this.settled) return false;
-    this.#core.deadlines!.settle(this);
+  protected override finish(): boolean {
+    if (!super.finish()) return false;
     clearTimeout(this.#sleep);
-    this.release();
     return true;
   }
 
-  #rejectWith(error: unknown): void {
-    const reject = this.reject;
-    this.#forget();
-    reject(error);
-  }
-
   // A settled call may wait in the deadline queue until the head gets past it: it lets go of
-  // its promise's resolvers, its function and its last error as it settles.
-  #forget(): void {
-    this.resolve = noop;
-    this.reject = noop;
+  // its function and its last error too.
+  protected override forget(): void {
+    super.forget();
     this.#fn = rejectLate;
     this.#lastError = undefined;
   }
@@ -465,5 +446,3 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
-
-function noop(): void {}

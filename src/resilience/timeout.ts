@@ -3,6 +3,7 @@ import { AbortedError } from '../errors/index.js';
 import { monotonicClock, type Clock } from '../internal/clock.js';
 import { checkNumber } from '../internal/validate-options.js';
 import { DeadlineQueue } from './deadline.js';
+import { DeadlineCall } from './deadline-call.js';
 import { TimeoutError } from './errors.js';
 import {
   abortedError,
@@ -10,7 +11,6 @@ import {
   invoke,
   proceed,
   runInContext,
-  StoppableContext,
   type CallContext,
   type CallEnd,
   type ContextualPolicy,
@@ -109,29 +109,22 @@ class TimeoutCore {
 }
 
 /** One call under a Timeout: its context, its deadline in the queue, its promise. */
-class TimeoutCall<T> extends StoppableContext {
+class TimeoutCall<T> extends DeadlineCall<T> {
   readonly #core: TimeoutCore;
-  resolve: (value: T | PromiseLike<T>) => void = noop;
-  reject: (error: unknown) => void = noop;
 
   constructor(core: TimeoutCore, parent: CallContext) {
-    super(parent, parent.attempt);
+    super(core.queue, parent, parent.attempt);
     this.#core = core;
   }
 
   start(fn: (context: CallContext) => Promise<T>, next: Runner | undefined): Promise<T> {
-    const promise = new Promise<T>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    this.#core.queue.add(this);
-    this.listenToCaller();
+    const promise = this.begin();
     void proceed(fn, this, next).then(
       (value) => {
-        if (this.#finish()) this.end(false, value);
+        if (this.finish()) this.end(false, value);
       },
       (error: unknown) => {
-        if (this.#finish()) this.fail(error);
+        if (this.finish()) this.fail(error);
       },
     );
     return promise;
@@ -154,7 +147,7 @@ class TimeoutCall<T> extends StoppableContext {
   }
 
   protected onAbort(reason: unknown): void {
-    if (!this.#finish()) return;
+    if (!this.finish()) return;
     const error = new AbortedError(undefined, { cause: reason });
     this.stop(error);
     // The caller gave up: no retry, whatever is fused around.
@@ -168,26 +161,8 @@ class TimeoutCall<T> extends StoppableContext {
 
   /** Settles the call with `outcome`: the value, or the error when `rejected`. */
   protected end(rejected: boolean, outcome: unknown): void {
-    const resolve = this.resolve;
-    const reject = this.reject;
-    // A settled call may wait in the queue until the head gets past it: it lets go of its
-    // promise's resolvers (and so of the value) as it settles.
-    this.forget();
-    if (rejected) reject(outcome);
-    else resolve(outcome as T);
-  }
-
-  protected forget(): void {
-    this.resolve = noop;
-    this.reject = noop;
-  }
-
-  /** Ends the call unless it ended already; true when this call ended it. */
-  #finish(): boolean {
-    if (this.settled) return false;
-    this.#core.queue.settle(this);
-    this.release();
-    return true;
+    if (rejected) this.rejectWith(outcome);
+    else this.resolveWith(outcome as T);
   }
 }
 
@@ -237,9 +212,7 @@ class RecoveringCall<T> extends TimeoutCall<T> {
         },
       );
     }
-    const resolve = this.resolve;
-    this.forget();
-    resolve(recovered);
+    this.resolveWith(recovered);
   }
 
   protected override end(rejected: boolean, outcome: unknown): void {
@@ -344,5 +317,3 @@ export class Timeout implements ContextualPolicy {
     );
   }
 }
-
-function noop(): void {}
