@@ -15,13 +15,22 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { ClusterMetrics, MetricsRegistry, shareWithParent } from 'hotpath/metrics';
+import {
+  ClusterMetrics,
+  MetricsRegistry,
+  shareWithParent,
+  type Dashboard,
+  type RequestMetrics,
+} from 'hotpath/metrics';
 import { isLoopback, tokensEqual } from 'hotpath/profile';
+import { clusterPanels, ClusterView } from './cluster-dashboard.js';
 import type { ServiceConfig } from './config.js';
 import { spawnGateway, type SupervisedGateway } from './gateway/spawn.js';
 
 /** Environment variable that tells a worker its slot (1..N); a replacement keeps the slot. */
 const SLOT_ENV = 'HOTPATH_WORKER_SLOT';
+/** Environment variable that tells a worker how many workers there are. */
+const COUNT_ENV = 'HOTPATH_WORKERS';
 /** How often a worker sends its metrics to the primary. */
 const SHARE_INTERVAL_MS = 1000;
 /** A worker that dies sooner than this after its start is restarted after a growing delay. */
@@ -41,17 +50,26 @@ export function workerSlot(): number | undefined {
 
 /**
  * In a cluster worker: sends the registry's snapshot to the primary every second, as
- * `worker-<slot>`. Returns the function that stops (and tells the primary), or undefined
- * outside a cluster.
+ * `worker-<slot>`, and adds the dashboard panels of the whole cluster. Returns the function
+ * that stops (and tells the primary), or undefined outside a cluster.
  */
-export function shareWorkerMetrics(registry: MetricsRegistry): (() => Promise<void>) | undefined {
+export function shareWorkerMetrics(observability: {
+  registry: MetricsRegistry;
+  requests: RequestMetrics;
+  dashboard: Dashboard;
+}): (() => Promise<void>) | undefined {
   const slot = workerSlot();
   if (slot === undefined) return undefined;
-  const sharing = shareWithParent(registry, {
+  const sharing = shareWithParent(observability.registry, {
     source: `worker-${slot}`,
     intervalMs: SHARE_INTERVAL_MS,
   });
-  return () => sharing.close();
+  const workers = Number(process.env[COUNT_ENV]);
+  const stopPanels = clusterPanels(observability, slot, Number.isInteger(workers) ? workers : 1);
+  return async () => {
+    stopPanels();
+    await sharing.close();
+  };
 }
 
 interface PrimaryIo {
@@ -88,6 +106,7 @@ export async function runPrimary(config: ServiceConfig, io: PrimaryIo): Promise<
   const metrics = new ClusterMetrics({
     registry: new MetricsRegistry({ labels: { instance: config.instanceId } }),
   });
+  const view = new ClusterView(config.workers);
   const restarts = metrics.registry.counter({
     name: 'hotpath_cluster_worker_restarts_total',
     help: 'Workers started again after one exited unexpectedly',
@@ -141,12 +160,14 @@ export async function runPrimary(config: ServiceConfig, io: PrimaryIo): Promise<
   const fork = (slot: number): Worker => {
     const worker = cluster.fork({
       [SLOT_ENV]: String(slot),
+      [COUNT_ENV]: String(config.workers),
       GATEWAY_URL: gatewayUrl,
       INSTANCE_ID: `${config.instanceId}/worker-${slot}`,
     });
     const startedAt = Date.now();
     slots.set(worker, slot);
     metrics.watch(worker);
+    view.watch(worker);
     worker.once('listening', () => say(`worker ${slot} (pid ${worker.process.pid}) listening`));
     worker.once('exit', (code, signal) => {
       slots.delete(worker);
@@ -208,6 +229,7 @@ export async function runPrimary(config: ServiceConfig, io: PrimaryIo): Promise<
     clearTimeout(force);
     await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
     await metrics.close();
+    await view.close();
     await gateway?.stop();
     say('stopped');
     process.exit(exitCode);

@@ -205,6 +205,62 @@ describe('the service with WORKERS=2', { skip: pg.skip }, () => {
     assert.doesNotMatch(text, /worker-\d/);
   });
 
+  test("a worker's dashboard charts requests per second and p99 of the whole service and of each worker", async () => {
+    // Traffic on both workers, while a dashboard stream on one of them waits for a frame in
+    // which the whole and both workers have figures.
+    const traffic = (async () => {
+      for (let i = 0; i < 60; i++) await send(`${url}/health/live`);
+    })();
+    const frame = await new Promise<{ rate: number[]; p99: number[]; labels: string[] }>(
+      (resolveFrame, reject) => {
+        let labels: string[] = [];
+        const req = httpRequest(`${url}/dashboard/events`, { agent: false }, (res) => {
+          let buffer = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buffer += chunk;
+            let end: number;
+            while ((end = buffer.indexOf('\n\n')) !== -1) {
+              const message = buffer.slice(0, end);
+              buffer = buffer.slice(end + 2);
+              const event = /^event: (\w+)$/m.exec(message)?.[1] ?? 'message';
+              const data = /^data: (.*)$/m.exec(message)?.[1];
+              if (data === undefined) continue;
+              if (event === 'panels') {
+                const panel = (
+                  JSON.parse(data) as Array<{ id: string; series: Array<{ label: string }> }>
+                ).find((p) => p.id === 'cluster-rate');
+                labels = panel?.series.map((s) => s.label) ?? [];
+              } else if (event === 'message') {
+                const values = (JSON.parse(data) as { values: Record<string, number[]> }).values;
+                const rate = values['cluster-rate'];
+                const p99 = values['cluster-p99'];
+                if (rate !== undefined && p99 !== undefined && rate.every((v) => v > 0)) {
+                  req.destroy();
+                  resolveFrame({ rate, p99, labels });
+                }
+              }
+            }
+          });
+        });
+        req.on('error', (error) => {
+          if (!req.destroyed) reject(error);
+        });
+        req.setTimeout(30_000, () => req.destroy(new Error('no frame with every worker busy')));
+        req.end();
+      },
+    );
+    await traffic;
+    assert.deepEqual(frame.labels, ['all', 'worker 1', 'worker 2']);
+    // The whole's rate is the sum of the workers' (rounded as the dashboard rounds).
+    assert.ok(Math.abs(frame.rate[0]! - frame.rate[1]! - frame.rate[2]!) < 0.1, String(frame.rate));
+    assert.ok(
+      frame.p99.every((v) => v > 0),
+      String(frame.p99),
+    );
+    assert.ok(frame.p99[0]! <= Math.max(frame.p99[1]!, frame.p99[2]!) * 1.01, String(frame.p99));
+  });
+
   test('SIGSTOP on a worker: the primary still answers /metrics, then reports that worker stale', async () => {
     const pid = pids.get('2')!;
     process.kill(pid, 'SIGSTOP');
