@@ -53,6 +53,8 @@ export type { BulkInsertOptions, CopyCapableClient, CopyRowsOptions } from './bu
 export { BINARY_COPY_TYPES } from './copy-binary.js';
 export { ShardRouter, ReadWriteRouter, jumpHash, hashKey } from './shard-router.js';
 export type { ShardRouterOptions, ReadWriteRouterOptions } from './shard-router.js';
+export { ReplicaRouter, parseLsn } from './replica-router.js';
+export type { ReplicaRouterOptions, ReplicaRouterStats } from './replica-router.js';
 export {
   PoolTimeoutError,
   NPlusOneError,
