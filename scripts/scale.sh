@@ -10,6 +10,12 @@
 #   scripts/scale.sh stop
 #   scripts/scale.sh status
 #   scripts/scale.sh env          prints HOTPATH_LB_URL, HOTPATH_INSTANCE_URLS, ... as exports
+#   scripts/scale.sh pg start     a PostgreSQL primary and a streaming replica of it (made with
+#                                 pg_basebackup -R) on free ports under $HOTPATH_SCALE_DIR;
+#                                 prints DATABASE_URL and DATABASE_REPLICA_URL as exports, so
+#                                 eval "$(scripts/scale.sh pg start)" && scripts/scale.sh start
+#                                 runs the instances on them
+#   scripts/scale.sh pg stop|env
 #
 # Settings (environment):
 #   HOTPATH_SCALE_DIR        state directory (default /tmp/hotpath-scale)
@@ -246,14 +252,95 @@ cmd_status() {
   done
 }
 
+# --- a PostgreSQL primary and a streaming replica -------------------------------------------
+
+pg_bin() {
+  local found
+  for found in /usr/lib/postgresql/*/bin; do
+    if [ -x "$found/pg_ctl" ]; then echo "$found"; return 0; fi
+  done
+  return 1
+}
+
+# PostgreSQL refuses to run as root: as root, run it as the postgres user (scripts/services.sh).
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+pg_own() { if [ "$(id -u)" = 0 ]; then chown -R postgres "$@"; fi; }
+
+pg_start_cluster() { # name port
+  local bin=$1 name=$2 port=$3
+  # Test settings as in scripts/services.sh; pg_stat_statements counts each server's queries.
+  as_pg "$bin/pg_ctl" -D "$DIR/pg-$name" -l "$DIR/pg-run/$name.log" -w -t 60 start -o \
+    "-h 127.0.0.1 -p $port -k $DIR/pg-run -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=128MB -c shared_preload_libraries=pg_stat_statements -c max_wal_senders=5 -c hot_standby=on" \
+    >/dev/null || { tail -20 "$DIR/pg-run/$name.log" >&2; die "PostgreSQL $name did not start"; }
+}
+
+cmd_pg_start() {
+  local bin primary_port replica_port
+  bin=$(pg_bin) || die "PostgreSQL is not installed (apt-get install -y postgresql)"
+  mkdir -p "$DIR"
+  # The postgres user must reach its directories inside the state directory.
+  chmod 755 "$DIR"
+  if [ -f "$DIR/pg.env" ]; then cat "$DIR/pg.env"; return 0; fi
+  mkdir -p "$DIR/pg-primary" "$DIR/pg-replica" "$DIR/pg-run"
+  chmod 700 "$DIR/pg-primary" "$DIR/pg-replica"
+  pg_own "$DIR/pg-primary" "$DIR/pg-replica" "$DIR/pg-run"
+  primary_port=$(free_port)
+  replica_port=$(free_port)
+  as_pg "$bin/initdb" -D "$DIR/pg-primary" -U postgres --auth=trust --encoding=UTF8 --locale=C \
+    >"$DIR/initdb.log" 2>&1 || { cat "$DIR/initdb.log" >&2; die "initdb failed"; }
+  pg_start_cluster "$bin" primary "$primary_port"
+  as_pg "$bin/psql" -q -h 127.0.0.1 -p "$primary_port" -U postgres -d postgres \
+    -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' >/dev/null
+  # The replica: a base backup that streams the WAL it needs, and -R writes standby.signal
+  # and primary_conninfo, so it starts as a hot standby streaming from the primary.
+  as_pg "$bin/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres -D "$DIR/pg-replica" \
+    -R -X stream -c fast >>"$DIR/initdb.log" 2>&1 || { cat "$DIR/initdb.log" >&2; die "pg_basebackup failed"; }
+  pg_start_cluster "$bin" replica "$replica_port"
+  {
+    echo "export DATABASE_URL=postgres://postgres@127.0.0.1:$primary_port/postgres"
+    echo "export DATABASE_REPLICA_URL=postgres://postgres@127.0.0.1:$replica_port/postgres"
+    echo "export HOTPATH_PRIMARY_PID=$(head -1 "$DIR/pg-primary/postmaster.pid")"
+    echo "export HOTPATH_REPLICA_PID=$(head -1 "$DIR/pg-replica/postmaster.pid")"
+  } >"$DIR/pg.env"
+  cat "$DIR/pg.env"
+}
+
+cmd_pg_stop() {
+  local bin name pid
+  bin=$(pg_bin) || return 0
+  for name in replica primary; do
+    [ -f "$DIR/pg-$name/postmaster.pid" ] || continue
+    pid=$(head -1 "$DIR/pg-$name/postmaster.pid")
+    as_pg "$bin/pg_ctl" -D "$DIR/pg-$name" -m fast -w -t 30 stop >/dev/null 2>&1 || kill -KILL "$pid" 2>/dev/null || true
+  done
+  rm -f "$DIR/pg.env"
+  echo "scale: PostgreSQL primary and replica stopped" >&2
+}
+
 case "${1:-status}" in
   start) cmd_start "${2:-}" ;;
   restart) cmd_restart ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   env) [ -f "$DIR/env" ] && cat "$DIR/env" || die "nothing running in $DIR" ;;
+  pg)
+    case "${2:-}" in
+      start) cmd_pg_start ;;
+      stop) cmd_pg_stop ;;
+      env) [ -f "$DIR/pg.env" ] && cat "$DIR/pg.env" || die "no PostgreSQL pair in $DIR" ;;
+      *) echo "usage: scripts/scale.sh pg start|stop|env" >&2; exit 2 ;;
+    esac
+    ;;
   *)
-    echo "usage: scripts/scale.sh start [M] | restart | stop | status | env" >&2
+    echo "usage: scripts/scale.sh start [M] | restart | stop | status | env | pg start|stop|env" >&2
     exit 2
     ;;
 esac
