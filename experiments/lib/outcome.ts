@@ -2,15 +2,23 @@
  * What one run of an experiment produced, as written to results.json and read by the
  * reports and the gate.
  */
-import type { FindMaxStep, LoadResult } from 'hotpath/load';
+import type { LoadResult } from 'hotpath/load';
 import type { RoundFigures, RoundMetric } from '../experiment.js';
+import type { KneeStep } from './measure.js';
 import { median, type Direction, type RatioInterval } from './stats.js';
 
 export interface KneeOutcome {
   /** Highest rate that held p99 < 100 ms and served 95% of its rate; null if none did. */
   rate: number | null;
-  isGeneratorBound: boolean;
-  steps: { rate: number; isPassed: boolean; p99Ms: number; rps: number }[];
+  /** Steps in which the generator fell behind its schedule (judged on their latency). */
+  lateSteps: number;
+  steps: {
+    rate: number;
+    isPassed: boolean;
+    p99Ms: number;
+    rps: number;
+    isGeneratorLate: boolean;
+  }[];
 }
 
 export interface VariantOutcome {
@@ -52,12 +60,13 @@ export interface ExperimentOutcome {
   warnings: string[];
 }
 
-export function summarizeSteps(steps: readonly FindMaxStep[]): KneeOutcome['steps'] {
+export function summarizeSteps(steps: readonly KneeStep[]): KneeOutcome['steps'] {
   return steps.map((s) => ({
     rate: s.rate,
     isPassed: s.isPassed,
     p99Ms: (s.result.latency.percentiles['99'] ?? NaN) / 1000,
     rps: s.result.requestsPerSecond,
+    isGeneratorLate: s.isGeneratorLate,
   }));
 }
 

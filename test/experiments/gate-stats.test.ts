@@ -13,8 +13,8 @@ import {
 } from '../../experiments/lib/stats.js';
 
 /**
- * Per-round server CPU per request (ms) recorded by `npm run experiments -- n-plus-one`
- * (naive N+1, then batched): the centres the simulated runs below are drawn around.
+ * Server CPU per request (ms) recorded by `npm run experiments -- --smoke` (n-plus-one,
+ * naive N+1 then batched): the centres the simulated runs below are drawn around.
  */
 const RECORDED = { naive: 6.3, optimized: 2.7 };
 const SEEDS = 500;
