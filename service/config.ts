@@ -12,6 +12,8 @@ export interface ServiceConfig {
   databaseUrl: string | undefined;
   dataDir: string;
   dbPoolMax: number;
+  /** A streaming replica of `databaseUrl`: reads go there, with read-your-writes per caller. */
+  databaseReplicaUrl: string | undefined;
   /** Redis for the L2 cache, invalidation bus and rate limits; optional. */
   redisUrl: string | undefined;
   /** `on`: payment reads and user summaries are cached (hotpath/cache); `off`: every read hits the database. */
@@ -107,6 +109,11 @@ export const configSpec: readonly Spec[] = [
   },
   { env: 'DATA_DIR', default: './data', help: 'embedded database directory' },
   { env: 'DB_POOL_MAX', default: '10', help: 'PostgreSQL pool size' },
+  {
+    env: 'DATABASE_REPLICA_URL',
+    default: undefined,
+    help: 'streaming replica of DATABASE_URL: reads go there, a caller reads its own writes from the primary until replayed; unset = every query on the primary',
+  },
   { env: 'REDIS_URL', default: undefined, help: 'Redis URL; unset = in-process only' },
   {
     env: 'PREPARED',
@@ -402,6 +409,16 @@ export function loadConfig(
       `${workersRaw} workers need DATABASE_URL: the embedded database (PGlite) belongs to one process`,
     );
   }
+  const databaseReplicaUrl = url('DATABASE_REPLICA_URL', merged.DATABASE_REPLICA_URL, [
+    'postgres:',
+    'postgresql:',
+  ]);
+  if (databaseReplicaUrl !== undefined && databaseUrl === undefined) {
+    throw new ConfigError(
+      'DATABASE_REPLICA_URL',
+      'a replica needs DATABASE_URL, its primary (the embedded database has no replicas)',
+    );
+  }
   const instanceId = get('INSTANCE_ID') || `${hostname()}:${process.pid}`;
   if (!/^[\x21-\x7e]{1,128}$/.test(instanceId)) {
     throw new ConfigError('INSTANCE_ID', 'expected 1 to 128 visible ASCII characters, no spaces');
@@ -416,6 +433,7 @@ export function loadConfig(
     databaseUrl,
     dataDir: get('DATA_DIR'),
     dbPoolMax: integer('DB_POOL_MAX', get('DB_POOL_MAX'), 1, 1000),
+    databaseReplicaUrl,
     redisUrl: url('REDIS_URL', merged.REDIS_URL, ['redis:', 'rediss:']),
     prepared: onOff('PREPARED', get('PREPARED')),
     cache: onOff('CACHE', get('CACHE')),
