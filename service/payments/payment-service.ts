@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Cache } from 'hotpath/cache';
+import type { QueryExecutor } from 'hotpath/db';
 import { ApiError } from '../errors.js';
 import type { DefiniteOutcome, GatewayClient } from '../gateway/client.js';
 import type { Payment, PaymentInput, PaymentStatus, UserSummary } from './payment.js';
@@ -201,8 +202,10 @@ export class PaymentService {
   async get(id: string): Promise<Payment> {
     const payment =
       this.#cache === undefined
-        ? await this.#repo.findById(id)
-        : await this.#cache.getOrSet(paymentKey(id), () => this.#repo.findById(id), PAYMENT_READ);
+        ? await this.#repo.readById(id)
+        : // A cache fill reads the primary: a fill from a lagging replica would cache a state
+          // older than the invalidation that made the fill necessary.
+          await this.#cache.getOrSet(paymentKey(id), () => this.#repo.findById(id), PAYMENT_READ);
     if (payment === undefined)
       throw new ApiError('PAYMENT_NOT_FOUND', `payment ${id} does not exist`);
     return payment;
@@ -247,7 +250,7 @@ export class PaymentService {
   }
 
   async summary(userId: number): Promise<UserSummary> {
-    if (this.#cache === undefined) return this.#summarize(userId);
+    if (this.#cache === undefined) return this.#summarize(userId, this.#repo.reads);
     const summary = await this.#cache.getOrSet(
       summaryKey(userId),
       () => this.#summarize(userId),
@@ -256,8 +259,9 @@ export class PaymentService {
     return summary!;
   }
 
-  async #summarize(userId: number): Promise<UserSummary> {
-    const breakdown = await this.#repo.summarize(userId);
+  /** The summary from `from` (the primary by default: cache fills never read a lagging replica). */
+  async #summarize(userId: number, from?: QueryExecutor): Promise<UserSummary> {
+    const breakdown = await this.#repo.summarize(userId, from);
     const byStatus: Record<PaymentStatus, number> = {
       pending: 0,
       authorized: 0,

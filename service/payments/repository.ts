@@ -74,9 +74,20 @@ export interface PendingStats {
  */
 export class PaymentRepository {
   readonly #db: Database;
+  readonly #reads: QueryExecutor;
 
-  constructor(db: Database) {
+  /**
+   * `reads` serves the reads that may lag behind the last write (lists, latest payments, and
+   * `readById`), e.g. hotpath/db's `ReplicaRouter.reader`; every other query goes to `db`.
+   */
+  constructor(db: Database, reads: QueryExecutor = db) {
     this.#db = db;
+    this.#reads = reads;
+  }
+
+  /** Where the reads that may lag go (`db` unless a replica reader was given). */
+  get reads(): QueryExecutor {
+    return this.#reads;
   }
 
   /**
@@ -146,6 +157,16 @@ export class PaymentRepository {
     return rows[0] === undefined ? undefined : toPayment(rows[0]);
   }
 
+  /**
+   * A payment from `reads`; one it does not have yet (a replica behind the primary) is looked
+   * up on the primary, so a payment just created is never answered as missing.
+   */
+  async readById(id: string): Promise<Payment | undefined> {
+    const payment = await this.findById(id, this.#reads);
+    if (payment !== undefined || this.#reads === this.#db) return payment;
+    return this.findById(id);
+  }
+
   /** One page of a user's payments, newest first, after `beforeId` (keyset, index-only order). */
   async listByUser(
     userId: number,
@@ -154,11 +175,11 @@ export class PaymentRepository {
   ): Promise<Payment[]> {
     const { rows } =
       beforeId === undefined
-        ? await this.#db.query<PaymentRow>(
+        ? await this.#reads.query<PaymentRow>(
             `SELECT ${COLUMNS} FROM payments WHERE user_id = $1 ORDER BY id DESC LIMIT $2`,
             [userId, limit],
           )
-        : await this.#db.query<PaymentRow>(
+        : await this.#reads.query<PaymentRow>(
             `SELECT ${COLUMNS} FROM payments WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`,
             [userId, beforeId, limit],
           );
@@ -170,7 +191,7 @@ export class PaymentRepository {
    * shape (PAGINATION=offset), whose cost grows with the offset.
    */
   async listByUserOffset(userId: number, limit: number, offset: number): Promise<Payment[]> {
-    const { rows } = await this.#db.query<PaymentRow>(
+    const { rows } = await this.#reads.query<PaymentRow>(
       `SELECT ${COLUMNS} FROM payments WHERE user_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`,
       [userId, limit, offset],
     );
@@ -179,7 +200,7 @@ export class PaymentRepository {
 
   /** The latest payment of one user: the naive path runs this once per user (N+1). */
   async latestByUser(userId: number): Promise<Payment | undefined> {
-    const { rows } = await this.#db.query<PaymentRow>(
+    const { rows } = await this.#reads.query<PaymentRow>(
       `SELECT ${COLUMNS} FROM payments WHERE user_id = $1 ORDER BY id DESC LIMIT 1`,
       [userId],
     );
@@ -188,12 +209,12 @@ export class PaymentRepository {
 
   /** The latest payment of each user, in one query. */
   async latestByUsers(userIds: readonly number[]): Promise<Map<number, Payment>> {
-    const { rows } = await this.#db.query<PaymentRow>(LATEST_BY_USERS, [userIds]);
+    const { rows } = await this.#reads.query<PaymentRow>(LATEST_BY_USERS, [userIds]);
     return new Map(rows.map((row) => [Number(row.user_id), toPayment(row)]));
   }
 
-  async summarize(userId: number): Promise<CurrencySummary[]> {
-    const { rows } = await this.#db.query<{
+  async summarize(userId: number, executor: QueryExecutor = this.#db): Promise<CurrencySummary[]> {
+    const { rows } = await executor.query<{
       currency: string;
       status: PaymentStatus;
       n: number;
