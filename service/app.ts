@@ -4,7 +4,7 @@
  */
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { type Cache, cachePanels, createCache, registerCacheMetrics } from 'hotpath/cache';
-import type { Database } from 'hotpath/db';
+import { instrumentDatabase, ReplicaRouter, type Database } from 'hotpath/db';
 import { fastifyCompression } from 'hotpath/http';
 import type { Redis } from 'ioredis';
 import type { ServiceConfig } from './config.js';
@@ -29,6 +29,7 @@ import { registerProfiling } from './plugins/profiling.js';
 import { Readiness, type ReadinessCheck } from './readiness.js';
 import { healthRoutes } from './routes/health.js';
 import { paymentRoutes } from './routes/payments.js';
+import { readYourWrites } from './routes/read-your-writes.js';
 import { Receipts } from './receipts/receipts.js';
 import { recordRoutes } from './route-table.js';
 import { receiptRoutes } from './receipts/routes.js';
@@ -43,6 +44,12 @@ export interface AppDeps {
    */
   gateway: Pick<GatewayClient, 'charge'> &
     Partial<Pick<GatewayClient, 'stats' | 'chargeBudgetMs' | 'registerMetrics'>>;
+  /**
+   * A streaming replica of `db` (DATABASE_REPLICA_URL): reads that may lag go there through
+   * hotpath/db's ReplicaRouter, with read-your-writes per caller; readiness pings it (not
+   * critical: reads fall back to the primary).
+   */
+  replica?: Database;
   /** A Redis client when REDIS_URL is set: readiness pings it. */
   redis?: { ping(): Promise<unknown> };
   /** The ioredis client for the cache's L2 tier and invalidation bus (REDIS_URL). */
@@ -133,8 +140,18 @@ export async function buildApp(
           ...(deps.cacheRedis === undefined ? {} : { l2: deps.cacheRedis }),
         })
       : undefined;
+  const router =
+    deps.replica === undefined
+      ? undefined
+      : new ReplicaRouter({
+          primary: insights.db,
+          replica: instrumentDatabase(deps.replica, { nPlusOne: insights.nPlusOne }),
+        });
   const payments = new PaymentService({
-    repository: new PaymentRepository(insights.db),
+    repository:
+      router === undefined
+        ? new PaymentRepository(insights.db)
+        : new PaymentRepository(router.writer, router.reader),
     gateway: deps.gateway,
     // The reconciler keeps off a new payment for as long as its own request may still charge it.
     ...(deps.gateway.chargeBudgetMs === undefined
@@ -173,6 +190,10 @@ export async function buildApp(
   });
   await registerProfiling(app, config);
   databasePanels(app, insights, deps.db);
+  if (router !== undefined) {
+    readYourWrites(app, router);
+    app.addHook('onClose', () => router.close());
+  }
   const gateway = deps.gateway;
   if (gateway.stats !== undefined) gatewayPanels(app, () => gateway.stats!);
   if (gateway.registerMetrics !== undefined) {
@@ -210,6 +231,10 @@ export async function buildApp(
   if (redis !== undefined) {
     // Requests are served without Redis: it degrades readiness, it does not fail it.
     checks.push({ name: 'redis', critical: false, check: async () => void (await redis.ping()) });
+  }
+  const replica = deps.replica;
+  if (replica !== undefined) {
+    checks.push({ name: 'replica', critical: false, check: () => replica.ping(1000) });
   }
   checks.push(...(deps.checks ?? []));
   // "timed out after 1000 ms" names a dependency that hangs.
