@@ -125,6 +125,21 @@ async function start(config: ServiceConfig): Promise<void> {
     }
   }
 
+  let replica: Database | undefined;
+  if (config.databaseReplicaUrl !== undefined) {
+    try {
+      replica = await createDatabase({ url: config.databaseReplicaUrl, poolMax: config.dbPoolMax });
+    } catch (error) {
+      await db.close();
+      redis?.disconnect();
+      await gateway?.stop();
+      fatal(`DATABASE_REPLICA_URL: ${(error as Error).message}`);
+    }
+    if (config.prepared === 'on' && replica instanceof PostgresDatabase) {
+      instrumentPool(replica.pool, { prepare: true, stats: false });
+    }
+  }
+
   const client = new GatewayClient({
     url: gatewayUrl,
     timeoutMs: config.gatewayTimeoutMs,
@@ -138,6 +153,7 @@ async function start(config: ServiceConfig): Promise<void> {
   const simulator = gateway;
   const app = await buildApp(config, {
     db,
+    ...(replica === undefined ? {} : { replica }),
     gateway: client,
     checks: [
       {
@@ -196,7 +212,7 @@ async function start(config: ServiceConfig): Promise<void> {
       : `gateway simulator (pid ${gateway.pid}) at ${gatewayUrl}`,
   );
   say(
-    `database: ${config.databaseUrl === undefined ? `embedded PGlite in ${config.dataDir}` : 'PostgreSQL server'}`,
+    `database: ${config.databaseUrl === undefined ? `embedded PGlite in ${config.dataDir}` : replica === undefined ? 'PostgreSQL server' : 'PostgreSQL server, reads on its replica'}`,
   );
 
   let stopping = false;
@@ -220,6 +236,7 @@ async function start(config: ServiceConfig): Promise<void> {
     await reconciler.close();
     await client.close();
     await db.close();
+    await replica?.close();
     redis?.disconnect();
     await gateway?.stop();
     say('stopped');
