@@ -81,7 +81,7 @@ export interface Experiment {
    * requests per second.
    */
   rate: { share: number } | { overload: number } | number;
-  /** First rate of the knee search (it doubles from there). @defaultValue 50 */
+  /** First rate of the knee search (it doubles from there). @defaultValue 20 */
   kneeStartRate?: number;
   /** Rate used with --smoke, when no knee was searched, or when a variant has none. */
   fallbackRate: number;

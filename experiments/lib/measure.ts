@@ -46,7 +46,8 @@ export interface KneeResult {
  * on its latency and served rate like any other, instead of failing outright. Latency counts
  * from the intended send time, so the generator's lag already weighs against the server: a
  * step that passes anyway passed. On a shared machine whose other processes hold the CPU,
- * findMaxRate would otherwise stop at the first late step.
+ * findMaxRate would otherwise stop at the first late step. Two more: a step lasts long enough
+ * for 100 requests (up to 5 s), and a failing first step is run once more.
  */
 export async function findKnee(service: ServiceProcess, options: KneeOptions): Promise<KneeResult> {
   const target = [parseThreshold(KNEE_TARGET)];
@@ -57,7 +58,8 @@ export async function findKnee(service: ServiceProcess, options: KneeOptions): P
       mix: options.mix,
       rate,
       connections: options.connections,
-      durationMs: options.stepMs,
+      // At least 100 requests (at most 5 s), so p99 is not simply the one slowest request.
+      durationMs: Math.max(options.stepMs, Math.min(5000, (100 / rate) * 1000)),
       warmupMs: 500,
       timeoutMs: 5000,
       seed: 7,
@@ -73,7 +75,10 @@ export async function findKnee(service: ServiceProcess, options: KneeOptions): P
   let hi: KneeStep | null = null;
   let rate = options.startRate;
   while (steps.length < options.maxSteps) {
-    const step = await run(rate);
+    let step = await run(rate);
+    // The first step runs at a rate the service should hold: one stall of the machine must
+    // not make its knee "none", so a failing first step is tried once more.
+    if (!step.isPassed && lo === null && steps.length === 1) step = await run(rate);
     if (!step.isPassed) {
       hi = step;
       break;

@@ -90,7 +90,7 @@ export async function runExperiment(
         mix: mixes[i]!,
         connections,
         stepMs: settings.kneeStepMs,
-        startRate: experiment.kneeStartRate ?? 50,
+        startRate: experiment.kneeStartRate ?? 20,
         maxSteps: 14,
       });
       const steps = summarizeSteps(found.steps);
