@@ -5,7 +5,10 @@
  * HTTP, hotpath vs prom-client, interleaved over rounds, medians.
  *
  * - hotpath: workers push `registry.snapshot()` every second (`shareWithParent`); the primary's
- *   `ClusterMetrics` registry merges what it holds when scraped, asking no worker.
+ *   `ClusterMetrics` registry merges what it holds when scraped, asking no worker. Streamed in
+ *   slices of 1 ms, as the service's primary does (it runs nothing else that a slice would
+ *   delay but the hand-off of new connections), and of the default 0.25 ms: on a loaded machine
+ *   each yield between slices can cost a trip through the scheduler.
  * - prom-client 15: `AggregatorRegistry.clusterMetrics()` asks every worker over IPC on each
  *   scrape and merges their answers (its documented cluster setup).
  *
@@ -34,6 +37,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 const SCRAPES_PER_ROUND = 5;
 const ROUTES = 25;
 const REQUESTS = 2000;
+/** The slice the service's primary uses (service/cluster.ts). */
+const PRIMARY_SLICE_MS = 1;
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Worker `w`'s i-th request: route, method, status class and latency in µs, deterministic. */
@@ -136,6 +141,9 @@ if (cluster.isWorker) {
   };
   const servers = {
     'hotpath ClusterMetrics (pushed snapshots)': await serve(() =>
+      clusterMetrics.registry.stream({ sliceMs: PRIMARY_SLICE_MS }),
+    ),
+    'hotpath ClusterMetrics, default 0.25 ms slices': await serve(() =>
       clusterMetrics.registry.stream(),
     ),
     'prom-client AggregatorRegistry.clusterMetrics()': await serve(() =>
@@ -143,16 +151,27 @@ if (cluster.isWorker) {
     ),
   };
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  const scrape = (server: Server): Promise<{ ms: number; status: number; text: string }> =>
+  // Wall time of one scrape, and the primary's CPU time during it (client included, alike for
+  // all; prom-client's workers also spend CPU answering, not counted here).
+  const scrape = (
+    server: Server,
+  ): Promise<{ ms: number; cpuMs: number; status: number; text: string }> =>
     new Promise((resolve, reject) => {
       const start = performance.now();
+      const cpu = process.cpuUsage();
       get({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, agent }, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (text += c));
-        res.on('end', () =>
-          resolve({ ms: performance.now() - start, status: res.statusCode ?? 0, text }),
-        );
+        res.on('end', () => {
+          const used = process.cpuUsage(cpu);
+          resolve({
+            ms: performance.now() - start,
+            cpuMs: (used.user + used.system) / 1000,
+            status: res.statusCode ?? 0,
+            text,
+          });
+        });
       }).on('error', reject);
     });
 
@@ -166,18 +185,21 @@ if (cluster.isWorker) {
 
   for (const server of Object.values(servers)) await scrape(server);
   const samples: Record<string, number[]> = {};
+  const cpuSamples: Record<string, number[]> = {};
   const bytes: Record<string, number> = {};
   for (let r = 0; r < ROUNDS; r++) {
     for (const [name, server] of Object.entries(servers)) {
       for (let k = 0; k < SCRAPES_PER_ROUND; k++) {
-        const { ms, status, text } = await scrape(server);
+        const { ms, cpuMs, status, text } = await scrape(server);
         if (status !== 200) throw new Error(`${name}: status ${status}: ${text}`);
         (samples[name] ??= []).push(ms);
+        (cpuSamples[name] ??= []).push(cpuMs);
         bytes[name] = text.length;
       }
     }
   }
   const medians = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+  const cpuMedians = Object.fromEntries(Object.entries(cpuSamples).map(([k, v]) => [k, median(v)]));
 
   // Exactness: each merged series equals one histogram of every worker's values.
   const exact = hotpathRegistry();
@@ -211,20 +233,23 @@ if (cluster.isWorker) {
 
   // One worker frozen: what each scrape does now.
   process.kill(workers[0]!.process.pid!, 'SIGSTOP');
+  const [ours, oursDefault, theirs] = Object.keys(medians) as [string, string, string];
   const frozen: Record<string, { ms: number; status: number; body: string }> = {};
   for (const [name, server] of Object.entries(servers)) {
+    if (name === oursDefault) continue;
     const { ms, status, text } = await scrape(server);
     frozen[name] = { ms, status, body: status === 200 ? `${text.length} bytes` : text };
   }
   process.kill(workers[0]!.process.pid!, 'SIGCONT');
 
-  const [ours, theirs] = Object.keys(medians) as [string, string];
   const env = environment();
   console.log(
     `scrape of ${WORKERS} workers over HTTP (${ROUNDS} rounds x ${SCRAPES_PER_ROUND} scrapes, medians; node ${env.node}, ${env.cpu}, ${env.cores} cores, load ${loadavg()[0]!.toFixed(1)})`,
   );
-  for (const name of [ours, theirs]) {
-    console.log(`  ${name.padEnd(48)} ${medians[name]!.toFixed(2)} ms  (${bytes[name]} bytes)`);
+  for (const name of [ours, oursDefault, theirs]) {
+    console.log(
+      `  ${name.padEnd(48)} ${medians[name]!.toFixed(2)} ms, primary CPU ${cpuMedians[name]!.toFixed(2)} ms  (${bytes[name]} bytes)`,
+    );
   }
   console.log(`  prom-client takes ${(medians[theirs]! / medians[ours]!).toFixed(1)}x as long`);
   console.log(
@@ -245,6 +270,8 @@ if (cluster.isWorker) {
     seriesPerWorker: { counter: ROUTES * 4, histogram: ROUTES * 4 },
     medianMs: medians,
     samplesMs: samples,
+    primaryCpuMedianMs: cpuMedians,
+    primarySliceMs: PRIMARY_SLICE_MS,
     bytes,
     exact: isExact,
     p99Ms: all.percentile(99) / 1000,
