@@ -95,6 +95,38 @@ describe('live progress line', () => {
     }
   });
 
+  test('with worker threads, the progress sums failed checks and merges p99 across workers', async () => {
+    const server = createServer((req, res) => {
+      req.resume();
+      res.end('ok');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const seen: LoadProgress[] = [];
+      const result = await load(
+        {
+          url,
+          rate: 100,
+          durationMs: 2000,
+          workers: 2,
+          connections: 4,
+          mix: { requests: [{ name: 'create', path: '/', check: { status: 201 } }] },
+        },
+        { onProgress: (p) => seen.push(p) },
+      );
+      assert.ok(seen.length >= 2);
+      assert.equal(seen.at(-1)!.targetRate, 100);
+      assert.equal(seen.at(-1)!.checksFailed, result.checks!.failed);
+      assert.equal(result.checks!.failed, result.completed);
+      assert.equal(seen.at(-1)!.p99SoFar, result.latency.percentiles['99']);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   test('writes nothing to a stream that is not a terminal', () => {
     const { writes, stream } = fakeStream(false);
     const line = new ProgressLine(stream);
