@@ -55,6 +55,15 @@ describe('deploy/prometheus/rules.yml', () => {
     assert.match(stdout, /SUCCESS: 18 rules found/);
   });
 
+  test('prometheus.yml passes promtool check config and loads rules.yml', { skip }, async () => {
+    assert.notEqual(promtool, '', 'promtool is not installed');
+    const { stdout } = await run(promtool, ['check', 'config', join(dir, 'prometheus.yml')], {
+      timeout: 30_000,
+    });
+    assert.match(stdout, /SUCCESS: 1 rule files found/);
+    assert.match(stdout, /SUCCESS: 18 rules found/);
+  });
+
   test(
     'promtool test rules: a fast burn pages, a slow burn files a ticket only, a healthy series fires nothing',
     { skip },
