@@ -15,7 +15,7 @@ class FakeDb implements Database {
   query<Row>(text: string): Promise<QueryResult<Row>> {
     if (this.hang) return new Promise(() => {});
     if (this.fail) return Promise.reject(this.fail);
-    if (/pg_(current_wal|last_wal_replay)_lsn/.test(text)) {
+    if (/pg_(current_wal_insert|last_wal_replay)_lsn/.test(text)) {
       return Promise.resolve({ rows: [{ lsn: this.lsn }] as Row[], rowCount: 1 });
     }
     this.queries.push(text);

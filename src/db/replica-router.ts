@@ -77,7 +77,7 @@ class TimeoutError extends Error {}
  * Sends reads to a streaming replica and writes to the primary, with read-your-writes per
  * caller: after a caller (a user, a client id) writes, its reads go to the primary until the
  * replica has replayed past the primary's WAL position after that write
- * (`pg_current_wal_lsn()` vs the replica's `pg_last_wal_replay_lsn()`, polled every
+ * (`pg_current_wal_insert_lsn()` vs the replica's `pg_last_wal_replay_lsn()`, polled every
  * `pollIntervalMs`). Other callers keep reading from the replica. A replica that is slower
  * than `replicaTimeoutMs` (frozen, gone) is skipped: reads go to the primary until it answers
  * a poll again.
@@ -252,8 +252,11 @@ export class ReplicaRouter {
     if (callers === undefined || callers.length === 0) return;
     let lsn: bigint | null = null;
     try {
+      // The insert position, not pg_current_wal_lsn() (the write position): with
+      // synchronous_commit off, a commit's record may still sit in the WAL buffers, before the
+      // write position, and a replica at that position would not show the commit yet.
       const { rows } = await this.#primary.query<{ lsn: string }>(
-        'SELECT pg_current_wal_lsn()::text AS lsn',
+        'SELECT pg_current_wal_insert_lsn()::text AS lsn',
       );
       lsn = parseLsn(rows[0]!.lsn);
     } catch {
