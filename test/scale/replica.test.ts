@@ -1,0 +1,149 @@
+/**
+ * The payments service on a PostgreSQL primary with a streaming replica (DATABASE_REPLICA_URL):
+ * reads go to the replica, and a caller reads its own writes even while the replica lags; a
+ * frozen replica (SIGSTOP) sends reads to the primary after a timeout.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { connectPostgres, migrate, type Database } from 'hotpath/db';
+import pg from 'pg';
+import { buildApp } from '../../service/app.js';
+import { migrations } from '../../service/migrations/index.js';
+import { pgPairOrSkip, processTree, startPgPair, type PgPair } from './lib/pg-pair.js';
+
+const skip = pgPairOrSkip();
+
+async function until(condition: () => Promise<boolean>, what: string, limitMs = 30_000) {
+  const deadline = Date.now() + limitMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Calls of statements on `url` whose text matches `pattern` (pg_stat_statements). */
+async function calls(url: string, pattern: string): Promise<number> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ n: string | null }>(
+      'SELECT sum(calls) AS n FROM pg_stat_statements WHERE query LIKE $1',
+      [pattern],
+    );
+    return Number(rows[0]!.n ?? 0);
+  } finally {
+    await c.end();
+  }
+}
+
+describe('a read replica with read-your-writes', { skip }, () => {
+  let pair: PgPair;
+  let primary: Database;
+  let replica: Database;
+  let app: FastifyInstance;
+
+  before(async () => {
+    pair = await startPgPair();
+    primary = await connectPostgres(pair.primaryUrl, { max: 5 });
+    await migrate(primary, migrations);
+    replica = await connectPostgres(pair.replicaUrl, { max: 5 });
+    await until(
+      async () =>
+        (await replica.query("SELECT to_regclass('payments') IS NOT NULL AS ok")).rows[0]!.ok ===
+        true,
+      'the schema on the replica',
+    );
+    let n = 0;
+    app = await buildApp(
+      // Without the cache every read reaches the database, so each one is routed.
+      { bodyLimitBytes: 16_384, logLevel: 'silent', cache: 'off' },
+      {
+        db: primary,
+        replica,
+        gateway: {
+          charge: () => Promise.resolve({ status: 'authorized', reference: `ch_${++n}` }),
+        },
+      },
+    );
+  });
+
+  after(async () => {
+    for (const pid of pair ? processTree(pair.replicaPid) : []) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // gone
+      }
+    }
+    await app?.close();
+    await primary?.close();
+    await replica?.close();
+    await pair?.stop();
+  });
+
+  test('the replica lags: a plain read on it right after a write misses the write at least once in 100', async () => {
+    let misses = 0;
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await primary.query<{ id: string }>(
+        `INSERT INTO payments (id, user_id, amount, currency, status)
+         VALUES (gen_random_uuid(), 900000, 100, 'EUR', 'authorized') RETURNING id::text`,
+      );
+      const found = await replica.query('SELECT 1 FROM payments WHERE id = $1', [rows[0]!.id]);
+      if (found.rowCount === 0) misses++;
+    }
+    assert.ok(misses > 0, `${misses} of 100 reads missed`);
+  });
+
+  test('a read right after each of 100 writes sees it: the list of the user and the payment by id', async () => {
+    for (let i = 0; i < 100; i++) {
+      const user = 1 + (i % 10);
+      const created = await app.inject({
+        method: 'POST',
+        url: '/api/payments',
+        headers: { 'idempotency-key': `ryw-${i}`, 'x-client-id': `client-${user}` },
+        payload: { user_id: user, amount: 100 + i, currency: 'EUR' },
+      });
+      assert.equal(created.statusCode, 201, created.body);
+      const id = created.json<{ id: string }>().id;
+      const list = await app.inject({ url: `/api/users/${user}/payments?limit=1` });
+      assert.equal(list.json<{ items: { id: string }[] }>().items[0]?.id, id, `write ${i} listed`);
+      const byId = await app.inject({
+        url: `/api/payments/${id}`,
+        headers: { 'x-client-id': `client-${user}` },
+      });
+      assert.equal(byId.statusCode, 200);
+      assert.equal(byId.json<{ status: string }>().status, 'authorized', `write ${i} final`);
+    }
+  });
+
+  test('reads of a caller with no recent write are served by the replica', async () => {
+    const listQuery = '%FROM payments WHERE user_id = $1 ORDER BY id DESC LIMIT $2%';
+    const before = await calls(pair.replicaUrl, listQuery);
+    // User 900000 was written through the primary directly, never through this service.
+    for (let i = 0; i < 20; i++) {
+      const res = await app.inject({ url: '/api/users/900000/payments?limit=5' });
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.json<{ items: unknown[] }>().items.length, 5);
+    }
+    assert.equal((await calls(pair.replicaUrl, listQuery)) - before, 20);
+  });
+
+  test('with the replica frozen (SIGSTOP), reads are answered from the primary after a timeout, and readiness reports the replica', async () => {
+    const frozen = processTree(pair.replicaPid);
+    for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+    try {
+      for (let i = 0; i < 5; i++) {
+        const res = await app.inject({ url: '/api/users/900000/payments?limit=5' });
+        assert.equal(res.statusCode, 200, res.body);
+        assert.equal(res.json<{ items: unknown[] }>().items.length, 5);
+      }
+      const ready = await app.inject({ url: '/health/ready' });
+      assert.equal(ready.statusCode, 200);
+      assert.equal(ready.json<{ status: string }>().status, 'degraded');
+      assert.notEqual(ready.json<{ checks: Record<string, string> }>().checks.replica, 'up');
+    } finally {
+      for (const pid of frozen) process.kill(pid, 'SIGCONT');
+    }
+  });
+});
