@@ -72,6 +72,15 @@ export interface Recovery {
 }
 
 /**
+ * What a Timeout fused with the Retry right around it (and maybe a wrap's gate around that)
+ * hands its failures and its end to: made once per wrap, so a call carries one field for it.
+ */
+export interface Fusion {
+  readonly recovery: Recovery;
+  readonly gate: CallEnd | undefined;
+}
+
+/**
  * Runs `fn` in `context` through the layers below a policy in a {@link wrap}. Built once per
  * layer, so a layer passes the call on without allocating a closure per call.
  */
@@ -132,6 +141,11 @@ export class AttemptContext extends CallContext {
   constructor(base: CallContext, attempt: number) {
     super(base.caller, attempt);
     this.#base = base;
+  }
+
+  /** The context of the call this is an attempt of. */
+  get base(): CallContext {
+    return this.#base;
   }
 
   override get signal(): AbortSignal | undefined {

@@ -13,8 +13,8 @@ import {
   runInContext,
   type StoppableContext,
   type CallContext,
-  type CallEnd,
   type ContextualPolicy,
+  type Fusion,
   type Recovery,
   type PolicyContext,
   type Runner,
@@ -362,11 +362,12 @@ export class Retry implements ContextualPolicy {
 
   /**
    * @internal Runs the call through `timeout`, the layer right below this retry in a wrap
-   * (`timeoutRunner` runs it, `below` runs what is below it, `recovery` is
+   * (`timeoutRunner` runs it, `below` runs what is below it, `fusion.recovery` is
    * {@link recoveryFor}'s): the timeout's failure handler starts the retries, so the first
    * attempt's success path has one promise reaction for both policies instead of one each,
-   * and `gate` (a wrap's bulkhead and breaker around) hears of the end from the timeout too
-   * (bench/resilience/compose.bench.ts). With a deadline, no fusion: `gate` must be undefined.
+   * and `fusion.gate` (a wrap's bulkhead and breaker around) hears of the end from the timeout
+   * too (bench/resilience/compose.bench.ts). With a deadline, no fusion: a gate must not be
+   * given then.
    */
   [runWithTimeout]<T>(
     timeout: Timeout,
@@ -374,8 +375,7 @@ export class Retry implements ContextualPolicy {
     parent: CallContext,
     below: Runner | undefined,
     timeoutRunner: Runner,
-    recovery: Recovery,
-    gate?: CallEnd,
+    fusion: Fusion,
     ticket?: unknown,
   ): Promise<T> {
     const core = this.#core;
@@ -384,7 +384,7 @@ export class Retry implements ContextualPolicy {
     core.calls++;
     core.budget?.recordCall();
     const context = parent.attempt === 0 ? parent : new AttemptContext(parent, 0);
-    return timeout[runRecovering](fn, context, below, recovery, parent, gate, ticket);
+    return timeout[runRecovering](fn, context, below, fusion, ticket);
   }
 
   /** @internal Whether {@link runWithTimeout} fuses (no deadline): a gate may go through it. */

@@ -12,9 +12,9 @@ import {
   proceed,
   runInContext,
   type CallContext,
-  type CallEnd,
+  AttemptContext,
   type ContextualPolicy,
-  type Recovery,
+  type Fusion,
   type PolicyContext,
   type Runner,
 } from './policy.js';
@@ -172,33 +172,31 @@ class TimeoutCall<T> extends DeadlineCall<T> {
  * (told of the call's end before the caller is).
  */
 class RecoveringCall<T> extends TimeoutCall<T> {
-  recovery: Recovery | undefined;
+  fusion: Fusion | undefined;
   fn: ((context: CallContext) => Promise<T>) | undefined;
-  retryParent: CallContext | undefined;
-  gate: CallEnd | undefined;
   ticket: unknown;
 
   constructor(
     core: TimeoutCore,
     context: CallContext,
     fn: (context: CallContext) => Promise<T>,
-    recovery: Recovery,
-    retryParent: CallContext,
-    gate: CallEnd | undefined,
+    fusion: Fusion,
     ticket: unknown,
   ) {
     super(core, context);
-    this.recovery = recovery;
+    this.fusion = fusion;
     this.fn = fn;
-    this.retryParent = retryParent;
-    this.gate = gate;
     this.ticket = ticket;
   }
 
   protected override fail(error: unknown): void {
-    const recovery = this.recovery!;
-    let recovered = recovery.recover(this.fn!, this.retryParent!, error);
-    const gate = this.gate;
+    const { recovery, gate } = this.fusion!;
+    // The retry's own context: the one this first attempt ran in, or the call it is the
+    // first attempt of when the retry had to number it (see Retry's runWithTimeout).
+    const context = this.parent;
+    const retryParent =
+      context instanceof AttemptContext && context.attempt === 0 ? context.base : context;
+    let recovered = recovery.recover(this.fn!, retryParent, error);
     if (gate !== undefined) {
       const ticket = this.ticket;
       recovered = recovered.then(
@@ -216,7 +214,7 @@ class RecoveringCall<T> extends TimeoutCall<T> {
   }
 
   protected override end(rejected: boolean, outcome: unknown): void {
-    const gate = this.gate;
+    const gate = this.fusion?.gate;
     if (gate !== undefined) {
       try {
         gate.end(this.ticket, rejected, rejected ? outcome : undefined);
@@ -231,10 +229,8 @@ class RecoveringCall<T> extends TimeoutCall<T> {
 
   protected override forget(): void {
     super.forget();
-    this.recovery = undefined;
+    this.fusion = undefined;
     this.fn = undefined;
-    this.retryParent = undefined;
-    this.gate = undefined;
     this.ticket = undefined;
   }
 }
@@ -295,8 +291,8 @@ export class Timeout implements ContextualPolicy {
 
   /**
    * @internal Like {@link runInContext}, but a failure (fn's error or the timeout) goes to
-   * `recovery` (a Retry right around this timeout), whose promise the call then follows, and
-   * the call's end goes to `gate` (a wrap's bulkhead and breaker around the retry) before
+   * `fusion.recovery` (a Retry right around this timeout), whose promise the call then follows,
+   * and the call's end goes to `fusion.gate` (a wrap's bulkhead and breaker around) before
    * the caller sees it: the first attempt's success path then has one promise and one
    * reaction for all four policies (bench/resilience/compose.bench.ts).
    */
@@ -304,16 +300,10 @@ export class Timeout implements ContextualPolicy {
     fn: (context: CallContext) => Promise<T>,
     context: CallContext,
     next: Runner | undefined,
-    recovery: Recovery,
-    retryParent: CallContext,
-    gate: CallEnd | undefined,
+    fusion: Fusion,
     ticket: unknown,
   ): Promise<T> {
     this.#core.calls++;
-    const core = this.#core;
-    return new RecoveringCall(core, context, fn, recovery, retryParent, gate, ticket).start(
-      fn,
-      next,
-    );
+    return new RecoveringCall(this.#core, context, fn, fusion, ticket).start(fn, next);
   }
 }

@@ -367,4 +367,22 @@ describe('wrap runs a fused bulkhead, breaker, retry and timeout exactly as nest
       assert.deepEqual(fused, nested, JSON.stringify(setup));
     }
   });
+
+  test("a retry and timeout fused inside an outer retry's later attempt number their own attempts from 0", async () => {
+    const inner = new Retry({ retries: 2, baseMs: 0, jitter: 'none' });
+    const outer = new Retry({ retries: 1, baseMs: 0, jitter: 'none' });
+    const policy = wrap(outer, wrap(inner, new Timeout({ timeoutMs: 1000 })));
+    const attempts: number[] = [];
+    await assert.rejects(
+      policy.execute(({ attempt }) => {
+        attempts.push(attempt);
+        return Promise.reject(new Error(`attempt ${attempt}`));
+      }),
+      { message: 'attempt 2' },
+    );
+    assert.deepEqual(attempts, [0, 1, 2, 0, 1, 2]);
+    assert.equal(inner.stats.calls, 2);
+    assert.equal(inner.stats.retries, 4);
+    assert.equal(outer.stats.retries, 1);
+  });
 });

@@ -5,6 +5,7 @@ import {
   leaveGate,
   type CallContext,
   type CallEnd,
+  type Fusion,
   type PolicyLike,
   type Recovery,
   type Runner,
@@ -78,6 +79,8 @@ export function gateRunner(
         throw error;
       },
     ] as const;
+  const fusion: Fusion | undefined =
+    flat === undefined ? undefined : { recovery: flat.recovery, gate };
   const [onValue, onError] = handlers(breaker === undefined ? undefined : USUAL_TICKET);
   return <T>(fn: (context: CallContext) => Promise<T>, context: CallContext): Promise<T> => {
     if (bulkhead !== undefined && (context.stopped || !bulkhead[enterGate]()))
@@ -91,18 +94,17 @@ export function gateRunner(
       }
       ticket = admitted;
     }
-    if (flat !== undefined && !context.stopped) {
+    if (fusion !== undefined && !context.stopped) {
       // bulkhead -> breaker -> retry -> timeout: the timeout's call tells the gate of its end,
       // so the first attempt's success path has one promise and one reaction in all.
-      const { retry, timeout, belowTimeout, timeoutRunner, recovery } = flat;
+      const { retry, timeout, belowTimeout, timeoutRunner } = flat!;
       return retry[runWithTimeout](
         timeout,
         fn,
         context,
         belowTimeout,
         timeoutRunner,
-        recovery,
-        gate,
+        fusion,
         ticket,
       );
     }

@@ -66,8 +66,9 @@ class Wrapped implements ContextualPolicy {
         const timeoutRunner = runners[i + 1]!;
         const belowTimeout = runners[i + 2];
         const recovery = policy[recoveryFor](timeoutRunner);
+        const fusion = { recovery, gate: undefined };
         runners[i] = (fn, context) =>
-          policy[runWithTimeout](below, fn, context, belowTimeout, timeoutRunner, recovery);
+          policy[runWithTimeout](below, fn, context, belowTimeout, timeoutRunner, fusion);
         if (policy[fusesGate])
           fused[i] = { retry: policy, timeout: below, belowTimeout, timeoutRunner, recovery };
       } else {
