@@ -47,6 +47,28 @@ describe('deploy/prometheus/rules.yml', () => {
     }
   });
 
+  test('npm run slo:rules runs that command', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    assert.equal(
+      pkg.scripts['slo:rules'],
+      'node bin/hotpath.mjs slo rules --config deploy/prometheus/slo.json --out deploy/prometheus/rules.yml',
+    );
+  });
+
+  test('hotpath slo rules refuses a rule without an error budget: one line naming it, exit code 2', async () => {
+    const result = spawnSync(
+      process.execPath,
+      ['bin/hotpath.mjs', 'slo', 'rules', '--rule', 'mean < 10ms'],
+      { cwd: root, encoding: 'utf8', timeout: 30_000 },
+    );
+    assert.equal(result.status, 2);
+    assert.equal(result.stdout, '');
+    assert.match(result.stderr.trim(), /^hotpath slo: .*"mean < 10ms" has no error budget/);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+  });
+
   test('passes promtool check rules', { skip }, async () => {
     assert.notEqual(promtool, '', 'promtool is not installed');
     const { stdout } = await run(promtool, ['check', 'rules', join(dir, 'rules.yml')], {
