@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { MetricsRegistry } from 'hotpath/metrics';
 import { PoolQueueFullError, WorkerPool } from './index.js';
@@ -105,5 +107,17 @@ describe('WorkerPool', () => {
     assert.throws(() => new WorkerPool({ filename: tasks, maxThreads: 0 }), {
       code: 'HP_ERR_INVALID_OPTION',
     });
+  });
+
+  test('starts its threads in a process run with V8 flags such as --max-old-space-size', () => {
+    const script = fileURLToPath(new URL('./fixtures/pool-in-flagged-process.ts', import.meta.url));
+    const child = spawnSync(
+      process.execPath,
+      ['--max-old-space-size=256', '--expose-gc', '--conditions=source', '--import', 'tsx', script],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    assert.equal(child.stderr, '');
+    assert.equal(child.status, 0);
+    assert.equal(child.stdout, '42\n');
   });
 });

@@ -256,9 +256,12 @@ export class WorkerPool<Task = unknown, Result = unknown> {
  * Run from the TypeScript sources (tests, `npm run dev`), a thread needs tsx's loader; a test
  * runner's child process does not always carry `--import tsx` in its execArgv, so add it.
  */
-function threadExecArgv(entry: URL): string[] {
+function threadExecArgv(entry: URL): string[] | undefined {
   const inherited = process.execArgv;
-  if (!entry.pathname.endsWith('.ts') || inherited.join(' ').includes('tsx')) return inherited;
+  // undefined lets the thread inherit the process's options: a list given explicitly is
+  // checked, and V8 or process-wide flags (--max-old-space-size, --expose-gc) in it make
+  // Node refuse to start the thread (ERR_WORKER_INVALID_EXEC_ARGV, Node 20).
+  if (!entry.pathname.endsWith('.ts') || inherited.join(' ').includes('tsx')) return undefined;
   return [...inherited, '--import', import.meta.resolve('tsx')];
 }
 
