@@ -8,12 +8,15 @@ import { StoppableContext, type CallContext } from './policy.js';
  * say what runs and what expiry or an abort does. Internal, not exported from the module.
  */
 export abstract class DeadlineCall<T> extends StoppableContext {
-  resolve: (value: T | PromiseLike<T>) => void = noop;
-  reject: (error: unknown) => void = noop;
+  // Assigned, not class fields: see CallContext.
+  declare resolve: (value: T | PromiseLike<T>) => void;
+  declare reject: (error: unknown) => void;
   readonly #queue: DeadlineQueue;
 
   constructor(queue: DeadlineQueue, parent: CallContext, attempt: number) {
     super(parent, attempt);
+    this.resolve = noop;
+    this.reject = noop;
     this.#queue = queue;
   }
 

@@ -108,9 +108,13 @@ export function isContextual(policy: PolicyLike): policy is PolicyLike & Context
  * signal alone gives; the layers that can stop a call (timeout, deadline) subclass it.
  */
 export class CallContext implements PolicyContext {
+  // The fields of the contexts made per call are `declare`d and assigned in the constructor:
+  // a class field is defined (Object.defineProperty semantics, ES2022), which costs about
+  // 15 ns more per object across the timeout call's five classes on Node 20
+  // (bench/resilience/compose.bench.ts).
   /** The signal the caller gave `execute`: layers that must reject at once listen to it. */
-  readonly caller: AbortSignal | undefined;
-  readonly attempt: number;
+  declare readonly caller: AbortSignal | undefined;
+  declare readonly attempt: number;
 
   constructor(caller: AbortSignal | undefined, attempt: number) {
     this.caller = caller;
@@ -221,16 +225,19 @@ class SignalState {
  */
 export abstract class StoppableContext extends CallContext {
   // Queue links (DeadlineQueue reads and writes these).
-  expiresAt = 0;
-  nextDeadline: StoppableContext | undefined = undefined;
+  declare expiresAt: number;
+  declare nextDeadline: StoppableContext | undefined;
   /** The call is over (its outcome is decided): the queue drops it without expiring it. */
-  settled = false;
+  declare settled: boolean;
 
-  readonly parent: CallContext;
+  declare readonly parent: CallContext;
   #state: SignalState | undefined = undefined;
 
   constructor(parent: CallContext, attempt: number) {
     super(parent.caller, attempt);
+    this.expiresAt = 0;
+    this.nextDeadline = undefined;
+    this.settled = false;
     this.parent = parent;
   }
 

@@ -172,9 +172,10 @@ class TimeoutCall<T> extends DeadlineCall<T> {
  * (told of the call's end before the caller is).
  */
 class RecoveringCall<T> extends TimeoutCall<T> {
-  fusion: Fusion | undefined;
-  fn: ((context: CallContext) => Promise<T>) | undefined;
-  ticket: unknown;
+  // Assigned, not class fields: see CallContext.
+  declare fusion: Fusion | undefined;
+  declare fn: ((context: CallContext) => Promise<T>) | undefined;
+  declare ticket: unknown;
 
   constructor(
     core: TimeoutCore,
