@@ -16,6 +16,13 @@
 #                                 eval "$(scripts/scale.sh pg start)" && scripts/scale.sh start
 #                                 runs the instances on them
 #   scripts/scale.sh pg stop|env
+#   scripts/scale.sh pgbouncer start|stop|env
+#                                 PgBouncer (deploy/pgbouncer/pgbouncer.ini, transaction mode)
+#                                 in front of DATABASE_URL's server, on a free port; prints
+#                                 PGBOUNCER_URL (DATABASE_URL with PgBouncer's host and port)
+#                                 and HOTPATH_PGBOUNCER_PID. PGBOUNCER_POOL_SIZE (default 20)
+#                                 server connections per database; run the service on it
+#                                 with PREPARED=off (docs/scale.md)
 #
 # Settings (environment):
 #   HOTPATH_SCALE_DIR        state directory (default /tmp/hotpath-scale)
@@ -325,12 +332,55 @@ cmd_pg_stop() {
   echo "scale: PostgreSQL primary and replica stopped" >&2
 }
 
+# --- PgBouncer ------------------------------------------------------------------------------
+
+cmd_pgbouncer_start() {
+  local bouncer=${PGBOUNCER:-/usr/sbin/pgbouncer} port target
+  [ -x "$bouncer" ] || die "PgBouncer is not installed at $bouncer (apt-get install -y pgbouncer)"
+  if [ -f "$DIR/pgbouncer.env" ]; then cat "$DIR/pgbouncer.env"; return 0; fi
+  if [ -z "${DATABASE_URL:-}" ]; then
+    bash "$ROOT/scripts/services.sh" start postgres >/dev/null
+    eval "$(bash "$ROOT/scripts/services.sh" env)"
+    DATABASE_URL=$TEST_DATABASE_URL
+  fi
+  target=$("$NODE" -e 'const u = new URL(process.argv[1]); console.log(`${u.hostname} ${u.port || 5432}`)' "$DATABASE_URL")
+  port=$(free_port)
+  mkdir -p "$DIR/pgbouncer"
+  chmod 755 "$DIR"
+  sed -e "s|@PG_HOST@|${target% *}|; s|@PG_PORT@|${target#* }|; s|@LISTEN_PORT@|$port|; s|@DIR@|$DIR/pgbouncer|g; s|@POOL_SIZE@|${PGBOUNCER_POOL_SIZE:-20}|" \
+    "$ROOT/deploy/pgbouncer/pgbouncer.ini" >"$DIR/pgbouncer/pgbouncer.ini"
+  echo '"postgres" ""' >"$DIR/pgbouncer/userlist.txt"
+  pg_own "$DIR/pgbouncer"
+  # PgBouncer refuses to run as root: as root, it runs as the postgres user.
+  as_pg "$bouncer" -d -q "$DIR/pgbouncer/pgbouncer.ini" || die "PgBouncer did not start ($DIR/pgbouncer/pgbouncer.log)"
+  wait_until 10 port_listening "$port" || { tail -20 "$DIR/pgbouncer/pgbouncer.log" >&2; die "PgBouncer does not listen on $port"; }
+  {
+    echo "export PGBOUNCER_URL=$("$NODE" -e 'const u = new URL(process.argv[1]); u.hostname = "127.0.0.1"; u.port = process.argv[2]; console.log(u.toString())' "$DATABASE_URL" "$port")"
+    echo "export HOTPATH_PGBOUNCER_PID=$(cat "$DIR/pgbouncer/pgbouncer.pid")"
+  } >"$DIR/pgbouncer.env"
+  cat "$DIR/pgbouncer.env"
+}
+
+cmd_pgbouncer_stop() {
+  stop_pidfile "$DIR/pgbouncer/pgbouncer.pid"
+  rm -f "$DIR/pgbouncer.env"
+  echo "scale: PgBouncer stopped" >&2
+}
+
 case "${1:-status}" in
   start) cmd_start "${2:-}" ;;
   restart) cmd_restart ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   env) [ -f "$DIR/env" ] && cat "$DIR/env" || die "nothing running in $DIR" ;;
+  pgbouncer)
+    case "${2:-}" in
+      start) cmd_pgbouncer_start ;;
+      stop) cmd_pgbouncer_stop ;;
+      env) [ -f "$DIR/pgbouncer.env" ] && cat "$DIR/pgbouncer.env" || die "no PgBouncer in $DIR" ;;
+      *) echo "usage: scripts/scale.sh pgbouncer start|stop|env" >&2; exit 2 ;;
+    esac
+    ;;
   pg)
     case "${2:-}" in
       start) cmd_pg_start ;;
@@ -340,7 +390,7 @@ case "${1:-status}" in
     esac
     ;;
   *)
-    echo "usage: scripts/scale.sh start [M] | restart | stop | status | env | pg start|stop|env" >&2
+    echo "usage: scripts/scale.sh start [M] | restart | stop | status | env | pg start|stop|env | pgbouncer start|stop|env" >&2
     exit 2
     ;;
 esac
