@@ -109,9 +109,9 @@ export function isContextual(policy: PolicyLike): policy is PolicyLike & Context
  */
 export class CallContext implements PolicyContext {
   // The fields of the contexts made per call are `declare`d and assigned in the constructor:
-  // a class field is defined (Object.defineProperty semantics, ES2022), which costs about
-  // 15 ns more per object across the timeout call's five classes on Node 20
-  // (bench/resilience/compose.bench.ts).
+  // a class field is defined (Object.defineProperty semantics, ES2022), which on Node 20
+  // made the timeout call's five-class construction markedly slower (the composed row of
+  // bench/resilience/compose.bench.ts).
   /** The signal the caller gave `execute`: layers that must reject at once listen to it. */
   declare readonly caller: AbortSignal | undefined;
   declare readonly attempt: number;
