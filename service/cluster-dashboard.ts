@@ -5,7 +5,6 @@
  * them: requests per second and latency p99 per worker, and for the whole (rates summed,
  * histograms merged exactly before the percentile is read).
  */
-import type { Worker } from 'node:cluster';
 import { Histogram, type HistogramSnapshot, type RequestMetrics } from 'hotpath/metrics';
 import type { Dashboard } from 'hotpath/metrics';
 
@@ -37,26 +36,38 @@ interface ViewMessage {
   workers: Figures[];
 }
 
+/** What the view needs of a cluster worker. */
+export interface ViewWorker {
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+  off(event: 'message', listener: (message: unknown) => void): unknown;
+  once(event: 'exit', listener: () => void): unknown;
+  isConnected(): boolean;
+  send(message: object, handle: undefined, callback: (error: Error | null) => void): boolean;
+}
+
 /** In the primary: gathers the workers' recent figures and sends every worker the view. */
 export class ClusterView {
   readonly #latest = new Map<number, { message: RecentMessage; at: number }>();
-  readonly #workers = new Set<Worker>();
+  readonly #workers = new Set<ViewWorker>();
   readonly #count: number;
   readonly #timer: NodeJS.Timeout;
+  readonly #clock: { now(): number };
 
-  constructor(workers: number) {
+  constructor(workers: number, clock: { now(): number } = Date) {
     this.#count = workers;
+    this.#clock = clock;
     this.#timer = setInterval(() => this.#broadcast(), INTERVAL_MS);
     this.#timer.unref();
   }
 
   /** Listens to a worker's figures and sends it the view, until it exits. */
-  watch(worker: Worker): void {
+  watch(worker: ViewWorker): void {
     this.#workers.add(worker);
-    const onMessage = (m: Partial<RecentMessage> | null): void => {
+    const onMessage = (message: unknown): void => {
+      const m = message as Partial<RecentMessage> | null;
       if (m === null || typeof m !== 'object' || m.type !== RECENT) return;
       if (!Number.isInteger(m.slot) || m.latency === undefined) return;
-      this.#latest.set(m.slot!, { message: m as RecentMessage, at: Date.now() });
+      this.#latest.set(m.slot!, { message: m as RecentMessage, at: this.#clock.now() });
     };
     worker.on('message', onMessage);
     worker.once('exit', () => {
@@ -67,7 +78,7 @@ export class ClusterView {
 
   /** The view as it would be sent now. */
   view(): ViewMessage {
-    const now = Date.now();
+    const now = this.#clock.now();
     const workers: Figures[] = [];
     let all: Histogram | undefined;
     let rps = 0;
