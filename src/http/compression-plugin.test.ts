@@ -239,4 +239,39 @@ describe('fastifyCompression with stream bodies', () => {
     assert.equal(source.destroyed, true);
     await fastify.close();
   });
+
+  test("a route's stream that fails ends the compressed response unfinished, and the server keeps serving", async () => {
+    const fastify = Fastify({ logger: false });
+    await fastify.register(fastifyCompression, { minBytes: 0 });
+    let source = new PassThrough();
+    fastify.get('/failing', async (_req, reply) => reply.type('text/plain').send(source));
+    await fastify.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = fastify.server.address() as AddressInfo;
+    const fetchOnce = async () => {
+      const request = get({
+        host: '127.0.0.1',
+        port,
+        path: '/failing',
+        headers: { 'accept-encoding': 'gzip' },
+      });
+      source.write('partial\n');
+      const [res] = (await once(request, 'response')) as [IncomingMessage];
+      return res;
+    };
+    const res = await fetchOnce();
+    res.on('error', () => {});
+    await once(res, 'data');
+    const closed = new Promise((resolve) => res.once('close', resolve));
+    source.destroy(new Error('the route failed'));
+    await closed;
+    assert.equal(res.complete, false);
+    // A new request is served as usual.
+    source = new PassThrough();
+    const next = await fetchOnce();
+    source.end('whole\n');
+    let text = '';
+    for await (const chunk of next.pipe(createGunzip())) text += String(chunk);
+    assert.equal(text, 'partial\nwhole\n');
+    await fastify.close();
+  });
 });
