@@ -104,12 +104,33 @@ async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: str
 
 describe('WORKERS configuration', () => {
   test('WORKERS above 1 without DATABASE_URL is a config error naming WORKERS, exit code 1', async () => {
-    const child = run({ WORKERS: '2', PORT: '0', DATA_DIR: 'memory://' });
+    const child = run({ WORKERS: '2', PORT: '0', DATA_DIR: 'memory://', DATABASE_URL: '' });
     const out = collect(child);
     assert.equal(await out.exited, 1);
     const lines = out.stderr.trim().split('\n');
     assert.equal(lines.length, 1, out.stderr);
     assert.match(lines[0]!, /WORKERS: 2 workers need DATABASE_URL/);
+  });
+
+  test('a worker that cannot start stops the whole service: exit code 1, the reason on stderr', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'hotpath-cluster-fail-'));
+    try {
+      const child = run({
+        WORKERS: '2',
+        PORT: '0',
+        METRICS_PORT: '0',
+        GATEWAY_PORT: '0',
+        DATA_DIR: dataDir,
+        DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+      });
+      const out = collect(child);
+      assert.equal(await out.exited, 1);
+      assert.match(out.stderr, /hotpath: DATABASE_URL: /);
+      assert.match(out.stderr, /hotpath: worker \d exited with code 1 while starting; stopping/);
+      assert.doesNotMatch(out.stdout, /listening on/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   test('WORKERS=auto is one worker per core, and the default is 1', () => {
