@@ -54,7 +54,11 @@ export { BINARY_COPY_TYPES } from './copy-binary.js';
 export { ShardRouter, ReadWriteRouter, jumpHash, hashKey } from './shard-router.js';
 export type { ShardRouterOptions, ReadWriteRouterOptions } from './shard-router.js';
 export { ReplicaRouter, parseLsn } from './replica-router.js';
-export type { ReplicaRouterOptions, ReplicaRouterStats } from './replica-router.js';
+export type {
+  ReplicaRouterOptions,
+  ReplicaRouterStats,
+  WritePositionStore,
+} from './replica-router.js';
 export {
   PoolTimeoutError,
   NPlusOneError,

@@ -53,6 +53,23 @@ function setup(options: { fallbackWindowMs?: number } = {}) {
   return { primary, replica, router, readAs, advance: (ms: number) => (now += ms) };
 }
 
+/** An in-memory WritePositionStore, as Redis would hold it for every process. */
+function memoryStore() {
+  const map = new Map<string, bigint>();
+  return {
+    failing: false,
+    set(callers: readonly string[], lsn: bigint): Promise<void> {
+      for (const c of callers) if ((map.get(c) ?? -1n) < lsn) map.set(c, lsn);
+      return Promise.resolve();
+    },
+    get(callers: readonly string[]): Promise<bigint | null> {
+      if (this.failing) return Promise.reject(new Error('store down'));
+      const known = callers.map((c) => map.get(c)).filter((l) => l !== undefined);
+      return Promise.resolve(known.length === 0 ? null : known.reduce((a, b) => (a > b ? a : b)));
+    },
+  };
+}
+
 describe('ReplicaRouter', () => {
   test('parseLsn reads a pg_lsn as bytes of WAL', () => {
     assert.equal(parseLsn('0/16B3748'), 0x16b3748n);
@@ -162,6 +179,45 @@ describe('ReplicaRouter', () => {
     replica.lsn = null;
     await router.poll();
     assert.equal(await readAs('user:1'), 'primary');
+    await router.close();
+  });
+
+  test("a write made through another router (shared store) sends this router's reads of that caller to the primary until replayed", async () => {
+    const primary = new FakeDb('primary');
+    const replica = new FakeDb('replica');
+    const positions = memoryStore();
+    const options = { primary, replica, positions, pollIntervalMs: 1_000_000 };
+    const a = new ReplicaRouter(options);
+    const b = new ReplicaRouter(options);
+    await a.poll();
+    await b.poll();
+    primary.lsn = '0/500';
+    await a.runAs(['user:1'], () => a.writer.query('INSERT INTO payments VALUES (1)'));
+    const readOnB = () =>
+      b.runAs(['user:1'], async () => {
+        const { rows } = await b.reader.query<{ from: string }>('SELECT 1 FROM payments');
+        return rows[0]!.from;
+      });
+    assert.equal(await readOnB(), 'primary');
+    replica.lsn = '0/500';
+    await b.poll();
+    assert.equal(await readOnB(), 'replica');
+    await a.close();
+    await b.close();
+  });
+
+  test("a shared store that fails sends the callers' reads to the primary", async () => {
+    const primary = new FakeDb('primary');
+    const replica = new FakeDb('replica');
+    const positions = memoryStore();
+    const router = new ReplicaRouter({ primary, replica, positions, pollIntervalMs: 1_000_000 });
+    await router.poll();
+    positions.failing = true;
+    const from = await router.runAs(['user:1'], async () => {
+      const { rows } = await router.reader.query<{ from: string }>('SELECT 1 FROM payments');
+      return rows[0]!.from;
+    });
+    assert.equal(from, 'primary');
     await router.close();
   });
 });

@@ -31,10 +31,31 @@ export interface ReplicaRouterOptions {
    */
   fallbackWindowMs?: number;
   /**
+   * Where callers' write positions are shared with the other processes of the service (e.g.
+   * Redis), so that a read on any instance sees a write made through another. Without it,
+   * read-your-writes holds within this process only.
+   */
+  positions?: WritePositionStore;
+  /**
+   * How long a caller's write position is kept in `positions`, in milliseconds: a replica
+   * further behind than this may serve a read that misses the write.
+   * @defaultValue 30000
+   */
+  positionTtlMs?: number;
+  /**
    * Milliseconds for timeouts and windows (tests drive it by hand).
    * @defaultValue `performance.now()`
    */
   clock?: Clock;
+}
+
+/**
+ * Callers' write positions shared between processes. `get` answers the highest position any
+ * of `callers` wrote at, or null; a store that fails makes those callers read the primary.
+ */
+export interface WritePositionStore {
+  set(callers: readonly string[], lsn: bigint, ttlMs: number): Promise<void>;
+  get(callers: readonly string[]): Promise<bigint | null>;
 }
 
 /** Counters of a {@link ReplicaRouter}. */
@@ -100,6 +121,8 @@ export class ReplicaRouter {
   readonly #pollIntervalMs: number;
   readonly #replicaTimeoutMs: number;
   readonly #fallbackWindowMs: number;
+  readonly #positions: WritePositionStore | undefined;
+  readonly #positionTtlMs: number;
   readonly #context = new AsyncLocalStorage<Context>();
   readonly #pending = new Map<string, Pending>();
   readonly #timer: NodeJS.Timeout;
@@ -135,6 +158,10 @@ export class ReplicaRouter {
     });
     this.#fallbackWindowMs = checkNumber('fallbackWindowMs', options.fallbackWindowMs ?? 2000, {
       min: 0,
+    });
+    this.#positions = options.positions;
+    this.#positionTtlMs = checkNumber('positionTtlMs', options.positionTtlMs ?? 30_000, {
+      min: 1,
     });
     this.writer = this.#makeWriter();
     this.reader = { query: (text, params) => this.#read(text, params) };
@@ -213,8 +240,25 @@ export class ReplicaRouter {
     return true;
   }
 
+  /** True when no other process recorded a write of the current callers the replica lacks. */
+  async #sharedAllows(): Promise<boolean> {
+    const callers = this.#context.getStore()?.callers;
+    if (this.#positions === undefined || callers === undefined || callers.length === 0) {
+      return true;
+    }
+    try {
+      const lsn = await this.#positions.get(callers);
+      return lsn === null || this.#replayed(lsn);
+    } catch {
+      return false;
+    }
+  }
+
   async #read<Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
-    if (!this.#replicaServes()) {
+    if (
+      !this.#replicaServes() ||
+      (this.#positions !== undefined && !(await this.#sharedAllows()))
+    ) {
       this.#primaryReads++;
       return this.#primary.query<Row>(text, params);
     }
@@ -268,6 +312,11 @@ export class ReplicaRouter {
       const keep =
         before?.lsn !== undefined && before.lsn !== null && lsn !== null && before.lsn > lsn;
       this.#pending.set(caller, keep ? { lsn: before.lsn, at } : { lsn, at });
+    }
+    // Shared before the write is acknowledged, so the caller's next read, on any process,
+    // knows it. A store that fails leaves the other processes unaware: logged by the store.
+    if (lsn !== null && this.#positions !== undefined) {
+      await this.#positions.set(callers, lsn, this.#positionTtlMs).catch(() => {});
     }
   }
 
