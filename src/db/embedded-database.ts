@@ -1,7 +1,8 @@
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { ClosedError } from '../errors/index.js';
+import { ClosedError, InvalidOptionError } from '../errors/index.js';
 import { siblingModule, startWorker } from '../internal/ts-worker.js';
 import { DataDirLock } from './data-dir-lock.js';
 import type { Database, QueryExecutor, QueryResult } from './database.js';
@@ -14,6 +15,64 @@ export interface EmbeddedDatabaseOptions {
   dataDir: string;
   /** Called with progress lines while the engine boots (first boot runs initdb: seconds). */
   onProgress?: (message: string) => void;
+  /**
+   * PostgreSQL settings of the embedded engine (`-c name=value` at its start), over
+   * {@link EMBEDDED_DEFAULT_SETTINGS}.
+   * @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` on a name or value that is not
+   *   one word.
+   */
+  settings?: Readonly<Record<string, string | number>>;
+}
+
+/**
+ * Settings the embedded engine starts with unless `settings` says otherwise. PostgreSQL's
+ * `shared_buffers` default (128 MB) lives in PGlite's WASM memory, which never shrinks; its
+ * pages are in memory or in the OS cache anyway, so 16 MB costs an embedded database little
+ * (docs/db.md, bench/service/overhead-memory.bench.ts).
+ */
+export const EMBEDDED_DEFAULT_SETTINGS: Readonly<Record<string, string>> = {
+  shared_buffers: '16MB',
+};
+
+function startParams(settings: Readonly<Record<string, string | number>> | undefined): string[] {
+  const merged = { ...EMBEDDED_DEFAULT_SETTINGS, ...settings };
+  const params: string[] = [];
+  for (const [name, value] of Object.entries(merged)) {
+    const text = String(value);
+    if (!/^[a-z][a-z0-9_.]*$/.test(name) || !/^[A-Za-z0-9_.+-]+$/.test(text))
+      throw new InvalidOptionError('settings', `not a PostgreSQL setting: ${name}=${text}`);
+    params.push('-c', `${name}=${text}`);
+  }
+  return params;
+}
+
+/**
+ * Runs initdb for a new data directory in a child process that then exits: initdb grows
+ * PGlite's WASM memory to some 600 MB, which a process keeps for good (it never shrinks, and
+ * a worker thread's share is not all returned either); the engine that serves then opens the
+ * ready directory with a fraction of it.
+ */
+function initInChildProcess(dataDir: string, params: readonly string[]): Promise<void> {
+  const pglite = import.meta.resolve('@electric-sql/pglite');
+  const code =
+    `const { PGlite } = await import(${JSON.stringify(pglite)});\n` +
+    `const db = await PGlite.create(${JSON.stringify(dataDir)}, ` +
+    `{ startParams: [...PGlite.defaultStartParams, ...${JSON.stringify(params)}] });\n` +
+    `await db.close();\n`;
+  return new Promise((resolveInit, rejectInit) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (stderr.length < 4000) stderr += chunk.toString();
+    });
+    child.once('error', rejectInit);
+    child.once('exit', (code) => {
+      if (code === 0) resolveInit();
+      else rejectInit(new Error(`initdb process exited with ${code}: ${stderr.trim()}`));
+    });
+  });
 }
 
 interface Pending {
@@ -167,6 +226,7 @@ export class EmbeddedDatabase implements Database {
 export async function startEmbedded(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
   const memory = options.dataDir.startsWith('memory://');
   const dataDir = memory ? options.dataDir : resolve(options.dataDir);
+  const params = startParams(options.settings);
   if (!memory) {
     try {
       mkdirSync(dataDir, { recursive: true });
@@ -181,11 +241,23 @@ export async function startEmbedded(options: EmbeddedDatabaseOptions): Promise<E
   }
   // PGlite does not lock its files: a second process on them corrupts the catalog.
   const lock = memory ? undefined : DataDirLock.acquire(dataDir);
+  if (!memory && !existsSync(join(dataDir, 'PG_VERSION'))) {
+    options.onProgress?.(`initialising a new embedded database in ${dataDir} ...`);
+    try {
+      await initInChildProcess(dataDir, params);
+    } catch (error) {
+      lock?.release();
+      throw new ConnectError(
+        `embedded PostgreSQL could not initialise ${dataDir}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
   options.onProgress?.(`starting embedded PostgreSQL (PGlite) in ${dataDir}`);
   let worker: Worker;
   try {
     worker = startWorker(siblingModule('pglite-worker', import.meta.url), {
-      workerData: { dataDir },
+      workerData: { dataDir, startParams: params },
       // Named, so a CPU or heap profile can target it (`/debug/pprof/profile?worker=...`).
       name: EmbeddedDatabase.workerName,
     });

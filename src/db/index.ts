@@ -7,7 +7,7 @@
 export type { Database, QueryExecutor, QueryResult } from './database.js';
 export { PostgresDatabase, connectPostgres } from './postgres-database.js';
 export type { PostgresDatabaseOptions } from './postgres-database.js';
-export { EmbeddedDatabase, startEmbedded } from './embedded-database.js';
+export { EmbeddedDatabase, EMBEDDED_DEFAULT_SETTINGS, startEmbedded } from './embedded-database.js';
 export type { EmbeddedDatabaseOptions } from './embedded-database.js';
 export { createDatabase } from './create-database.js';
 export type { CreateDatabaseOptions } from './create-database.js';

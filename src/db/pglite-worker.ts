@@ -18,6 +18,8 @@ interface Request {
 
 interface WorkerInput {
   dataDir: string;
+  /** `-c name=value` pairs after PGlite's own start parameters. */
+  startParams?: string[];
 }
 
 function serializeError(error: unknown): Record<string, unknown> {
@@ -35,7 +37,7 @@ function serializeError(error: unknown): Record<string, unknown> {
 const port = parentPort;
 if (port === null) throw new Error('pglite-worker must run in a worker thread');
 
-const { dataDir } = workerData as WorkerInput;
+const { dataDir, startParams = [] } = workerData as WorkerInput;
 const started = performance.now();
 
 try {
@@ -44,6 +46,7 @@ try {
   // (the pg backend does the same through its type parser).
   const db = await PGlite.create(dataDir, {
     parsers: { 20: (value: string) => parseInt8(value) },
+    startParams: [...PGlite.defaultStartParams, ...startParams],
   });
   port.postMessage({ ready: true, bootMs: performance.now() - started });
 
