@@ -4,9 +4,9 @@
  * `Agent` with connect, headers and body timeouts, an optional resilience policy and
  * per-origin metrics (connect time, queue wait, time to first byte, statuses, in flight) that
  * cost nothing unless a registry is given. {@link fastifyCompression}: response compression
- * with a size threshold and a content-type filter (stream bodies through a zlib stream that
- * flushes each chunk), `Accept-Encoding` negotiation with q-values, and weak ETags with
- * `304 Not Modified`.
+ * with a size threshold and a content-type filter (stream bodies through a zlib stream,
+ * flushed whenever the route's stream pauses), `Accept-Encoding` negotiation with q-values,
+ * and weak ETags with `304 Not Modified`.
  *
  * It does not do HTTP/2, cookies, redirects or caching of responses on the client, nor put
  * ETags on streamed response bodies.
