@@ -135,8 +135,17 @@ export async function runPrimary(config: ServiceConfig, io: PrimaryIo): Promise<
       // Slices of 1 ms, not 0.25: the primary's loop only hands new connections to workers, and
       // on a loaded machine every yield between slices can wait for the scheduler
       // (bench/metrics/cluster-scrape.bench.ts).
-      for await (const chunk of metrics.registry.stream({ sliceMs: 1 })) {
-        if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
+      // A client that goes away ends the exposition (and a wait for 'drain' that would never come).
+      const gone = new AbortController();
+      res.once('close', () => gone.abort());
+      for await (const chunk of metrics.registry.stream({ sliceMs: 1, signal: gone.signal })) {
+        if (!res.write(chunk)) {
+          await new Promise((r) => {
+            res.once('drain', r);
+            res.once('close', r);
+          });
+        }
+        if (res.destroyed) break;
       }
       res.end();
     } catch {

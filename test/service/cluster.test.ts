@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -280,6 +281,20 @@ describe('the service with WORKERS=2', { skip: pg.skip }, () => {
       String(frame.p99),
     );
     assert.ok(frame.p99[0]! <= Math.max(frame.p99[1]!, frame.p99[2]!) * 1.01, String(frame.p99));
+  });
+
+  test("a scraper that stops reading, then goes away, does not hold up the primary's next scrape", async () => {
+    const { port } = new URL(metricsUrl);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    socket.write('GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    // The first bytes arrive; then it stops reading and, later, disconnects.
+    await new Promise<void>((r) => socket.once('data', () => r()));
+    socket.pause();
+    const res = await send(metricsUrl);
+    assert.equal(res.status, 200);
+    socket.destroy();
+    assert.equal((await send(metricsUrl)).status, 200);
   });
 
   test('SIGSTOP on a worker: the primary still answers /metrics, then reports that worker stale', async () => {
