@@ -29,7 +29,7 @@ import { registerProfiling } from './plugins/profiling.js';
 import { Readiness, type ReadinessCheck } from './readiness.js';
 import { healthRoutes } from './routes/health.js';
 import { paymentRoutes } from './routes/payments.js';
-import { readYourWrites } from './routes/read-your-writes.js';
+import { readYourWrites, redisWritePositions } from './routes/read-your-writes.js';
 import { Receipts } from './receipts/receipts.js';
 import { recordRoutes } from './route-table.js';
 import { receiptRoutes } from './receipts/routes.js';
@@ -146,6 +146,10 @@ export async function buildApp(
       : new ReplicaRouter({
           primary: insights.db,
           replica: instrumentDatabase(deps.replica, { nPlusOne: insights.nPlusOne }),
+          // With Redis, a write through one instance is read on the primary by all of them.
+          ...(deps.cacheRedis === undefined
+            ? {}
+            : { positions: redisWritePositions(deps.cacheRedis) }),
         });
   const payments = new PaymentService({
     repository:

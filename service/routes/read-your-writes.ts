@@ -1,12 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ReplicaRouter } from 'hotpath/db';
+import type { ReplicaRouter, WritePositionStore } from 'hotpath/db';
+import type { Redis } from 'ioredis';
 
 /**
  * Names the callers of every request for hotpath/db's ReplicaRouter, so a caller that just
  * wrote reads from the primary until the replica has replayed its write: the client
  * (`X-Client-Id`) and the user the request is about (`/api/users/:id/...`, or `user_id` of a
  * created payment). Each route's handler runs inside the router's context: a wrapper set when
- * the route is declared, not a request hook (see plugins/database-insights.ts for why).
+ * the route is declared, not a request hook (see plugins/database-insights.ts for why). With
+ * Redis, the positions are shared by every instance ({@link redisWritePositions}).
  */
 export function readYourWrites(app: FastifyInstance, router: ReplicaRouter): void {
   app.addHook('onRoute', (route) => {
@@ -29,4 +31,37 @@ function callersOf(request: FastifyRequest, aboutUser: boolean): string[] {
   const userId = (request.body as { user_id?: unknown } | undefined)?.user_id;
   if (typeof userId === 'number') callers.push(`user:${userId}`);
   return callers;
+}
+
+// Keeps the highest position per caller: a slower instance recording an older write must not
+// lower it. Positions are 16 hex digits, so string order is numeric order.
+const SET_MAX = `
+for _, key in ipairs(KEYS) do
+  local current = redis.call('GET', key)
+  if (not current) or current < ARGV[1] then
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+  else
+    redis.call('PEXPIRE', key, ARGV[2])
+  end
+end
+return 0`;
+
+/**
+ * Callers' write positions in Redis, shared by every instance of the service: a read on one
+ * instance after a write through another is sent to the primary until the replica replayed it.
+ */
+export function redisWritePositions(redis: Redis): WritePositionStore {
+  const key = (caller: string) => `hotpath:payments:ryw:${caller}`;
+  return {
+    async set(callers, lsn, ttlMs) {
+      const hex = lsn.toString(16).padStart(16, '0');
+      await redis.eval(SET_MAX, callers.length, ...callers.map(key), hex, String(ttlMs));
+    },
+    async get(callers) {
+      const values = await redis.mget(...callers.map(key));
+      let max: string | null = null;
+      for (const v of values) if (v !== null && (max === null || v > max)) max = v;
+      return max === null ? null : BigInt(`0x${max}`);
+    },
+  };
 }
