@@ -10,9 +10,12 @@ import { connectPostgres, migrate, type Database } from 'hotpath/db';
 import pg from 'pg';
 import { buildApp } from '../../service/app.js';
 import { migrations } from '../../service/migrations/index.js';
+import { Redis } from 'ioredis';
+import { redisForTests } from '../helpers/services.js';
 import { pgPairOrSkip, processTree, startPgPair, type PgPair } from './lib/pg-pair.js';
 
-const skip = pgPairOrSkip();
+const redisServer = await redisForTests();
+const skip = pgPairOrSkip() || redisServer.skip;
 
 async function until(condition: () => Promise<boolean>, what: string, limitMs = 30_000) {
   const deadline = Date.now() + limitMs;
@@ -42,6 +45,9 @@ describe('a read replica with read-your-writes', { skip }, () => {
   let primary: Database;
   let replica: Database;
   let app: FastifyInstance;
+  /** Two instances sharing the write positions in Redis. */
+  let shared: [FastifyInstance, FastifyInstance];
+  let redis: Redis;
 
   before(async () => {
     pair = await startPgPair();
@@ -66,6 +72,16 @@ describe('a read replica with read-your-writes', { skip }, () => {
         },
       },
     );
+    redis = new Redis(redisServer.url, { lazyConnect: true });
+    await redis.connect();
+    const gateway = {
+      charge: () => Promise.resolve({ status: 'authorized' as const, reference: `ch_${++n}` }),
+    };
+    const config = { bodyLimitBytes: 16_384, logLevel: 'silent' as const, cache: 'off' as const };
+    shared = [
+      await buildApp(config, { db: primary, replica, gateway, cacheRedis: redis }),
+      await buildApp(config, { db: primary, replica, gateway, cacheRedis: redis }),
+    ];
   });
 
   after(async () => {
@@ -77,6 +93,8 @@ describe('a read replica with read-your-writes', { skip }, () => {
       }
     }
     await app?.close();
+    for (const a of shared ?? []) await a.close();
+    redis?.disconnect();
     await primary?.close();
     await replica?.close();
     await pair?.stop();
@@ -144,6 +162,23 @@ describe('a read replica with read-your-writes', { skip }, () => {
       assert.notEqual(ready.json<{ checks: Record<string, string> }>().checks.replica, 'up');
     } finally {
       for (const pid of frozen) process.kill(pid, 'SIGCONT');
+    }
+  });
+
+  test('a read on another instance right after each of 100 writes sees it: the positions are shared in Redis', async () => {
+    const [writer, reader] = shared;
+    for (let i = 0; i < 100; i++) {
+      const user = 700_000 + (i % 10);
+      const created = await writer.inject({
+        method: 'POST',
+        url: '/api/payments',
+        headers: { 'idempotency-key': `ryw-shared-${i}` },
+        payload: { user_id: user, amount: 100 + i, currency: 'EUR' },
+      });
+      assert.equal(created.statusCode, 201, created.body);
+      const id = created.json<{ id: string }>().id;
+      const list = await reader.inject({ url: `/api/users/${user}/payments?limit=1` });
+      assert.equal(list.json<{ items: { id: string }[] }>().items[0]?.id, id, `write ${i} listed`);
     }
   });
 });
