@@ -1,7 +1,7 @@
 /**
  * The payments service through PgBouncer 1.18 in transaction mode: it works with unnamed
- * statements (PREPARED=off), named prepared statements (PREPARED=on) break there, and a
- * PgBouncer that is gone is answered 503 DATABASE_UNAVAILABLE.
+ * statements (PREPARED=off), named prepared statements (PREPARED=on) break there, a frozen
+ * PgBouncer fails readiness, and one that is gone is answered 503 DATABASE_UNAVAILABLE.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -114,6 +114,23 @@ describe('the service through PgBouncer in transaction mode', { skip }, () => {
     } finally {
       await named.close();
     }
+  });
+
+  test('PgBouncer frozen (SIGSTOP): readiness answers 503 naming the database, and is ready again after SIGCONT', async () => {
+    process.kill(bouncer.pid, 'SIGSTOP');
+    try {
+      const res = await app.inject({ url: '/health/ready' });
+      assert.equal(res.statusCode, 503);
+      assert.match(res.json<{ message: string }>().message, /database/);
+    } finally {
+      process.kill(bouncer.pid, 'SIGCONT');
+    }
+    const deadline = Date.now() + 30_000;
+    let status = 0;
+    while (status !== 200 && Date.now() < deadline) {
+      status = (await app.inject({ url: '/health/ready' })).statusCode;
+    }
+    assert.equal(status, 200);
   });
 
   test('PgBouncer gone: reads are answered 503 DATABASE_UNAVAILABLE', async () => {
