@@ -304,8 +304,11 @@ cmd_pg_start() {
   as_pg "$bin/initdb" -D "$DIR/pg-primary" -U postgres --auth=trust --encoding=UTF8 --locale=C \
     >"$DIR/initdb.log" 2>&1 || { cat "$DIR/initdb.log" >&2; die "initdb failed"; }
   pg_start_cluster "$bin" primary "$primary_port"
-  as_pg "$bin/psql" -q -h 127.0.0.1 -p "$primary_port" -U postgres -d postgres \
-    -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' >/dev/null
+  # In template1 too, so every database created later has the view.
+  for db in postgres template1; do
+    as_pg "$bin/psql" -q -h 127.0.0.1 -p "$primary_port" -U postgres -d "$db" \
+      -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' >/dev/null
+  done
   # The replica: a base backup that streams the WAL it needs, and -R writes standby.signal
   # and primary_conninfo, so it starts as a hot standby streaming from the primary.
   as_pg "$bin/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres -D "$DIR/pg-replica" \
