@@ -59,12 +59,42 @@ export interface ScaleClusterOptions {
   instances: number;
   /** More settings for every instance (and the gateway simulator). */
   env?: Record<string, string>;
+  /**
+   * A streaming replica of `adminUrl`'s server: the instances get DATABASE_REPLICA_URL, the
+   * test database on it, once the replica has it.
+   */
+  replicaAdminUrl?: string;
+}
+
+async function waitForDatabase(url: string): Promise<void> {
+  const { default: pg } = await import('pg');
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      await client.end();
+      return;
+    } catch (error) {
+      await client.end().catch(() => {});
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 export async function startScaleCluster(options: ScaleClusterOptions): Promise<ScaleCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'hotpath-scale-'));
   const database = await createTestDatabase(options.adminUrl);
+  const replicaEnv: Record<string, string> = {};
+  if (options.replicaAdminUrl !== undefined) {
+    const url = new URL(options.replicaAdminUrl);
+    url.pathname = new URL(database.url).pathname;
+    await waitForDatabase(url.toString());
+    replicaEnv.DATABASE_REPLICA_URL = url.toString();
+  }
   const env = {
+    ...replicaEnv,
     ...process.env,
     HOTPATH_SCALE_DIR: dir,
     DATABASE_URL: database.url,
