@@ -29,7 +29,11 @@ import { registerProfiling } from './plugins/profiling.js';
 import { Readiness, type ReadinessCheck } from './readiness.js';
 import { healthRoutes } from './routes/health.js';
 import { paymentRoutes } from './routes/payments.js';
-import { readYourWrites, redisWritePositions } from './routes/read-your-writes.js';
+import {
+  readYourWrites,
+  redisWritePositions,
+  replicaRouterMetrics,
+} from './routes/read-your-writes.js';
 import { Receipts } from './receipts/receipts.js';
 import { recordRoutes } from './route-table.js';
 import { receiptRoutes } from './receipts/routes.js';
@@ -196,6 +200,7 @@ export async function buildApp(
   databasePanels(app, insights, deps.db);
   if (router !== undefined) {
     readYourWrites(app, router);
+    replicaRouterMetrics(app, router);
     app.addHook('onClose', () => router.close());
   }
   const gateway = deps.gateway;

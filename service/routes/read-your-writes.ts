@@ -65,3 +65,45 @@ export function redisWritePositions(redis: Redis): WritePositionStore {
     },
   };
 }
+
+/** The router's counters on /metrics, read at each scrape (nothing on the request path). */
+export function replicaRouterMetrics(app: FastifyInstance, router: ReplicaRouter): void {
+  const { registry } = app.observability;
+  const counted = (name: string, help: string, read: () => number) => {
+    let seen = 0;
+    const counter = registry.counter({
+      name,
+      help,
+      collect: () => {
+        const value = read();
+        counter.inc(value - seen);
+        seen = value;
+      },
+    });
+  };
+  counted(
+    'payments_db_replica_reads_total',
+    'Reads served by the read replica',
+    () => router.stats.replicaReads,
+  );
+  counted(
+    'payments_db_replica_primary_reads_total',
+    "Reads that may lag sent to the primary: a caller's write not replayed yet, or the replica unavailable",
+    () => router.stats.primaryReads,
+  );
+  counted(
+    'payments_db_replica_fallbacks_total',
+    'Reads sent to the primary because the replica was slower than its timeout or unreachable',
+    () => router.stats.fallbacks,
+  );
+  const available = registry.gauge({
+    name: 'payments_db_replica_available',
+    help: '1 while the replica answers its replay-position poll, else 0',
+    collect: () => available.set(router.stats.replicaAvailable ? 1 : 0),
+  });
+  const waiting = registry.gauge({
+    name: 'payments_db_replica_callers_waiting',
+    help: 'Callers (users, clients) whose last write the replica has not replayed yet, in this process',
+    collect: () => waiting.set(router.stats.pendingCallers),
+  });
+}
