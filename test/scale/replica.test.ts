@@ -147,6 +147,14 @@ describe('a read replica with read-your-writes', { skip }, () => {
     assert.equal((await calls(pair.replicaUrl, listQuery)) - before, 20);
   });
 
+  test("/metrics counts the router's replica and primary reads", async () => {
+    const text = (await app.inject({ url: '/metrics' })).body;
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    assert.ok(value('payments_db_replica_reads_total') >= 20);
+    assert.ok(value('payments_db_replica_primary_reads_total') >= 100);
+    assert.equal(value('payments_db_replica_available'), 1);
+  });
+
   test('with the replica frozen (SIGSTOP), reads are answered from the primary after a timeout, and readiness reports the replica', async () => {
     const frozen = processTree(pair.replicaPid);
     for (const pid of frozen) process.kill(pid, 'SIGSTOP');
