@@ -100,12 +100,27 @@ describe('HttpClient', () => {
     await client.close();
   });
 
-  test('registerMetrics is refused when the client already records, or is closed', async () => {
-    const measured = new HttpClient({ origin, registry: new MetricsRegistry() });
-    assert.throws(() => measured.registerMetrics(new MetricsRegistry()), {
-      code: 'HP_ERR_INVALID_OPTION',
-    });
-    await measured.close();
+  test('registerMetrics moves a measured client to a new registry, keeps the same one, and is refused once closed', async () => {
+    const first = new MetricsRegistry();
+    const client = new HttpClient({ origin, registry: first, connections: 1 });
+    const label = `origin="${origin}"`;
+    const get = async (path: string): Promise<void> => {
+      const res = await client.request({ method: 'GET', path });
+      await res.body.text();
+    };
+    await get('/one');
+    client.registerMetrics(first); // the same registry: nothing changes
+    await get('/two');
+    const second = new MetricsRegistry();
+    client.registerMetrics(second);
+    await get('/three');
+    const responses = (text: string): string | undefined =>
+      new RegExp(`hotpath_http_client_responses_total\\{${label},status="200"\\} (\\d+)`).exec(
+        text,
+      )?.[1];
+    assert.equal(responses(await first.metrics()), '2', 'the first registry kept its two');
+    assert.equal(responses(await second.metrics()), '1', 'the new registry counts from the move');
+    await client.close();
     const closed = new HttpClient({ origin });
     await closed.close();
     assert.throws(() => closed.registerMetrics(new MetricsRegistry()), {

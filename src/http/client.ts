@@ -83,7 +83,8 @@ export type HttpResponse = Dispatcher.ResponseData;
  */
 export class HttpClient {
   #agent: Agent;
-  #isMeasured: boolean;
+  /** The registry the metrics go to, if any. */
+  #registry: MetricsRegistry | undefined;
   #closed = false;
   /** Agents replaced by {@link HttpClient.registerMetrics}, closing. */
   readonly #retired: Promise<void>[] = [];
@@ -130,24 +131,24 @@ export class HttpClient {
     this.#clock = options.clock ?? monotonicClock;
     this.#agentOptions = { connections, pipelining, keepAliveTimeout };
     this.#agent = this.#buildAgent(options.registry);
-    this.#isMeasured = options.registry !== undefined;
+    this.#registry = options.registry;
   }
 
   /**
    * Records the per-origin metrics into `registry` from now on: for a client made before its
-   * registry exists (a service's dependencies are often built before its app). Requests in
-   * flight finish on the unmeasured connections, which then close; later requests open new
-   * ones, so connect time and connections count from here.
-   * @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` when the client already records
-   *   into a registry, or after `close()`.
+   * registry exists (a service's dependencies are often built before its app). A client that
+   * already records into another registry moves to this one (an app built again around the
+   * same client); the same registry again changes nothing. Requests in flight finish on the
+   * previous connections, which then close; later requests open new ones, so connect time and
+   * connections count from here.
+   * @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` after `close()`.
    */
   registerMetrics(registry: MetricsRegistry): void {
-    if (this.#isMeasured)
-      throw new InvalidOptionError('registry', 'this client already records its metrics');
     if (this.#closed) throw new InvalidOptionError('registry', 'the client is closed');
+    if (this.#registry === registry) return;
     const previous = this.#agent;
     this.#agent = this.#buildAgent(registry);
-    this.#isMeasured = true;
+    this.#registry = registry;
     this.#retired.push(previous.close());
   }
 
