@@ -7,17 +7,22 @@
  *   npm run bench -- service --filter overhead-memory
  *   RATE=300 DURATION_S=120 npm run bench -- service --filter overhead-memory
  *
- * Needs Linux (/proc). No PostgreSQL server: the point is the embedded database.
+ * Needs Linux (/proc). For comparison, the same service on the PostgreSQL server of
+ * scripts/services.sh when it is up (a fresh database, dropped after).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import pg from 'pg';
 import { hotpathCommand, tsxCommand } from '../lib/commands.js';
 import { environment, writeResult } from '../lib/report.js';
 
 const RATE = Number(process.env.RATE ?? 300);
+const adminUrl =
+  process.env.TEST_DATABASE_URL ??
+  `postgres://postgres@127.0.0.1:${process.env.HOTPATH_PG_PORT ?? 54329}/postgres`;
 const DURATION_S = Number(process.env.DURATION_S ?? 120);
 
 const mix = {
@@ -133,10 +138,10 @@ async function measure(name: string, env: Record<string, string>, mixFile: strin
       heapEndMb: await heapMb(base),
       samples,
     };
-    const ok = /(\d[\d,]*) requests/.exec(summary)?.[0] ?? '';
     console.log(
-      `${name.padEnd(24)} RSS after start ${result.rssAfterStartMb.toFixed(0)} MB, peak ${result.rssPeakMb.toFixed(0)} MB, end ${result.rssEndMb.toFixed(0)} MB; JS heap used ${result.heapEndMb?.toFixed(0) ?? '?'} MB  (${ok})`,
+      `${name.padEnd(24)} RSS after start ${result.rssAfterStartMb.toFixed(0)} MB, peak ${result.rssPeakMb.toFixed(0)} MB, end ${result.rssEndMb.toFixed(0)} MB; JS heap used ${result.heapEndMb?.toFixed(0) ?? '?'} MB`,
     );
+    if (process.env.VERBOSE === '1') console.log(summary);
     return result;
   } finally {
     const exited = new Promise((r) => child.once('exit', r));
@@ -165,6 +170,31 @@ try {
     mixFile,
   );
   results['memory://'] = await measure('memory://', { DATA_DIR: 'memory://' }, mixFile);
+  // For comparison: the same service on the PostgreSQL server of scripts/services.sh, when up.
+  const admin = new pg.Client({ connectionString: adminUrl });
+  const name = `hp_memory_${process.pid}`;
+  let created = false;
+  try {
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    created = true;
+  } catch (error) {
+    console.log(`(no PostgreSQL server at ${adminUrl}: ${(error as Error).message})`);
+  }
+  if (created) {
+    try {
+      const url = new URL(adminUrl);
+      url.pathname = `/${name}`;
+      results['PostgreSQL server'] = await measure(
+        'PostgreSQL server',
+        { DATABASE_URL: url.toString() },
+        mixFile,
+      );
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    }
+  }
+  await admin.end().catch(() => {});
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
