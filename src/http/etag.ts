@@ -1,4 +1,13 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
+
+/** One-shot `crypto.hash` (Node 20.12+): no Hash object per call; else createHash. */
+const oneShot = (
+  crypto as { hash?: (alg: string, data: string | Uint8Array, enc: 'base64url') => string }
+).hash;
+const sha1 = oneShot
+  ? (body: string | Uint8Array): string => oneShot('sha1', body, 'base64url')
+  : (body: string | Uint8Array): string =>
+      crypto.createHash('sha1').update(body).digest('base64url');
 
 /**
  * A weak ETag of a body: `W/"<size in hex>-<SHA-1, base64url, 27 chars>"`. SHA-1 runs in
@@ -8,7 +17,7 @@ import { createHash } from 'node:crypto';
  */
 export function weakEtag(body: string | Uint8Array): string {
   const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
-  const digest = createHash('sha1').update(body).digest('base64url');
+  const digest = sha1(body);
   return `W/"${size.toString(16)}-${digest}"`;
 }
 
