@@ -24,6 +24,8 @@ export interface KneeOptions {
   stepMs: number;
   startRate: number;
   maxSteps: number;
+  /** Seeds of the steps' placeholders; each call must give a new one. */
+  nextSeed: () => number;
 }
 
 export interface KneeStep {
@@ -62,7 +64,7 @@ export async function findKnee(service: ServiceProcess, options: KneeOptions): P
       durationMs: Math.max(options.stepMs, Math.min(5000, (100 / rate) * 1000)),
       warmupMs: 500,
       timeoutMs: 5000,
-      seed: 7,
+      seed: options.nextSeed(),
     });
     const isPassed =
       checkThresholds(result, target).every((o) => o.isPassed) &&
@@ -100,7 +102,8 @@ export interface RoundOptions {
   connections: number;
   warmupMs: number;
   durationMs: number;
-  seed: number;
+  /** Seeds of the warm-up's and the round's placeholders (`{{uuid}}`, `{{int}}`). */
+  seeds: readonly [number, number];
   /** Statuses that are refusals by design. */
   refusals: readonly number[];
 }
@@ -130,10 +133,10 @@ export async function measureRound(
     timeoutMs: 5000,
   };
   if (options.warmupMs > 0)
-    await load({ ...common, durationMs: options.warmupMs, seed: options.seed + 1000 });
+    await load({ ...common, durationMs: options.warmupMs, seed: options.seeds[0] });
   const before = await scrape(service.url, [QUERIES]);
   const cpuBefore = cpuSeconds(service.pid);
-  const result = await load({ ...common, durationMs: options.durationMs, seed: options.seed });
+  const result = await load({ ...common, durationMs: options.durationMs, seed: options.seeds[1] });
   const cpuAfter = cpuSeconds(service.pid);
   const after = await scrape(service.url, [QUERIES, LOOP_P99]);
   const requests = result.completed;

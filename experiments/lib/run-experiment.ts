@@ -3,6 +3,7 @@
  * rounds at the common rate, interleaved (naive, optimized, ... then the reverse order, so
  * neither always runs first), and the ratios of each variant over the naive one.
  */
+import { randomInt } from 'node:crypto';
 import type { RequestMix } from 'hotpath/load';
 import type { Experiment, Variant } from '../experiment.js';
 import type { SeededDatabase } from './infra.js';
@@ -56,6 +57,10 @@ export async function runExperiment(
   const connections = experiment.connections ?? 100;
   const warnings: string[] = [];
   const services: ServiceProcess[] = [];
+  // Every load gets its own seed: a repeated {{uuid}} would replay (or, with another body,
+  // be refused 422) a payment that the variants' shared database already holds.
+  let seed = randomInt(1, 2 ** 30);
+  const nextSeed = () => seed++;
   try {
     for (const variant of variants) {
       const dataDir = variant.isEmbedded === true ? await db.embeddedDir() : undefined;
@@ -92,6 +97,7 @@ export async function runExperiment(
         stepMs: settings.kneeStepMs,
         startRate: experiment.kneeStartRate ?? 20,
         maxSteps: 14,
+        nextSeed,
       });
       const steps = summarizeSteps(found.steps);
       const knee = {
@@ -147,7 +153,7 @@ export async function runExperiment(
           connections,
           warmupMs: settings.warmupMs,
           durationMs: settings.roundMs,
-          seed: round,
+          seeds: [nextSeed(), nextSeed()],
           refusals: experiment.refusals ?? [],
         });
         outcomes[i]!.rounds.push(figures);

@@ -8,9 +8,10 @@ import { seededRandom } from 'hotpath/load';
 /** Whether a smaller or a larger figure is the better one. */
 export type Direction = 'lower' | 'higher';
 
+/** Median of the finite values (a round that completed no request has NaN figures). */
 export function median(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
