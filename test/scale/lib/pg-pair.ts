@@ -3,15 +3,9 @@
  * start` on free ports in a temporary directory and stopped by `stop()`. Skipped with a
  * printed reason when PostgreSQL is not installed, failing under CI.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { readdirSync, readFileSync } from 'node:fs';
 import { binaryOrSkip } from './scale-cluster.js';
-
-const run = promisify(execFile);
-const root = resolve(import.meta.dirname, '..', '..', '..');
+import { startScalePart } from './scale-script.js';
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
 
@@ -27,29 +21,7 @@ export interface PgPair {
 }
 
 export async function startPgPair(): Promise<PgPair> {
-  const dir = mkdtempSync(join(tmpdir(), 'hotpath-pg-pair-'));
-  const env = { ...process.env, HOTPATH_SCALE_DIR: dir };
-  const script = (...args: string[]) =>
-    run('bash', [join(root, 'scripts/scale.sh'), 'pg', ...args], { env, cwd: root });
-  const stop = async () => {
-    try {
-      await script('stop');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  };
-  try {
-    await script('start');
-  } catch (error) {
-    await stop().catch(() => {});
-    throw error;
-  }
-  const vars = Object.fromEntries(
-    readFileSync(join(dir, 'pg.env'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => line.replace(/^export /, '').split('=', 2) as [string, string]),
-  );
+  const { vars, stop } = await startScalePart('pg', 'pg.env');
   return {
     primaryUrl: vars.DATABASE_URL!,
     replicaUrl: vars.DATABASE_REPLICA_URL!,
