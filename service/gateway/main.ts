@@ -1,13 +1,19 @@
 /**
- * The gateway simulator as its own process. Configured by environment variables
- * (GATEWAY_HOST, GATEWAY_PORT, GATEWAY_LATENCY, GATEWAY_FAILURE_RATE, GATEWAY_DECLINE_RATE,
- * GATEWAY_SEED, GATEWAY_LEDGER_FILE, GATEWAY_FAULTS). When forked by the service it reports
- * its URL over IPC.
+ * The gateway simulator as its own process. Run on its own, it is configured by environment
+ * variables (GATEWAY_HOST, GATEWAY_PORT, GATEWAY_LATENCY, GATEWAY_FAILURE_RATE,
+ * GATEWAY_DECLINE_RATE, GATEWAY_SEED, GATEWAY_LEDGER_FILE, GATEWAY_FAULTS). Forked by the
+ * service with `--settings=ipc`, it reads no variable: it waits for its parsed settings as the
+ * first IPC message, then reports its URL over IPC once it listens.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NO_FAULTS, parseFaults, type GatewayFaults } from './faults.js';
-import { parseLatency, seededRandom } from './latency.js';
+import { latencySampler, seededRandom } from './latency.js';
+import {
+  checkGatewaySettings,
+  gatewaySettingsFromEnv,
+  isGatewaySettingsMessage,
+  type GatewaySettings,
+} from './settings.js';
 import { createGatewayServer } from './simulator.js';
 
 function fail(message: string): never {
@@ -15,65 +21,65 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-function rate(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0 || value > 1)
-    fail(`${name}: expected a number in [0, 1], got "${raw}"`);
-  return value;
+function settingsFromParent(): Promise<GatewaySettings> {
+  if (process.send === undefined) fail('--settings=ipc: no IPC channel (fork this process)');
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown) => {
+      if (!isGatewaySettingsMessage(message)) return;
+      process.off('message', onMessage);
+      try {
+        resolve(checkGatewaySettings(message.settings));
+      } catch (error) {
+        fail(`settings: ${(error as Error).message}`);
+      }
+    };
+    process.on('message', onMessage);
+  });
 }
 
-let latency;
-try {
-  latency = parseLatency(process.env.GATEWAY_LATENCY ?? 'lognormal:20:150');
-} catch (error) {
-  fail(`GATEWAY_LATENCY: ${(error as Error).message}`);
-}
-const port = Number(process.env.GATEWAY_PORT ?? 3001);
-if (!Number.isInteger(port) || port < 0 || port > 65535)
-  fail(`GATEWAY_PORT: expected a port, got "${process.env.GATEWAY_PORT}"`);
-const host = process.env.GATEWAY_HOST ?? '127.0.0.1';
-const seed = process.env.GATEWAY_SEED;
-const ledgerFile = process.env.GATEWAY_LEDGER_FILE;
-
-let faults: GatewayFaults = { ...NO_FAULTS };
-const faultsJson = process.env.GATEWAY_FAULTS;
-if (faultsJson !== undefined && faultsJson !== '') {
+function settingsFromEnv(): GatewaySettings {
   try {
-    faults = parseFaults(JSON.parse(faultsJson));
+    return gatewaySettingsFromEnv(process.env);
   } catch (error) {
-    fail(`GATEWAY_FAULTS: ${(error as Error).message} in "${faultsJson}"`);
+    fail((error as Error).message);
   }
 }
 
-let server: Server;
+const stop = (server?: Server) => {
+  if (server === undefined) process.exit(0);
+  server.close(() => process.exit(0));
+  server.closeIdleConnections();
+  setTimeout(() => process.exit(0), 2000).unref();
+};
+let server: Server | undefined;
+process.on('SIGTERM', () => stop(server));
+process.on('SIGINT', () => stop(server));
+process.on('disconnect', () => stop(server));
+
+const settings = process.argv.includes('--settings=ipc')
+  ? await settingsFromParent()
+  : settingsFromEnv();
+
 try {
   server = createGatewayServer({
-    latency,
-    failureRate: rate('GATEWAY_FAILURE_RATE', 0.01),
-    declineRate: rate('GATEWAY_DECLINE_RATE', 0.05),
-    ...(seed !== undefined && seed !== '' ? { random: seededRandom(Number(seed)) } : {}),
-    ...(ledgerFile !== undefined && ledgerFile !== '' ? { ledgerFile } : {}),
-    faults,
+    latency: latencySampler(settings.latency),
+    failureRate: settings.failureRate,
+    declineRate: settings.declineRate,
+    ...(settings.seed !== undefined ? { random: seededRandom(settings.seed) } : {}),
+    ...(settings.ledgerFile !== undefined ? { ledgerFile: settings.ledgerFile } : {}),
+    faults: settings.faults,
   });
 } catch (error) {
   fail(`GATEWAY_LEDGER_FILE: ${(error as Error).message}`);
 }
 
-server.on('error', (error) => fail(`cannot listen on ${host}:${port}: ${error.message}`));
-server.listen(port, host, () => {
-  const address = server.address() as AddressInfo;
-  const url = `http://${host}:${address.port}`;
+const listening = server;
+listening.on('error', (error) =>
+  fail(`cannot listen on ${settings.host}:${settings.port}: ${error.message}`),
+);
+listening.listen(settings.port, settings.host, () => {
+  const address = listening.address() as AddressInfo;
+  const url = `http://${settings.host}:${address.port}`;
   if (process.send) process.send({ ready: true, url });
   else console.log(`gateway simulator listening on ${url}`);
 });
-
-const stop = () => {
-  server.close(() => process.exit(0));
-  server.closeIdleConnections();
-  setTimeout(() => process.exit(0), 2000).unref();
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-process.on('disconnect', stop);

@@ -15,6 +15,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServiceConfig } from '../config.js';
+import type { GatewayFaults } from './faults.js';
+import { parseLatencySpec } from './latency.js';
+import {
+  GatewaySettingError,
+  gatewaySettingsFromEnv,
+  checkGatewaySettings,
+  type GatewaySettings,
+  type GatewaySettingsMessage,
+} from './settings.js';
 
 /** A gateway simulator running as a child process. */
 export interface SpawnedGateway {
@@ -50,8 +59,13 @@ export interface SpawnGatewayOptions {
    * as long as the supervisor, not across service restarts).
    */
   ledgerFile?: string;
-  /** Extra environment of the child, e.g. GATEWAY_FAULTS or GATEWAY_SEED. */
-  env?: Record<string, string>;
+  /**
+   * Faults in force from the start of every child (a restarted child starts from them again).
+   * Default: GATEWAY_FAULTS of this process, else none.
+   */
+  faults?: Partial<GatewayFaults>;
+  /** Seed of the simulator's random draws. Default: GATEWAY_SEED of this process, else unset. */
+  seed?: number;
   /** First restart delay; doubles after each failed or short-lived run. Default 100 ms. */
   minBackoffMs?: number;
   /** Largest restart delay. Default 10,000 ms. */
@@ -83,9 +97,8 @@ export class SupervisedGateway
   extends EventEmitter<{ state: [GatewayStateChange] }>
   implements SpawnedGateway
 {
-  readonly #config: GatewayConfig;
   readonly #log: (message: string) => void;
-  readonly #env: Record<string, string>;
+  readonly #settings: GatewaySettings;
   readonly #minBackoffMs: number;
   readonly #maxBackoffMs: number;
   readonly #resetBackoffAfterMs: number;
@@ -103,12 +116,14 @@ export class SupervisedGateway
   #stableTimer: NodeJS.Timeout | undefined;
   #stopping: Promise<void> | undefined;
 
-  /** Use {@link spawnGateway}, which also starts the first child. */
+  /**
+   * Use {@link spawnGateway}, which also starts the first child.
+   * @throws GatewaySettingError when the latency, rates, faults or seed are not valid (before
+   *   any child is forked).
+   */
   constructor(config: GatewayConfig, options: SpawnGatewayOptions = {}) {
     super();
-    this.#config = config;
     this.#log = options.log ?? ((message) => console.error(`hotpath: ${message}`));
-    this.#env = options.env ?? {};
     this.#minBackoffMs = positive('minBackoffMs', options.minBackoffMs ?? 100);
     this.#maxBackoffMs = positive('maxBackoffMs', options.maxBackoffMs ?? 10_000);
     if (this.#maxBackoffMs < this.#minBackoffMs)
@@ -128,6 +143,12 @@ export class SupervisedGateway
       this.#ledgerFile = join(this.#ownedDir, 'ledger.ndjson');
       // A service that exits without stop() (a fatal error) leaves no directory behind.
       process.once('exit', this.#cleanupOnExit);
+    }
+    try {
+      this.#settings = childSettings(config, options, this.#ledgerFile);
+    } catch (error) {
+      this.#removeOwnedDir();
+      throw error;
     }
     if (options.onStateChange) this.on('state', options.onStateChange);
   }
@@ -213,17 +234,9 @@ export class SupervisedGateway
   #startChild(): Promise<void> {
     const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
     const entry = new URL(`./main${extension}`, import.meta.url);
-    const child: ChildProcess = fork(entry, [], {
-      env: {
-        ...process.env,
-        GATEWAY_HOST: '127.0.0.1',
-        GATEWAY_PORT: String(this.#port),
-        GATEWAY_LATENCY: this.#config.gatewayLatency,
-        GATEWAY_FAILURE_RATE: String(this.#config.gatewayFailureRate),
-        GATEWAY_DECLINE_RATE: String(this.#config.gatewayDeclineRate),
-        GATEWAY_LEDGER_FILE: this.#ledgerFile,
-        ...this.#env,
-      },
+    // The child gets its settings, parsed here, as its first IPC message: no GATEWAY_*
+    // variable is written for it to parse again, and none it inherits is read.
+    const child: ChildProcess = fork(entry, ['--settings=ipc'], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       // Its own process group: a Ctrl-C or a signal to the service's group is the service's to
       // handle (drain, then stop() the child), not a crash to restart. The child still exits
@@ -262,6 +275,11 @@ export class SupervisedGateway
       child.on('error', () => {});
       child.once('exit', onExit);
       child.on('message', onMessage);
+      const message: GatewaySettingsMessage = {
+        type: 'gateway-settings',
+        settings: { ...this.#settings, port: this.#port },
+      };
+      child.send(message);
     });
   }
 
@@ -311,6 +329,35 @@ export class SupervisedGateway
     }, this.#resetBackoffAfterMs);
     this.#stableTimer.unref();
   }
+}
+
+/** The settings every child of a supervisor starts with (its port set per start). */
+function childSettings(
+  config: GatewayConfig,
+  options: SpawnGatewayOptions,
+  ledgerFile: string,
+): GatewaySettings {
+  let latency;
+  try {
+    latency = parseLatencySpec(config.gatewayLatency);
+  } catch (error) {
+    throw new GatewaySettingError('GATEWAY_LATENCY', (error as Error).message);
+  }
+  const inherited = gatewaySettingsFromEnv({
+    GATEWAY_SEED: process.env.GATEWAY_SEED,
+    GATEWAY_FAULTS: process.env.GATEWAY_FAULTS,
+  });
+  const seed = options.seed ?? inherited.seed;
+  return checkGatewaySettings({
+    host: '127.0.0.1',
+    port: config.gatewayPort,
+    latency,
+    failureRate: config.gatewayFailureRate,
+    declineRate: config.gatewayDeclineRate,
+    ledgerFile,
+    faults: options.faults ?? inherited.faults,
+    ...(seed === undefined ? {} : { seed }),
+  });
 }
 
 /**

@@ -11,11 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { request } from 'undici';
-import {
-  spawnGateway,
-  type GatewayState,
-  type SupervisedGateway,
-} from '../../service/gateway/spawn.js';
+import { spawnGateway, SupervisedGateway, type GatewayState } from '../../service/gateway/spawn.js';
 
 const config = {
   host: '127.0.0.1',
@@ -145,9 +141,66 @@ describe('supervised gateway simulator', () => {
   });
 
   test('a simulator that cannot start rejects the first start', async () => {
+    const ledgerFile = join(dir, 'unreadable-ledger.ndjson');
+    writeFileSync(ledgerFile, 'not a charge\n');
     await assert.rejects(
-      spawnGateway(config, { log: () => {}, env: { GATEWAY_FAULTS: '{"freeze":1}' } }),
+      spawnGateway(config, { log: () => {}, ledgerFile }),
       /exited \(code 1\) before listening/,
     );
+  });
+
+  test('bad settings are refused before any child is forked, naming the setting', () => {
+    assert.throws(
+      () => new SupervisedGateway({ ...config, gatewayLatency: 'sometimes' }, { log: () => {} }),
+      { name: 'GatewaySettingError', variable: 'GATEWAY_LATENCY' },
+    );
+    assert.throws(
+      () =>
+        new SupervisedGateway(config, {
+          log: () => {},
+          faults: { freeze: 1 as unknown as boolean },
+        }),
+      {
+        name: 'GatewaySettingError',
+        variable: 'faults',
+        message: /freeze: expected true or false/,
+      },
+    );
+  });
+
+  test('the child runs on the settings it was sent, not on GATEWAY_* variables it inherits', async () => {
+    const saved = { ...process.env };
+    // Variables that, were the child to read them, would make every charge succeed at once.
+    process.env.GATEWAY_DECLINE_RATE = '0';
+    process.env.GATEWAY_LATENCY = 'none';
+    process.env.GATEWAY_FAILURE_RATE = '0';
+    let gateway: SupervisedGateway | undefined;
+    try {
+      gateway = await spawnGateway(
+        { ...config, gatewayDeclineRate: 1, gatewayFailureRate: 0 },
+        { log: () => {}, faults: { failFirst: 1 } },
+      );
+    } finally {
+      process.env = saved;
+    }
+    try {
+      const first = await charge(gateway.url, 'pay-settings');
+      assert.equal(
+        first.status,
+        503,
+        'failFirst: 1 from the faults option refuses the first attempt',
+      );
+      const res = await request(`${gateway.url}/v1/charges`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 'pay-settings', amount: 100, currency: 'EUR' }),
+        reset: true,
+      });
+      const body = (await res.body.json()) as { status?: string };
+      assert.equal(res.statusCode, 200);
+      assert.equal(body.status, 'declined', 'declineRate 1 from the config declines every charge');
+    } finally {
+      await gateway.stop();
+    }
   });
 });
