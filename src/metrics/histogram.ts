@@ -53,6 +53,9 @@ export interface HistogramBucket {
 const TWO_POW_32 = 4294967296;
 // 2^-e for every exponent a float64 ratio highest/lowest can reach here.
 const INV_POW2 = new Float64Array(64).map((_, e) => 2 ** -e);
+// 2^e, read by the bucket bounds: `2 ** e` there was a third of a merged scrape's CPU
+// (bench/metrics/cluster-scrape.bench.ts).
+const POW2 = new Float64Array(64).map((_, e) => 2 ** e);
 
 /**
  * A log-linear (HDR-style) histogram of unit-less numbers: record cheaply on a hot path, read
@@ -395,11 +398,11 @@ export class Histogram {
   #lowerBound(index: number): number {
     const e = index >> this.#subBits;
     const sub = index & (this.subBucketCount - 1);
-    return this.lowest * 2 ** e * (1 + sub / this.subBucketCount);
+    return this.lowest * POW2[e]! * (1 + sub / this.subBucketCount);
   }
 
   #width(index: number): number {
-    return (this.lowest * 2 ** (index >> this.#subBits)) / this.subBucketCount;
+    return (this.lowest * POW2[index >> this.#subBits]!) / this.subBucketCount;
   }
 }
 
