@@ -58,11 +58,16 @@ export function instrumentServiceDatabase(
   };
 }
 
-/** Scopes N+1 detection to each request and adds the database panels and metrics. */
+/**
+ * Scopes N+1 detection to each request and adds the database panels and metrics. With
+ * `perDatabase: false` (a sharded service) the top queries, query counter and pool series are
+ * left to the caller, which labels them by shard (service/payments/shard-metrics.ts).
+ */
 export function databasePanels(
   app: FastifyInstance,
   insights: DatabaseInsights,
   raw: Database,
+  options: { perDatabase?: boolean } = {},
 ): void {
   // Each route's handler runs inside the detector's scope. A wrapper set when the route is
   // declared, not an `onRequest` hook: a request hook of any kind costs Fastify a few
@@ -81,18 +86,6 @@ export function databasePanels(
     });
 
   const { dashboard, registry } = app.observability;
-  dashboard.addPanel({
-    id: 'db-top-queries',
-    title: 'Top queries by total time',
-    kind: 'status',
-    sample: () =>
-      (insights.db.stats?.top(6) ?? []).map((q) => ({
-        label: q.query.length > 90 ? `${q.query.slice(0, 87)}...` : q.query,
-        ok: q.errors === 0 && q.p99Ms < 200,
-        detail: `${q.calls} calls, mean ${q.meanMs.toFixed(2)} ms, p99 ${q.p99Ms.toFixed(1)} ms, ${q.errors} errors`,
-      })),
-  });
-
   // Read when a scrape collects them: no per-request hook for metrics.
   let counted = 0;
   const nPlusOneTotal = registry.counter({
@@ -103,6 +96,22 @@ export function databasePanels(
       nPlusOneTotal.inc(now - counted);
       counted = now;
     },
+  });
+  app.addHook('onClose', async () => {
+    await insights.slowQueries.close();
+  });
+  if (options.perDatabase === false) return;
+
+  dashboard.addPanel({
+    id: 'db-top-queries',
+    title: 'Top queries by total time',
+    kind: 'status',
+    sample: () =>
+      (insights.db.stats?.top(6) ?? []).map((q) => ({
+        label: q.query.length > 90 ? `${q.query.slice(0, 87)}...` : q.query,
+        ok: q.errors === 0 && q.p99Ms < 200,
+        detail: `${q.calls} calls, mean ${q.meanMs.toFixed(2)} ms, p99 ${q.p99Ms.toFixed(1)} ms, ${q.errors} errors`,
+      })),
   });
 
   // Calls summed over every query fingerprint: with the request counters, queries per request.
@@ -143,8 +152,4 @@ export function databasePanels(
       collect: () => waiting.set(pool.waitingCount),
     });
   }
-
-  app.addHook('onClose', async () => {
-    await insights.slowQueries.close();
-  });
 }
