@@ -4,11 +4,11 @@
  */
 
 /** An error the API reports to the client with a stable `code`. */
-export class ApiError extends Error {
-  readonly code: string;
-  readonly statusCode: number;
+export class ApiError<C extends ApiErrorCode = ApiErrorCode> extends Error {
+  readonly code: C;
+  readonly statusCode: (typeof statusByCode)[C];
 
-  constructor(code: keyof typeof statusByCode, message: string, options?: ErrorOptions) {
+  constructor(code: C, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
     this.statusCode = statusByCode[code];
@@ -42,8 +42,9 @@ export const statusByCode = {
   DATABASE_UNAVAILABLE: 503,
   OVERLOADED: 503,
   TOO_MANY_STREAMS: 503,
-} as const;
+} as const satisfies Record<string, number>;
 
+/** A code of the API: `'BAD_REQUEST' | 'RATE_LIMITED' | ...`, the keys of {@link statusByCode}. */
 export type ApiErrorCode = keyof typeof statusByCode;
 
 /** Fastify's own error codes for bad requests, mapped to ours. */

@@ -52,8 +52,7 @@ function isClientStatus(status: unknown): status is number {
 
 /** The code and message for an error that is not a bug, or undefined for one that is. */
 function clientFault(error: FastifyError): { code: ApiErrorCode; message: string } | undefined {
-  if (error instanceof ApiError)
-    return { code: error.code as ApiErrorCode, message: error.message };
+  if (error instanceof ApiError) return { code: error.code, message: error.message };
   if (error.validation !== undefined) return { code: 'VALIDATION_FAILED', message: error.message };
   const mapped = error.code === undefined ? undefined : fastifyCodes[error.code];
   if (mapped === 'UNSUPPORTED_MEDIA_TYPE') {

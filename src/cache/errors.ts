@@ -4,7 +4,7 @@ import { HotpathError } from '../errors/index.js';
  * The factory passed to `getOrSet` threw (or rejected) and no stale value was available.
  * The factory's error is in `cause`. Code `HP_ERR_CACHE_LOADER`.
  */
-export class CacheLoaderError extends HotpathError {
+export class CacheLoaderError extends HotpathError<'HP_ERR_CACHE_LOADER'> {
   /** The cache key whose factory failed. */
   readonly key: string;
 
@@ -18,7 +18,7 @@ export class CacheLoaderError extends HotpathError {
  * The factory passed to `getOrSet` did not settle within `hardTimeoutMs` and no stale value
  * was available. The factory's `signal` is aborted. Code `HP_ERR_CACHE_TIMEOUT`.
  */
-export class CacheTimeoutError extends HotpathError {
+export class CacheTimeoutError extends HotpathError<'HP_ERR_CACHE_TIMEOUT'> {
   /** The cache key whose factory timed out. */
   readonly key: string;
 
@@ -36,7 +36,7 @@ export class CacheTimeoutError extends HotpathError {
  * A value cannot be serialized for the L2 tier (a function, a symbol, a cycle, a class the
  * serializer does not know), or an L2 payload cannot be read back. Code `HP_ERR_CACHE_SERIALIZE`.
  */
-export class CacheSerializeError extends HotpathError {
+export class CacheSerializeError extends HotpathError<'HP_ERR_CACHE_SERIALIZE'> {
   constructor(message: string, options?: ErrorOptions) {
     super('HP_ERR_CACHE_SERIALIZE', message, options);
   }
@@ -47,7 +47,7 @@ export class CacheSerializeError extends HotpathError {
  * deadline (L2 stayed unreachable). `pending` says how many were not written.
  * Code `HP_ERR_CACHE_FLUSH`.
  */
-export class CacheFlushError extends HotpathError {
+export class CacheFlushError extends HotpathError<'HP_ERR_CACHE_FLUSH'> {
   /** How many queued writes could not be flushed. */
   readonly pending: number;
 

@@ -11,4 +11,4 @@ export const dbCodes = {
   HP_ERR_DB_INDEX_MISSING: 'No index serves the keyset ordering that was checked.',
   HP_ERR_DB_LOCKED:
     "Another live process holds the embedded database's data directory (its hotpath.lock file).",
-} as const;
+} as const satisfies Record<`HP_ERR_${string}`, string>;

@@ -9,4 +9,4 @@ export const profileCodes = {
     'A profiling request came from a non-loopback or proxied address with no token configured.',
   HP_ERR_PROFILE_REQUEST: 'A profiling request had a bad query parameter.',
   HP_ERR_PROFILE_DECODE: 'A profile file is neither a pprof protobuf nor a .cpuprofile.',
-} as const;
+} as const satisfies Record<`HP_ERR_${string}`, string>;

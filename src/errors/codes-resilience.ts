@@ -10,4 +10,4 @@ export const resilienceCodes = {
     'The overall deadline of a call, across its attempts and the waits between them, passed.',
   HP_ERR_CONCURRENCY_LIMIT:
     'An adaptive concurrency limiter refused the call: its limit and queue were full, or the wait timed out.',
-} as const;
+} as const satisfies Record<`HP_ERR_${string}`, string>;

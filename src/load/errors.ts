@@ -4,7 +4,7 @@ import { HotpathError } from '../errors/index.js';
  * A worker thread of `load({ workers })` crashed or exited before reporting its result; the
  * run's other workers are stopped. `cause` holds the worker's error when there was one.
  */
-export class LoadWorkerError extends HotpathError {
+export class LoadWorkerError extends HotpathError<'HP_ERR_LOAD_WORKER_FAILED'> {
   /** Index of the failed worker (0-based). */
   readonly worker: number;
 
@@ -19,7 +19,7 @@ export class LoadWorkerError extends HotpathError {
  * highest, precision), or their latencies have different time bases (unit, or measured from
  * the intended send in one and from the actual send in another: open and closed model).
  */
-export class LoadMergeError extends HotpathError {
+export class LoadMergeError extends HotpathError<'HP_ERR_LOAD_MERGE_MISMATCH'> {
   /** Index of the first part that disagrees with part 0. */
   readonly part: number;
 

@@ -23,7 +23,7 @@ export interface ProfilingEndpointsOptions extends AccessOptions {
   profiler?: Profiler | ProfilerOptions;
 }
 
-class RequestError extends HotpathError {
+class RequestError extends HotpathError<'HP_ERR_PROFILE_REQUEST'> {
   constructor(message: string) {
     super('HP_ERR_PROFILE_REQUEST', message);
   }

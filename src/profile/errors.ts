@@ -4,7 +4,7 @@ import { HotpathError } from '../errors/index.js';
  * A profile of the same kind is already running (`HP_ERR_PROFILE_BUSY`). Profiles are taken
  * one at a time, as in Go's net/http/pprof: two would measure each other.
  */
-export class ProfileBusyError extends HotpathError {
+export class ProfileBusyError extends HotpathError<'HP_ERR_PROFILE_BUSY'> {
   /** The kind that is busy: `cpu` or `heap`. */
   readonly kind: string;
 
@@ -18,7 +18,7 @@ export class ProfileBusyError extends HotpathError {
  * A heap snapshot was refused by the cost check (`HP_ERR_PROFILE_SNAPSHOT_REFUSED`): taking
  * it would need more memory than is free or freeze the event loop for too long.
  */
-export class HeapSnapshotRefusedError extends HotpathError {
+export class HeapSnapshotRefusedError extends HotpathError<'HP_ERR_PROFILE_SNAPSHOT_REFUSED'> {
   /** The estimate the decision was made on. */
   readonly estimate: HeapSnapshotEstimate;
 
@@ -41,7 +41,7 @@ export interface HeapSnapshotEstimate {
 }
 
 /** No running worker thread has the requested name (`HP_ERR_PROFILE_WORKER_NOT_FOUND`). */
-export class WorkerNotFoundError extends HotpathError {
+export class WorkerNotFoundError extends HotpathError<'HP_ERR_PROFILE_WORKER_NOT_FOUND'> {
   /** The name asked for. */
   readonly worker: string;
 
@@ -57,7 +57,7 @@ export class WorkerNotFoundError extends HotpathError {
 }
 
 /** A profile file could not be decoded (`HP_ERR_PROFILE_DECODE`). */
-export class ProfileDecodeError extends HotpathError {
+export class ProfileDecodeError extends HotpathError<'HP_ERR_PROFILE_DECODE'> {
   constructor(message: string, options?: ErrorOptions) {
     super('HP_ERR_PROFILE_DECODE', message, options);
   }

@@ -1,7 +1,7 @@
 import { HotpathError } from '../errors/index.js';
 
 /** The circuit is open: the call was refused without running (`HP_ERR_CIRCUIT_OPEN`). */
-export class CircuitOpenError extends HotpathError {
+export class CircuitOpenError extends HotpathError<'HP_ERR_CIRCUIT_OPEN'> {
   /** Milliseconds until the breaker lets a trial call through. */
   readonly retryAfterMs: number;
 
@@ -15,14 +15,14 @@ export class CircuitOpenError extends HotpathError {
 }
 
 /** The bulkhead's running slots and queue are full (`HP_ERR_BULKHEAD_FULL`). */
-export class BulkheadFullError extends HotpathError {
+export class BulkheadFullError extends HotpathError<'HP_ERR_BULKHEAD_FULL'> {
   constructor(maxConcurrent: number, maxQueue: number) {
     super('HP_ERR_BULKHEAD_FULL', `bulkhead full: ${maxConcurrent} running and ${maxQueue} queued`);
   }
 }
 
 /** The operation did not finish within its time limit (`HP_ERR_TIMEOUT`). */
-export class TimeoutError extends HotpathError {
+export class TimeoutError extends HotpathError<'HP_ERR_TIMEOUT'> {
   readonly timeoutMs: number;
 
   constructor(timeoutMs: number) {
@@ -32,7 +32,7 @@ export class TimeoutError extends HotpathError {
 }
 
 /** A rate limiter refused the call (`HP_ERR_RATE_LIMITED`). */
-export class RateLimitedError extends HotpathError {
+export class RateLimitedError extends HotpathError<'HP_ERR_RATE_LIMITED'> {
   /** Milliseconds until the same call would be allowed. */
   readonly retryAfterMs: number;
 
@@ -47,7 +47,7 @@ export class RateLimitedError extends HotpathError {
  * (`HP_ERR_RATE_LIMIT_COST`): more than the burst could never be granted, however long the
  * caller waited.
  */
-export class RateLimitCostError extends HotpathError {
+export class RateLimitCostError extends HotpathError<'HP_ERR_RATE_LIMIT_COST'> {
   readonly cost: number;
   readonly burst: number;
 
@@ -65,7 +65,7 @@ export class RateLimitCostError extends HotpathError {
  * The overall deadline of a call, across all its attempts and the waits between them, passed
  * (`HP_ERR_DEADLINE_EXCEEDED`). Its `cause` is the last attempt's error, if one failed.
  */
-export class DeadlineExceededError extends HotpathError {
+export class DeadlineExceededError extends HotpathError<'HP_ERR_DEADLINE_EXCEEDED'> {
   readonly deadlineMs: number;
 
   constructor(deadlineMs: number, options?: ErrorOptions) {
@@ -79,7 +79,7 @@ export class DeadlineExceededError extends HotpathError {
  * of calls in flight was reached and its queue was full, or the call waited in the queue
  * longer than allowed.
  */
-export class ConcurrencyLimitError extends HotpathError {
+export class ConcurrencyLimitError extends HotpathError<'HP_ERR_CONCURRENCY_LIMIT'> {
   /** The limit when the call was refused. */
   readonly limit: number;
   /** Calls in flight when the call was refused. */
