@@ -17,6 +17,7 @@ export { retry } from './retry.js';
 export type { RetryOptions } from './retry.js';
 export { CircuitOpenError, BulkheadFullError, TimeoutError } from './errors.js';
 export { LocalRateLimiter } from './rate-limiter.js';
+export { RateLimitBucket } from './rate-limit-bucket.js';
 export type {
   RateLimiter,
   RateLimiterStats,

@@ -1,4 +1,3 @@
-import { channel } from 'node:diagnostics_channel';
 import { ClosedError, InvalidOptionError } from '../errors/index.js';
 import type { Clock } from '../internal/clock.js';
 import { checkNumber } from '../internal/validate-options.js';
@@ -13,49 +12,14 @@ import {
   type RateLimitDecision,
   type RateLimitPolicy,
 } from './gcra.js';
+import { limitedChannel, LocalBuckets } from './local-buckets.js';
+import { RateLimitBucket } from './rate-limit-bucket.js';
 import { defaultLimiterClock } from './rate-limiter-clock.js';
+import { ReusedDecision } from './reused-decision.js';
 
-/** One key's state, updated in place: its theoretical arrival time in µs. */
-interface Bucket {
-  tat: number;
-}
-
-/**
- * The decision {@link LocalRateLimiter.tryTake} hands back: one object per limiter, written
- * over by each call, so a decision allocates nothing. It keeps GCRA's integers and derives
- * the fields when read, so a caller that reads only `allowed` pays for no division.
- */
-class ReusedDecision implements RateLimitDecision {
-  /** gcra()'s outcome: >= 0 allowed (new tat - now), < 0 denied. */
-  outcome = 0;
-  cost = 1;
-  readonly source = 'local' as const;
-  readonly #policy: RateLimitPolicy;
-
-  constructor(policy: RateLimitPolicy) {
-    this.#policy = policy;
-  }
-
-  get allowed(): boolean {
-    return this.outcome >= 0;
-  }
-
-  get remaining(): number {
-    return toDecision(this.outcome, this.cost, this.#policy, 'local').remaining;
-  }
-
-  get retryAfterMs(): number {
-    return toDecision(this.outcome, this.cost, this.#policy, 'local').retryAfterMs;
-  }
-
-  get resetMs(): number {
-    return toDecision(this.outcome, this.cost, this.#policy, 'local').resetMs;
-  }
-
-  toJSON(): RateLimitDecision {
-    return toDecision(this.outcome, this.cost, this.#policy, 'local');
-  }
-}
+export type { RateLimitedMessage } from './local-buckets.js';
+/** @internal */
+export { limitedChannel } from './local-buckets.js';
 
 /** Counters of a limiter since it was made. */
 export interface RateLimiterStats {
@@ -116,17 +80,6 @@ export interface LocalRateLimiterOptions {
   name?: string;
 }
 
-/** A refused decision, published on `hotpath:resilience:rate-limited` when it has subscribers. */
-export interface RateLimitedMessage {
-  name: string;
-  key: string;
-  cost: number;
-  decision: RateLimitDecision;
-}
-
-/** @internal */
-export const limitedChannel = channel('hotpath:resilience:rate-limited');
-
 /**
  * A GCRA rate limiter in this process (a token bucket kept as one number per key, with no
  * timer): each key may take `burst` units at once, then `rate`. Decisions are synchronous
@@ -139,14 +92,7 @@ export const limitedChannel = channel('hotpath:resilience:rate-limited');
  */
 export class LocalRateLimiter implements RateLimiter {
   readonly policy: RateLimitPolicy;
-  readonly #buckets = new Map<string, Bucket>();
-  readonly #maxKeys: number;
-  readonly #clock: Clock;
-  readonly #name: string;
-  #allowed = 0;
-  #limited = 0;
-  #evicted = 0;
-  #closed = false;
+  readonly #store: LocalBuckets;
   readonly #reused: ReusedDecision;
 
   /** @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` naming a bad option. */
@@ -155,11 +101,11 @@ export class LocalRateLimiter implements RateLimiter {
       throw new InvalidOptionError('rate', 'expected options with a rate');
     this.policy = resolvePolicy(options.rate, options.burst);
     this.#reused = new ReusedDecision(this.policy);
-    this.#maxKeys = checkNumber('maxKeys', options.maxKeys ?? 100_000, { min: 1, integer: true });
-    this.#clock = options.clock ?? defaultLimiterClock;
-    if (typeof this.#clock.now !== 'function')
+    const maxKeys = checkNumber('maxKeys', options.maxKeys ?? 100_000, { min: 1, integer: true });
+    const clock = options.clock ?? defaultLimiterClock;
+    if (typeof clock.now !== 'function')
       throw new InvalidOptionError('clock', 'expected an object with now()');
-    this.#name = options.name ?? 'local';
+    this.#store = new LocalBuckets(this.policy, clock, options.name ?? 'local', maxKeys);
   }
 
   /**
@@ -167,51 +113,62 @@ export class LocalRateLimiter implements RateLimiter {
    * @throws {@link RateLimitCostError} `HP_ERR_RATE_LIMIT_COST`; {@link ClosedError} `HP_ERR_CLOSED`.
    */
   takeSync(key: string, cost = 1): RateLimitDecision {
-    if (this.#closed) throw new ClosedError('rate limiter');
+    if (this.#store.closed) throw new ClosedError('rate limiter');
     if (cost !== 1) checkCost(cost, this.policy);
-    return this.#decide(key, cost, toMicros(this.#clock.now()));
+    return this.#decide(key, cost, toMicros(this.#store.clock.now()));
   }
 
   /**
    * {@link LocalRateLimiter.takeSync} without allocating: the decision returned is one object
    * per limiter that the next `tryTake` writes over, so read its fields before the limiter's
    * next decision (`takeSync` returns an object of the caller's own). The fastest way to
-   * guard a call: `if (!limiter.tryTake(key).allowed) return tooMany()`.
+   * guard a call by a key known only per call: `if (!limiter.tryTake(key).allowed) return
+   * tooMany()`; for a key held across calls, {@link LocalRateLimiter.bucket} saves the lookup.
    * @throws {@link RateLimitCostError} `HP_ERR_RATE_LIMIT_COST`; {@link ClosedError} `HP_ERR_CLOSED`.
    */
   tryTake(key: string, cost = 1): RateLimitDecision {
-    if (this.#closed) throw new ClosedError('rate limiter');
+    const store = this.#store;
+    if (store.closed) throw new ClosedError('rate limiter');
     if (cost !== 1) checkCost(cost, this.policy);
-    const p = this.policy;
     // One clock read (the coarse clock's cached value), one map read, integer math and a
     // field write: no object, no promise (bench/resilience/rate-limit.bench.ts).
-    const nowUs = Math.round(this.#clock.now() * 1000);
-    const bucket = this.#buckets.get(key);
-    const outcome = gcra(bucket?.tat, nowUs, cost, p.intervalUs, p.toleranceUs);
+    const nowUs = Math.round(store.clock.now() * 1000);
+    const record = store.records.get(key);
+    const outcome = gcra(record?.tat, nowUs, cost, store.intervalUs, store.toleranceUs);
     const decision = this.#reused;
     decision.outcome = outcome;
     decision.cost = cost;
     if (outcome >= 0) {
-      this.#allowed++;
-      if (bucket !== undefined) bucket.tat = nowUs + outcome;
-      else if (cost > 0) this.#add(key, nowUs, nowUs + outcome);
+      store.allowed++;
+      if (record !== undefined) record.tat = nowUs + outcome;
+      else if (cost > 0) store.add(key, nowUs, nowUs + outcome);
       return decision;
     }
-    this.#limited++;
-    if (limitedChannel.hasSubscribers) {
-      const copy = toDecision(outcome, cost, p, 'local');
-      const message: RateLimitedMessage = { name: this.#name, key, cost, decision: copy };
-      limitedChannel.publish(message);
-    }
+    store.limited++;
+    if (limitedChannel.hasSubscribers) store.publishLimited(key, cost, outcome);
     return decision;
+  }
+
+  /**
+   * `key`'s bucket, resolved once, for a caller that holds the key across calls: its
+   * `tryTake(cost?)` decides as `tryTake(key, cost)` does, on the same state, without the
+   * map lookup. Hold it; each call makes a new one.
+   * @throws {@link ClosedError} `HP_ERR_CLOSED` after close.
+   * @example
+   * const route = limiter.bucket('POST /api/payments');
+   * if (!route.tryTake().allowed) return tooMany();
+   */
+  bucket(key: string): RateLimitBucket {
+    if (this.#store.closed) throw new ClosedError('rate limiter');
+    return new RateLimitBucket(this.#store, key);
   }
 
   /** {@link LocalRateLimiter.takeSync} as a promise (rejected rather than thrown). */
   take(key: string, cost = 1): Promise<RateLimitDecision> {
     // The usual call (cost 1, open) goes straight to the decision: every call level shows in
     // the cost of an awaited decision (bench/resilience/rate-limit.bench.ts).
-    if (cost === 1 && !this.#closed)
-      return Promise.resolve(this.#decide(key, 1, toMicros(this.#clock.now())));
+    if (cost === 1 && !this.#store.closed)
+      return Promise.resolve(this.#decide(key, 1, toMicros(this.#store.clock.now())));
     try {
       return Promise.resolve(this.takeSync(key, cost));
     } catch (error) {
@@ -236,62 +193,45 @@ export class LocalRateLimiter implements RateLimiter {
   }
 
   #decide(key: string, cost: number, nowUs: number): RateLimitDecision {
+    const store = this.#store;
     const p = this.policy;
-    // A bucket is an object updated in place: a map read and a field write per decision,
+    // A record is an object updated in place: a map read and a field write per decision,
     // not a read and a write of the map (bench/resilience/rate-limit.bench.ts).
-    const bucket = this.#buckets.get(key);
-    const outcome = gcra(bucket?.tat, nowUs, cost, p.intervalUs, p.toleranceUs);
+    const record = store.records.get(key);
+    const outcome = gcra(record?.tat, nowUs, cost, p.intervalUs, p.toleranceUs);
     if (outcome >= 0) {
-      this.#allowed++;
-      if (bucket !== undefined) bucket.tat = nowUs + outcome;
-      else if (cost > 0) this.#add(key, nowUs, nowUs + outcome);
+      store.allowed++;
+      if (record !== undefined) record.tat = nowUs + outcome;
+      else if (cost > 0) store.add(key, nowUs, nowUs + outcome);
       return toDecision(outcome, cost, p, 'local');
     }
-    this.#limited++;
-    const decision = toDecision(outcome, cost, p, 'local');
-    if (limitedChannel.hasSubscribers) {
-      const message: RateLimitedMessage = { name: this.#name, key, cost, decision };
-      limitedChannel.publish(message);
-    }
-    return decision;
+    store.limited++;
+    if (limitedChannel.hasSubscribers) return store.publishLimited(key, cost, outcome);
+    return toDecision(outcome, cost, p, 'local');
   }
 
   /** Keys remembered now. */
   get size(): number {
-    return this.#buckets.size;
+    return this.#store.records.size;
   }
 
   /** Counters; `evicted` counts keys forgotten before their bucket was full again. */
   stats(): RateLimiterStats & { evicted: number; keys: number } {
+    const store = this.#store;
     return {
-      allowed: this.#allowed,
-      limited: this.#limited,
+      allowed: store.allowed,
+      limited: store.limited,
       redisErrors: 0,
       fallbacks: 0,
-      evicted: this.#evicted,
-      keys: this.#buckets.size,
+      evicted: store.evicted,
+      keys: store.records.size,
     };
   }
 
-  /** Forgets every key and refuses further decisions with {@link ClosedError}. */
+  /** Forgets every key and refuses further decisions (its buckets' too) with {@link ClosedError}. */
   close(): Promise<void> {
-    this.#closed = true;
-    this.#buckets.clear();
+    this.#store.closed = true;
+    this.#store.clear();
     return Promise.resolve();
-  }
-
-  #add(key: string, nowUs: number, tat: number): void {
-    const buckets = this.#buckets;
-    if (buckets.size >= this.#maxKeys) {
-      // Frees at least a tenth of maxKeys, so the O(n) sweep is paid once per n/10 new keys.
-      for (const [k, b] of buckets) if (b.tat <= nowUs) buckets.delete(k);
-      const target = Math.floor(this.#maxKeys * 0.9);
-      for (const k of buckets.keys()) {
-        if (buckets.size <= target) break;
-        buckets.delete(k);
-        this.#evicted++;
-      }
-    }
-    buckets.set(key, { tat });
   }
 }

@@ -123,11 +123,15 @@ describe('RedisRateLimiter on a real Redis', { skip: available.skip }, () => {
   });
 
   // 1,000,000 arrivals locally and on Redis: about 10 s on the 2-core development machine.
-  test('gives the same decisions as the local limiter on a trace of 1,000,000 arrivals', async () => {
+  test('gives the same decisions as the local limiter and its buckets on a trace of 1,000,000 arrivals', async () => {
     const arrivals = trace(1_000_000);
     const clock = microClock();
     const options = { rate: 3000, burst: 30, clock };
     const local = new LocalRateLimiter(options);
+    // A third side: the same trace through a bucket held per key (local.bucket(key)).
+    const held = new LocalRateLimiter(options);
+    const buckets = new Map(['k0', 'k1', 'k2', 'k3'].map((k) => [k, held.bucket(k)]));
+    let bucketMismatches = 0;
     const remote = new RedisRateLimiter({
       ...options,
       client,
@@ -146,6 +150,13 @@ describe('RedisRateLimiter on a real Redis', { skip: available.skip }, () => {
         const a = arrivals[i]!;
         clock.set(a.us);
         expected[i - start] = local.takeSync(a.key, a.cost);
+        const viaBucket = buckets.get(a.key)!.tryTake(a.cost);
+        if (
+          viaBucket.allowed !== expected[i - start]!.allowed ||
+          viaBucket.remaining !== expected[i - start]!.remaining ||
+          viaBucket.retryAfterMs !== expected[i - start]!.retryAfterMs
+        )
+          bucketMismatches++;
         pending.push(remote.take(a.key, a.cost));
       }
       const got = await Promise.all(pending);
@@ -164,6 +175,8 @@ describe('RedisRateLimiter on a real Redis', { skip: available.skip }, () => {
       }
     }
     assert.equal(mismatches, 0, first);
+    assert.equal(bucketMismatches, 0, 'bucket decisions that differ from the keyed ones');
+    assert.deepEqual(held.stats(), local.stats());
     const l = local.stats();
     const r = remote.stats();
     assert.deepEqual([r.allowed, r.limited], [l.allowed, l.limited]);
