@@ -523,6 +523,7 @@ export class Engine implements ConnectionOwner {
       latencyUnit: 'us',
       byName: s.byName(durationMs),
       checks: s.checks(),
+      byStatusClass: s.byStatusClass(),
     };
     return result;
   }

@@ -32,6 +32,8 @@ function histogramsOf(r: LoadResult): [string, HistogramSnapshot][] {
   ];
   for (const [name, n] of Object.entries(r.byName ?? {}))
     out.push([`byName[${JSON.stringify(name)}].latency`, n.latency.histogram]);
+  for (const [cls, l] of Object.entries(r.byStatusClass ?? {}))
+    out.push([`byStatusClass[${JSON.stringify(cls)}]`, l.histogram]);
   return out;
 }
 
@@ -84,6 +86,23 @@ function addChecks(into: CheckCounts, c: CheckCounts): void {
 
 function addStatuses(into: Record<string, number>, s: Record<string, number>): void {
   for (const [k, v] of Object.entries(s)) into[k] = (into[k] ?? 0) + v;
+}
+
+/** Merges the latency by status class of parts that all have it; a class absent from a part is empty there. */
+function mergeByStatusClass(
+  results: readonly LoadResult[],
+): Record<string, LatencySummary> | undefined {
+  if (!results.every((r) => r.byStatusClass !== undefined)) return undefined;
+  const parts = new Map<string, LatencySummary[]>();
+  for (const r of results)
+    for (const [cls, l] of Object.entries(r.byStatusClass!)) {
+      const list = parts.get(cls) ?? [];
+      list.push(l);
+      parts.set(cls, list);
+    }
+  const out: Record<string, LatencySummary> = {};
+  for (const cls of [...parts.keys()].sort()) out[cls] = mergeSummaries(parts.get(cls)!);
+  return out;
 }
 
 /** Merges the per-name figures of parts that all have them; names absent from a part count 0. */
@@ -156,8 +175,8 @@ function mergeTimelines(timelines: TimelinePoint[][], offsets: number[]): Timeli
 
 /**
  * Merges the results of parts of one load test (run at the same time against the same target)
- * into one result: counts and bytes add up, latency histograms (overall and per request name)
- * merge exactly, the duration is the longest part's, the rate and connections add up, and the
+ * into one result: counts and bytes add up, latency histograms (overall, per request name and
+ * per status class) merge exactly, the duration is the longest part's, the rate and connections add up, and the
  * timelines are aligned on each part's `startedAt`.
  * @throws {@link InvalidOptionError} `HP_ERR_INVALID_OPTION` when `results` is empty or a part
  * is not a load result.
@@ -244,6 +263,7 @@ export function mergeResults(results: readonly LoadResult[]): LoadResult {
     latencyUnit: 'us',
     ...optional('byName', mergeByName(results)),
     ...optional('checks', mergeChecks(results)),
+    ...optional('byStatusClass', mergeByStatusClass(results)),
   };
 }
 

@@ -152,4 +152,11 @@ export interface LoadResult {
   byName?: Record<string, NamedResult>;
   /** Response checks over all names; absent in files written before checks existed. */
   checks?: CheckCounts;
+  /**
+   * Latency from the intended send time of the responses of each status class, keyed
+   * `'2xx'`, `'4xx'`, `'5xx'` (only classes answered): the latency of admitted requests
+   * (2xx) apart from fast refusals (429, 503). Failures without a response are in none.
+   * Absent in files written before it was added.
+   */
+  byStatusClass?: Record<string, LatencySummary>;
 }

@@ -104,6 +104,8 @@ export class Stats {
   expectedIntervalUs = 0;
   readonly #names: string[];
   readonly #byName: NameStats[];
+  /** Latency by status class (index 2 for 2xx), made on a class's first response. */
+  readonly #byClass: (Histogram | undefined)[] = [];
 
   /**
    * `names` are the request names, indexed by the slot each record call passes (several
@@ -144,6 +146,8 @@ export class Stats {
     named.latency.record(intendedUs);
     named.completed++;
     named.statuses[status]!++;
+    const cls = (status / 100) | 0;
+    (this.#byClass[cls] ??= latencyHistogram()).record(intendedUs);
     if (!this.#isClosed) this.actual.record(Math.round(actualUs));
     this.#second.record(intendedUs);
     this.completed++;
@@ -166,6 +170,18 @@ export class Stats {
   /** Responses by status code, ascending. */
   statuses(): Record<string, number> {
     return statusCounts(this.#statuses);
+  }
+
+  /**
+   * Latency (from the intended send) of the responses of each status class seen, keyed
+   * `'2xx'`, `'4xx'`, ...: admitted requests apart from refusals.
+   */
+  byStatusClass(): Record<string, LatencySummary> {
+    const out: Record<string, LatencySummary> = {};
+    this.#byClass.forEach((h, cls) => {
+      if (h !== undefined && h.count > 0) out[`${cls}xx`] = summarize(h);
+    });
+    return out;
   }
 
   /** Check counts over every name. */
@@ -247,6 +263,7 @@ export class Stats {
     this.#secRequests = this.#secErrors = this.#secNon2xx = this.#secBytes = 0;
     this.#secChecksFailed = 0;
     for (const n of this.#byName) n.reset();
+    for (const h of this.#byClass) h?.reset();
   }
 }
 
