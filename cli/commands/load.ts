@@ -7,7 +7,7 @@
  * 130 interrupted (after printing the results so far).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { InvalidOptionError } from 'hotpath/errors';
+import { hasErrorCode, InvalidOptionError } from 'hotpath/errors';
 import {
   checkThresholds,
   compareResults,
@@ -22,7 +22,6 @@ import {
   parseDuration,
   parseThreshold,
   readMixFile,
-  LoadMergeError,
   ProgressLine,
   renderHtmlReport,
   requestName,
@@ -78,6 +77,15 @@ Exit: 0 ok, 1 threshold breached, 2 bad arguments, 130 interrupted (results so f
 /** A bad command line: printed as one line, exit 2. */
 class UsageError extends Error {}
 
+/**
+ * What is wrong with a value, for a line that names the flag itself: an
+ * {@link InvalidOptionError}'s reason (its message without the library's option name), or
+ * the message of any other error.
+ */
+function reasonOf(error: unknown): string {
+  return error instanceof InvalidOptionError ? error.reason : (error as Error).message;
+}
+
 interface Parsed {
   url: string | null;
   options: Omit<LoadOptions, 'url'>;
@@ -108,9 +116,7 @@ function duration(flag: string, v: string): number {
   try {
     return parseDuration(flag, v);
   } catch (error) {
-    throw new UsageError(
-      `${flag}: ${(error as Error).message.replace(/^invalid option "[^"]*": /, '')}`,
-    );
+    throw new UsageError(`${flag}: ${reasonOf(error)}`);
   }
 }
 
@@ -132,9 +138,7 @@ function threshold(v: string): Threshold {
   try {
     return parseThreshold(v);
   } catch (error) {
-    throw new UsageError(
-      `--threshold: ${(error as Error).message.replace(/^invalid option "[^"]*": /, '')}`,
-    );
+    throw new UsageError(`--threshold: ${reasonOf(error)}`);
   }
 }
 
@@ -329,9 +333,7 @@ function readMix(file: string): NonNullable<LoadOptions['mix']> {
   try {
     return readMixFile(file);
   } catch (error) {
-    throw new UsageError(
-      `--requests: ${(error as Error).message.replace(/^invalid option "[^"]*": /, '')}`,
-    );
+    throw new UsageError(`--requests: ${reasonOf(error)}`);
   }
 }
 
@@ -386,11 +388,9 @@ async function runMerge(argv: string[]): Promise<number> {
     merged = mergeResults(files.map((f) => readResult(f, 'merge')));
   } catch (error) {
     if (error instanceof UsageError) throw error;
-    if (error instanceof LoadMergeError)
+    if (hasErrorCode(error, 'HP_ERR_LOAD_MERGE_MISMATCH'))
       throw new UsageError(`merge: ${error.code}: ${error.message}`);
-    throw new UsageError(
-      `merge: ${(error as Error).message.replace(/^invalid option "[^"]*": /, '')}`,
-    );
+    throw new UsageError(`merge: ${reasonOf(error)}`);
   }
   return report(merged, parsed);
 }
@@ -456,7 +456,9 @@ export async function run(argv: string[]): Promise<number> {
       process.off('SIGINT', onSigint);
     }
   } catch (error) {
-    if (error instanceof UsageError || error instanceof InvalidOptionError) {
+    // Bad arguments the library found (its options are checked before any traffic) exit 2 like
+    // the command line's own; any other failure is the run's (exit 1).
+    if (error instanceof UsageError || hasErrorCode(error, 'HP_ERR_INVALID_OPTION')) {
       process.stderr.write(`hotpath load: ${error.message}\n`);
       return 2;
     }
