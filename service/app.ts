@@ -22,6 +22,8 @@ import { gatewayPanels } from './plugins/gateway-panels.js';
 import { gatewayHttpPanel } from './gateway/http-panel.js';
 import { PaymentRepository } from './payments/repository.js';
 import { PaymentService } from './payments/payment-service.js';
+import { shardedStorage } from './payments/sharded-storage.js';
+import { shardMetrics } from './payments/shard-metrics.js';
 import { databasePanels, instrumentServiceDatabase } from './plugins/database-insights.js';
 import { observability } from './plugins/observability.js';
 import { protection } from './plugins/protection.js';
@@ -54,6 +56,11 @@ export interface AppDeps {
    * critical: reads fall back to the primary).
    */
   replica?: Database;
+  /**
+   * The databases of a sharded service (DATABASE_SHARD_URLS), in shard order, `db` first: each
+   * user's payments live on one of them (docs/sharding.md). Not with `replica`.
+   */
+  shards?: readonly Database[];
   /** A Redis client when REDIS_URL is set: readiness pings it. */
   redis?: { ping(): Promise<unknown> };
   /** The ioredis client for the cache's L2 tier and invalidation bus (REDIS_URL). */
@@ -155,11 +162,24 @@ export async function buildApp(
             ? {}
             : { positions: redisWritePositions(deps.cacheRedis) }),
         });
+  if (deps.shards !== undefined && (deps.shards[0] !== deps.db || router !== undefined))
+    throw new Error('shards: the first shard must be db, and shards take no replica');
+  const sharded =
+    deps.shards === undefined
+      ? undefined
+      : shardedStorage(app, deps.shards, insights, {
+          slowQueryMs: config.slowQueryMs ?? 200,
+          log: (entry, message) => app.log.warn(entry, message),
+        });
   const payments = new PaymentService({
-    repository:
-      router === undefined
-        ? new PaymentRepository(insights.db)
-        : new PaymentRepository(router.writer, router.reader),
+    ...(sharded !== undefined
+      ? { shards: sharded.shards }
+      : {
+          repository:
+            router === undefined
+              ? new PaymentRepository(insights.db)
+              : new PaymentRepository(router.writer, router.reader),
+        }),
     gateway: deps.gateway,
     // The reconciler keeps off a new payment for as long as its own request may still charge it.
     ...(deps.gateway.chargeBudgetMs === undefined
@@ -197,7 +217,8 @@ export async function buildApp(
     ...(config.instanceId === undefined ? {} : { instance: config.instanceId }),
   });
   await registerProfiling(app, config);
-  databasePanels(app, insights, deps.db);
+  databasePanels(app, insights, deps.db, { perDatabase: sharded === undefined });
+  if (sharded !== undefined) shardMetrics(app, sharded.metrics);
   if (router !== undefined) {
     readYourWrites(app, router);
     replicaRouterMetrics(app, router);
@@ -233,7 +254,7 @@ export async function buildApp(
   app.setErrorHandler(errorHandler({ onDatabaseUnavailable: (error) => outage.report(error) }));
   app.setNotFoundHandler(notFoundHandler(app));
 
-  const checks: ReadinessCheck[] = [
+  const checks: ReadinessCheck[] = sharded?.checks ?? [
     { name: 'database', critical: true, check: () => deps.db.ping(1000) },
   ];
   const redis = deps.redis;

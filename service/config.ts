@@ -14,6 +14,12 @@ export interface ServiceConfig {
   dbPoolMax: number;
   /** A streaming replica of `databaseUrl`: reads go there, with read-your-writes per caller. */
   databaseReplicaUrl: string | undefined;
+  /**
+   * Several PostgreSQL databases, in shard order: each user's payments live on one of them
+   * (jump consistent hash of `user_id`, docs/sharding.md). Exclusive with `databaseUrl` and
+   * `databaseReplicaUrl`; undefined -> one database.
+   */
+  databaseShardUrls: readonly string[] | undefined;
   /** Redis for the L2 cache, invalidation bus and rate limits; optional. */
   redisUrl: string | undefined;
   /** `on`: payment reads and user summaries are cached (hotpath/cache); `off`: every read hits the database. */
@@ -113,6 +119,11 @@ export const configSpec: readonly Spec[] = [
     env: 'DATABASE_REPLICA_URL',
     default: undefined,
     help: 'streaming replica of DATABASE_URL: reads go there, a caller reads its own writes from the primary until replayed; unset = every query on the primary',
+  },
+  {
+    env: 'DATABASE_SHARD_URLS',
+    default: undefined,
+    help: 'comma-separated PostgreSQL URLs, 2 to 64, in a fixed order (append only): payments are placed by user_id across them (docs/sharding.md); exclusive with DATABASE_URL and DATABASE_REPLICA_URL',
   },
   { env: 'REDIS_URL', default: undefined, help: 'Redis URL; unset = in-process only' },
   {
@@ -361,6 +372,38 @@ function url(name: string, raw: string | undefined, protocols: string[]): string
   return raw;
 }
 
+/** Most shards: a payment id keeps its shard's index in 6 bits (service/payments/uuid7.ts). */
+export const MAX_SHARDS = 64;
+
+function shardUrls(raw: string | undefined): readonly string[] | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const name = 'DATABASE_SHARD_URLS';
+  const urls = raw.split(',').map((part) => part.trim());
+  if (urls.length < 2 || urls.length > MAX_SHARDS) {
+    throw new ConfigError(
+      name,
+      `expected 2 to ${MAX_SHARDS} comma-separated URLs, got ${urls.length} (one database is DATABASE_URL)`,
+    );
+  }
+  urls.forEach((value, i) => {
+    if (value === '') throw new ConfigError(name, `shard ${i}: empty URL`);
+    try {
+      url(name, value, ['postgres:', 'postgresql:']);
+    } catch (error) {
+      throw new ConfigError(
+        name,
+        `shard ${i}: ${(error as ConfigError).message.slice(name.length + 2)}`,
+      );
+    }
+  });
+  const seen = new Set<string>();
+  urls.forEach((value, i) => {
+    if (seen.has(value)) throw new ConfigError(name, `shard ${i} repeats an earlier URL`);
+    seen.add(value);
+  });
+  return urls;
+}
+
 /** Reads and validates the configuration. @throws ConfigError naming the first bad variable. */
 export function loadConfig(
   env: Readonly<Record<string, string | undefined>> = process.env,
@@ -403,16 +446,29 @@ export function loadConfig(
   const workers =
     workersRaw === 'auto' ? availableParallelism() : integer('WORKERS', workersRaw, 1, 256);
   const databaseUrl = url('DATABASE_URL', merged.DATABASE_URL, ['postgres:', 'postgresql:']);
-  if (workers > 1 && databaseUrl === undefined) {
+  const databaseShardUrls = shardUrls(merged.DATABASE_SHARD_URLS);
+  if (databaseShardUrls !== undefined && databaseUrl !== undefined) {
+    throw new ConfigError(
+      'DATABASE_SHARD_URLS',
+      'give DATABASE_URL (one database) or DATABASE_SHARD_URLS (several), not both',
+    );
+  }
+  if (workers > 1 && databaseUrl === undefined && databaseShardUrls === undefined) {
     throw new ConfigError(
       'WORKERS',
-      `${workersRaw} workers need DATABASE_URL: the embedded database (PGlite) belongs to one process`,
+      `${workersRaw} workers need DATABASE_URL or DATABASE_SHARD_URLS: the embedded database (PGlite) belongs to one process`,
     );
   }
   const databaseReplicaUrl = url('DATABASE_REPLICA_URL', merged.DATABASE_REPLICA_URL, [
     'postgres:',
     'postgresql:',
   ]);
+  if (databaseReplicaUrl !== undefined && databaseShardUrls !== undefined) {
+    throw new ConfigError(
+      'DATABASE_REPLICA_URL',
+      'replicas of sharded databases are not supported: one replica URL cannot serve several shards (unset it with DATABASE_SHARD_URLS)',
+    );
+  }
   if (databaseReplicaUrl !== undefined && databaseUrl === undefined) {
     throw new ConfigError(
       'DATABASE_REPLICA_URL',
@@ -434,6 +490,7 @@ export function loadConfig(
     dataDir: get('DATA_DIR'),
     dbPoolMax: integer('DB_POOL_MAX', get('DB_POOL_MAX'), 1, 1000),
     databaseReplicaUrl,
+    databaseShardUrls,
     redisUrl: url('REDIS_URL', merged.REDIS_URL, ['redis:', 'rediss:']),
     prepared: onOff('PREPARED', get('PREPARED')),
     cache: onOff('CACHE', get('CACHE')),

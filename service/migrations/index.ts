@@ -44,4 +44,20 @@ export const migrations: Migration[] = [
       CREATE INDEX payments_pending_due ON payments (next_attempt_at) WHERE status = 'pending';
     `,
   },
+  {
+    version: 3,
+    name: 'idempotency_keys',
+    sql: `
+      -- A sharded service (DATABASE_SHARD_URLS) keeps each Idempotency-Key here, on the shard
+      -- the key hashes to, before the payment goes on its user's shard: the one place that
+      -- decides a key, whichever users its requests name (docs/sharding.md). With one database
+      -- the payments row's unique idempotency_key does that and this table stays empty.
+      CREATE TABLE idempotency_keys (
+        key text PRIMARY KEY,
+        request_hash text NOT NULL,
+        payment_id uuid NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];

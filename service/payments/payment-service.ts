@@ -4,11 +4,15 @@ import type { QueryExecutor } from 'hotpath/db';
 import { ApiError } from '../errors.js';
 import type { DefiniteOutcome, GatewayClient } from '../gateway/client.js';
 import type { Payment, PaymentInput, PaymentStatus, UserSummary } from './payment.js';
-import type { PaymentRepository } from './repository.js';
-import { uuid7 } from './uuid7.js';
+import { PaymentShards } from './payment-shards.js';
+import type { PaymentRepository, StoredPayment } from './repository.js';
 
+/** Give `repository` (one database) or `shards` (one or more). */
 export interface PaymentServiceOptions {
-  repository: PaymentRepository;
+  /** The one database's repository. */
+  repository?: PaymentRepository;
+  /** The databases, when the payments are sharded by user (DATABASE_SHARD_URLS). */
+  shards?: PaymentShards;
   gateway: Pick<GatewayClient, 'charge'>;
   /** How long a retry waits for a concurrent request with its key to finish. Default 15,000 ms. */
   idempotencyWaitMs?: number;
@@ -57,7 +61,7 @@ export function requestHash(input: PaymentInput): string {
  * `pending` until the gateway says what happened (see {@link Reconciler}).
  */
 export class PaymentService {
-  readonly #repo: PaymentRepository;
+  readonly #shards: PaymentShards;
   readonly #gateway: Pick<GatewayClient, 'charge'>;
   readonly #waitMs: number;
   readonly #holdMs: number;
@@ -69,8 +73,11 @@ export class PaymentService {
   // duplicates share one; a different body under the same key is refused at once.
   readonly #inFlight = new Map<string, { hash: string; result: Promise<CreateResult> }>();
 
+  /** @throws TypeError unless exactly one of `repository` and `shards` is given. */
   constructor(options: PaymentServiceOptions) {
-    this.#repo = options.repository;
+    if ((options.repository === undefined) === (options.shards === undefined))
+      throw new TypeError('PaymentService: give repository or shards, not both');
+    this.#shards = options.shards ?? new PaymentShards([options.repository!]);
     this.#gateway = options.gateway;
     this.#waitMs = options.idempotencyWaitMs ?? 15_000;
     this.#holdMs = options.chargeHoldMs ?? 30_000;
@@ -80,9 +87,14 @@ export class PaymentService {
     this.#cache = options.cache;
   }
 
-  /** The repository, for the reconciler. */
+  /** The repository of the first database (with one database, the only one). */
   get repository(): PaymentRepository {
-    return this.#repo;
+    return this.#shards.all()[0]!;
+  }
+
+  /** Where the payments live: every database, for the reconciler's sweeps. */
+  get shards(): PaymentShards {
+    return this.#shards;
   }
 
   /** A payment changed state: drop its cached reads everywhere, then tell the listener. */
@@ -105,7 +117,9 @@ export class PaymentService {
    */
   async create(input: PaymentInput, idempotencyKey: string | undefined): Promise<CreateResult> {
     if (idempotencyKey === undefined) {
-      const payment = await this.#repo.insertPending(uuid7(), input, null, null, this.#holdMs);
+      const payment = await this.#shards
+        .forUser(input.user_id)
+        .insertPending(this.#shards.newId(input.user_id), input, null, null, this.#holdMs);
       if (payment === undefined) throw new Error('insert without idempotency key returned no row');
       await this.#changed(payment);
       return { payment: await this.#charge(payment), replayed: false };
@@ -117,7 +131,9 @@ export class PaymentService {
       const result = await running.result;
       return { payment: result.payment, replayed: true };
     }
-    const result = this.#createIdempotent(input, idempotencyKey, hash);
+    const result = this.#shards.isSharded
+      ? this.#createRecorded(input, idempotencyKey, hash)
+      : this.#createIdempotent(input, idempotencyKey, hash);
     this.#inFlight.set(idempotencyKey, { hash, result });
     try {
       return await result;
@@ -126,19 +142,71 @@ export class PaymentService {
     }
   }
 
+  /** One database: the payment row's unique idempotency key decides, in one statement. */
   async #createIdempotent(input: PaymentInput, key: string, hash: string): Promise<CreateResult> {
-    const inserted = await this.#repo.insertPending(uuid7(), input, key, hash, this.#holdMs);
+    const repo = this.#shards.forUser(input.user_id);
+    const inserted = await repo.insertPending(
+      this.#shards.newId(input.user_id),
+      input,
+      key,
+      hash,
+      this.#holdMs,
+    );
     if (inserted !== undefined) {
       await this.#changed(inserted);
       return { payment: await this.#charge(inserted), replayed: false };
     }
     // The key exists: created by an earlier request, here or in another process.
+    return this.#awaitStored(hash, async () => {
+      const stored = await repo.findByIdempotencyKey(key);
+      if (stored === undefined)
+        throw new Error(`idempotency key ${key} conflicted but no row holds it`);
+      return stored;
+    });
+  }
+
+  /**
+   * Several databases: two requests with one key may name users on different shards, so no
+   * payments table sees both. The key's record, on the shard the key hashes to, decides first
+   * (and names the payment id); only then is the payment inserted on its user's shard. A
+   * payment therefore never exists without its record. A record without its payment (the
+   * user's shard failed in between, before any charge) is completed by the next request with
+   * the same body, under the recorded id: the payment's primary key lets only one insert win.
+   */
+  async #createRecorded(input: PaymentInput, key: string, hash: string): Promise<CreateResult> {
+    const record = await this.#shards
+      .forKey(key)
+      .recordIdempotencyKey(key, hash, this.#shards.newId(input.user_id));
+    if (record.requestHash !== hash) throw keyReused(record.paymentId);
+    // Same body, same user: the recorded id names this user's shard.
+    const repo = this.#shards.forUser(input.user_id);
+    const inserted = await repo.insertRecordedPending(
+      record.paymentId,
+      input,
+      key,
+      hash,
+      this.#holdMs,
+    );
+    if (inserted !== undefined) {
+      await this.#changed(inserted);
+      return { payment: await this.#charge(inserted), replayed: false };
+    }
+    return this.#awaitStored(hash, async () => {
+      const stored = await repo.findStoredById(record.paymentId);
+      if (stored === undefined)
+        throw new Error(
+          `payment ${record.paymentId} of idempotency key ${key} conflicted but is missing`,
+        );
+      return stored;
+    });
+  }
+
+  /** Replays the payment an earlier request with this key made, waiting while it runs. */
+  async #awaitStored(hash: string, read: () => Promise<StoredPayment>): Promise<CreateResult> {
     const deadline = Date.now() + this.#waitMs;
     let delayMs = 10;
     for (;;) {
-      const stored = await this.#repo.findByIdempotencyKey(key);
-      if (stored === undefined)
-        throw new Error(`idempotency key ${key} conflicted but no row holds it`);
+      const stored = await read();
       if (stored.requestHash !== hash) throw keyReused(stored.payment.id);
       // Final, or pending with its first charge over (outcome unknown, or a crash): replay it.
       if (!stored.inProgress) return { payment: stored.payment, replayed: true };
@@ -162,12 +230,9 @@ export class PaymentService {
     });
     try {
       if (outcome.status === 'unknown') {
-        const deferred = await this.#repo.deferPending(
-          payment.id,
-          outcome.reason,
-          this.#unknownRetryMs,
-          true,
-        );
+        const deferred = await this.#shards
+          .forUser(payment.user_id)
+          .deferPending(payment.id, outcome.reason, this.#unknownRetryMs, true);
         return deferred ?? payment;
       }
       // No attempt left this process: nothing can have been charged, so failed is the truth.
@@ -189,7 +254,9 @@ export class PaymentService {
    * final keeps its state) and drops its cached reads. Returns the payment as stored.
    */
   async settle(id: string, outcome: DefiniteOutcome): Promise<Payment | undefined> {
-    const finalized = await this.#repo.finalize(
+    const repo = this.#shards.forId(id);
+    if (repo === undefined) return undefined;
+    const finalized = await repo.finalize(
       id,
       outcome.status,
       outcome.status === 'authorized' ? outcome.reference : null,
@@ -200,12 +267,16 @@ export class PaymentService {
   }
 
   async get(id: string): Promise<Payment> {
+    // Sharded: the id names its shard, so one shard is asked (an id naming no shard is unknown).
+    const repo = this.#shards.forId(id);
     const payment =
-      this.#cache === undefined
-        ? await this.#repo.readById(id)
-        : // A cache fill reads the primary: a fill from a lagging replica would cache a state
-          // older than the invalidation that made the fill necessary.
-          await this.#cache.getOrSet(paymentKey(id), () => this.#repo.findById(id), PAYMENT_READ);
+      repo === undefined
+        ? undefined
+        : this.#cache === undefined
+          ? await repo.readById(id)
+          : // A cache fill reads the primary: a fill from a lagging replica would cache a state
+            // older than the invalidation that made the fill necessary.
+            await this.#cache.getOrSet(paymentKey(id), () => repo.findById(id), PAYMENT_READ);
     if (payment === undefined)
       throw new ApiError('PAYMENT_NOT_FOUND', `payment ${id} does not exist`);
     return payment;
@@ -217,7 +288,7 @@ export class PaymentService {
     beforeId: string | undefined,
   ): Promise<{ items: Payment[]; more: boolean }> {
     // One extra row tells whether another page exists without a count query.
-    const rows = await this.#repo.listByUser(userId, limit + 1, beforeId);
+    const rows = await this.#shards.forUser(userId).listByUser(userId, limit + 1, beforeId);
     return { items: rows.slice(0, limit), more: rows.length > limit };
   }
 
@@ -227,13 +298,14 @@ export class PaymentService {
     limit: number,
     offset: number,
   ): Promise<{ items: Payment[]; more: boolean }> {
-    const rows = await this.#repo.listByUserOffset(userId, limit + 1, offset);
+    const rows = await this.#shards.forUser(userId).listByUserOffset(userId, limit + 1, offset);
     return { items: rows.slice(0, limit), more: rows.length > limit };
   }
 
   /**
    * The latest payment of each user. `batched` (default) runs one LATERAL query; `naive` runs
-   * one query per user, the N+1 shape kept to measure against (N_PLUS_ONE=naive).
+   * one query per user, the N+1 shape kept to measure against (N_PLUS_ONE=naive). Sharded,
+   * `batched` runs one query per shard that holds some of the users, all at once.
    */
   async latestOfUsers(
     userIds: readonly number[],
@@ -242,15 +314,27 @@ export class PaymentService {
     if (mode === 'naive') {
       const out: { user_id: number; payment: Payment | null }[] = [];
       for (const id of userIds)
-        out.push({ user_id: id, payment: (await this.#repo.latestByUser(id)) ?? null });
+        out.push({
+          user_id: id,
+          payment: (await this.#shards.forUser(id).latestByUser(id)) ?? null,
+        });
       return out;
     }
-    const latest = await this.#repo.latestByUsers(userIds);
+    const byShard = new Map<PaymentRepository, number[]>();
+    for (const id of userIds) {
+      const repo = this.#shards.forUser(id);
+      const ids = byShard.get(repo);
+      if (ids === undefined) byShard.set(repo, [id]);
+      else ids.push(id);
+    }
+    const found = await Promise.all([...byShard].map(([repo, ids]) => repo.latestByUsers(ids)));
+    const latest = found.length === 1 ? found[0]! : new Map(found.flatMap((m) => [...m]));
     return userIds.map((id) => ({ user_id: id, payment: latest.get(id) ?? null }));
   }
 
   async summary(userId: number): Promise<UserSummary> {
-    if (this.#cache === undefined) return this.#summarize(userId, this.#repo.reads);
+    if (this.#cache === undefined)
+      return this.#summarize(userId, this.#shards.forUser(userId).reads);
     const summary = await this.#cache.getOrSet(
       summaryKey(userId),
       () => this.#summarize(userId),
@@ -261,7 +345,7 @@ export class PaymentService {
 
   /** The summary from `from` (the primary by default: cache fills never read a lagging replica). */
   async #summarize(userId: number, from?: QueryExecutor): Promise<UserSummary> {
-    const breakdown = await this.#repo.summarize(userId, from);
+    const breakdown = await this.#shards.forUser(userId).summarize(userId, from);
     const byStatus: Record<PaymentStatus, number> = {
       pending: 0,
       authorized: 0,

@@ -2,7 +2,7 @@ import type { GatewayClient } from '../gateway/client.js';
 import { isDefinite } from '../gateway/client.js';
 import type { Payment } from './payment.js';
 import type { PaymentService } from './payment-service.js';
-import type { ClaimedPayment, PendingStats } from './repository.js';
+import type { ClaimedPayment, PaymentRepository, PendingStats } from './repository.js';
 
 export interface ReconcilerOptions {
   payments: PaymentService;
@@ -50,8 +50,8 @@ export interface ReconcilerStats {
 }
 
 /**
- * Settles pending payments by asking the gateway what became of them: one sweep at a time per
- * instance (a sweep asked for while one runs joins it), safe across instances (claims are
+ * Settles pending payments by asking the gateway what became of them, on every database (each
+ * shard of a sharded service): one sweep at a time per instance (a sweep asked for while one runs joins it), safe across instances (claims are
  * leases taken with `FOR UPDATE SKIP LOCKED`), `concurrency` gateway round trips at once, and
  * an exponential backoff with jitter per payment while the gateway cannot say. A payment is
  * never marked failed for want of an answer.
@@ -68,6 +68,8 @@ export class Reconciler {
   readonly #onSettled: ((payment: Payment) => void) | undefined;
   readonly #onError: ((error: unknown) => void) | undefined;
   #running: Promise<SweepResult> | undefined;
+  /** The last pending count each database reported (a shard that failed keeps its last). */
+  readonly #pendingByShard: PendingStats[] = [];
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   readonly #stats: ReconcilerStats = {
@@ -122,20 +124,17 @@ export class Reconciler {
   async #sweep(): Promise<SweepResult> {
     const started = performance.now();
     const result: SweepResult = { claimed: 0, settled: 0, deferred: 0, durationMs: 0 };
-    const repo = this.#payments.repository;
-    for (;;) {
-      if (this.#closed) break;
-      const claimed = await repo.claimDue(this.#batchSize, this.#leaseMs);
-      if (claimed.length === 0) break;
-      result.claimed += claimed.length;
-      await runBounded(claimed, this.#concurrency, async (item) => {
-        if (await this.#settleOne(item)) result.settled++;
-        else result.deferred++;
-      });
-      if (claimed.length < this.#batchSize) break;
-    }
+    // Every database at once (DATABASE_SHARD_URLS): a shard that is down or slow holds up
+    // only its own payments; its failure is reported and the next sweep tries it again.
+    const shards = this.#payments.shards.all();
+    const outcomes = await Promise.allSettled(
+      shards.map((repo, index) => this.#sweepShard(repo, index, result)),
+    );
+    const failed = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
+    if (failed.length === shards.length) throw failed[0];
+    for (const error of failed) this.#onError?.(error);
     result.durationMs = performance.now() - started;
-    this.#stats.pending = await repo.pendingStats();
+    this.#stats.pending = sumPending(this.#pendingByShard);
     this.#stats.sweeps++;
     this.#stats.settled += result.settled;
     this.#stats.deferred += result.deferred;
@@ -143,9 +142,26 @@ export class Reconciler {
     return result;
   }
 
+  async #sweepShard(repo: PaymentRepository, index: number, result: SweepResult): Promise<void> {
+    for (;;) {
+      if (this.#closed) break;
+      const claimed = await repo.claimDue(this.#batchSize, this.#leaseMs);
+      if (claimed.length === 0) break;
+      result.claimed += claimed.length;
+      await runBounded(claimed, this.#concurrency, async (item) => {
+        if (await this.#settleOne(repo, item)) result.settled++;
+        else result.deferred++;
+      });
+      if (claimed.length < this.#batchSize) break;
+    }
+    this.#pendingByShard[index] = await repo.pendingStats();
+  }
+
   /** Asks the gateway about one claimed payment; true when it is settled now. */
-  async #settleOne({ payment, attempts }: ClaimedPayment): Promise<boolean> {
-    const repo = this.#payments.repository;
+  async #settleOne(
+    repo: PaymentRepository,
+    { payment, attempts }: ClaimedPayment,
+  ): Promise<boolean> {
     try {
       const outcome = await this.#gateway.resolve({
         id: payment.id,
@@ -179,6 +195,18 @@ export class Reconciler {
     this.#timer = undefined;
     await this.#running?.catch(() => {});
   }
+}
+
+function sumPending(shards: readonly PendingStats[]): PendingStats {
+  let count = 0;
+  let oldest: Date | null = null;
+  for (const s of shards) {
+    if (s === undefined) continue;
+    count += s.count;
+    if (s.oldestCreatedAt !== null && (oldest === null || s.oldestCreatedAt < oldest))
+      oldest = s.oldestCreatedAt;
+  }
+  return { count, oldestCreatedAt: oldest };
 }
 
 function positive(name: string, value: number): number {

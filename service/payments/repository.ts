@@ -38,6 +38,18 @@ function toPayment(row: PaymentRow): Payment {
   };
 }
 
+function storedPayment(
+  row: (PaymentRow & { in_progress: boolean }) | undefined,
+): StoredPayment | undefined {
+  return row === undefined
+    ? undefined
+    : {
+        payment: toPayment(row),
+        requestHash: row.request_hash ?? null,
+        inProgress: row.in_progress,
+      };
+}
+
 // The latest payment of each of many users in one statement: one index probe per user on
 // (user_id, id DESC), each stopping after one row (hotpath/db's LATERAL shape).
 const LATEST_BY_USERS = buildLateralQuery({
@@ -54,6 +66,14 @@ export interface StoredPayment {
   requestHash: string | null;
   /** Pending and still held by the request that created it (its charge has not ended). */
   inProgress: boolean;
+}
+
+/** An Idempotency-Key's record (sharded service): the body it was first used with, and its payment. */
+export interface IdempotencyRecord {
+  requestHash: string;
+  paymentId: string;
+  /** True when this call created the record. */
+  created: boolean;
 }
 
 /** A pending payment the reconciler claimed, with the attempts made on it so far. */
@@ -114,6 +134,66 @@ export class PaymentRepository {
     return rows[0] === undefined ? undefined : toPayment(rows[0]);
   }
 
+  /**
+   * Records `key` for the request whose body hashes to `requestHash` and whose payment will be
+   * `paymentId`, unless the key is recorded already: then returns the record as stored (the
+   * primary key decides, so concurrent requests on several processes agree on one record).
+   */
+  async recordIdempotencyKey(
+    key: string,
+    requestHash: string,
+    paymentId: string,
+  ): Promise<IdempotencyRecord> {
+    const inserted = await this.#db.query<{ request_hash: string; payment_id: string }>(
+      `INSERT INTO idempotency_keys (key, request_hash, payment_id) VALUES ($1, $2, $3)
+       ON CONFLICT (key) DO NOTHING
+       RETURNING request_hash, payment_id`,
+      [key, requestHash, paymentId],
+    );
+    if (inserted.rows[0] !== undefined) return { requestHash, paymentId, created: true };
+    // A conflicting insert waited for the other one to commit: a new statement sees its row.
+    const { rows } = await this.#db.query<{ request_hash: string; payment_id: string }>(
+      'SELECT request_hash, payment_id FROM idempotency_keys WHERE key = $1',
+      [key],
+    );
+    const row = rows[0];
+    if (row === undefined) throw new Error(`idempotency key ${key} conflicted but no row holds it`);
+    return { requestHash: row.request_hash, paymentId: row.payment_id, created: false };
+  }
+
+  /**
+   * Inserts a pending payment under the id its idempotency record names. Inserts nothing and
+   * returns `undefined` when that payment exists (made by an earlier request, or a concurrent
+   * one: the primary key decides).
+   */
+  async insertRecordedPending(
+    id: string,
+    input: PaymentInput,
+    idempotencyKey: string,
+    requestHash: string,
+    holdMs: number,
+  ): Promise<Payment | undefined> {
+    const { rows } = await this.#db.query<PaymentRow>(
+      `INSERT INTO payments (id, user_id, amount, currency, status, idempotency_key, request_hash, next_attempt_at)
+       VALUES ($1, $2, $3, $4, 'pending', $5, $6, now() + ($7::bigint * interval '1 millisecond'))
+       ON CONFLICT DO NOTHING
+       RETURNING ${COLUMNS}`,
+      [id, input.user_id, input.amount, input.currency, idempotencyKey, requestHash, holdMs],
+    );
+    return rows[0] === undefined ? undefined : toPayment(rows[0]);
+  }
+
+  /** A payment by id with the idempotency data it was created under. */
+  async findStoredById(id: string): Promise<StoredPayment | undefined> {
+    const { rows } = await this.#db.query<PaymentRow & { in_progress: boolean }>(
+      `SELECT ${COLUMNS}, request_hash,
+         (status = 'pending' AND attempts = 0 AND next_attempt_at > now()) AS in_progress
+       FROM payments WHERE id = $1`,
+      [id],
+    );
+    return storedPayment(rows[0]);
+  }
+
   async findByIdempotencyKey(key: string): Promise<StoredPayment | undefined> {
     const { rows } = await this.#db.query<PaymentRow & { in_progress: boolean }>(
       `SELECT ${COLUMNS}, request_hash,
@@ -121,14 +201,7 @@ export class PaymentRepository {
        FROM payments WHERE idempotency_key = $1`,
       [key],
     );
-    const row = rows[0];
-    return row === undefined
-      ? undefined
-      : {
-          payment: toPayment(row),
-          requestHash: row.request_hash ?? null,
-          inProgress: row.in_progress,
-        };
+    return storedPayment(rows[0]);
   }
 
   /** Moves a pending payment to its final state; returns the payment as stored afterwards. */
