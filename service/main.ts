@@ -92,26 +92,38 @@ async function start(config: ServiceConfig): Promise<void> {
   }
 
   let db: Database;
-  try {
-    db = await createDatabase({
-      url: config.databaseUrl,
-      dataDir: config.dataDir,
-      poolMax: config.dbPoolMax,
-      onProgress: say,
-    });
-  } catch (error) {
-    await gateway?.stop();
-    fatal(
-      `${config.databaseUrl === undefined ? 'DATA_DIR' : 'DATABASE_URL'}: ${(error as Error).message}`,
-    );
+  // DATABASE_SHARD_URLS: every shard is connected and migrated before the service starts.
+  let shards: Database[] | undefined;
+  if (config.databaseShardUrls !== undefined) {
+    shards = await connectShards(config, gateway);
+    db = shards[0]!;
+  } else {
+    try {
+      db = await createDatabase({
+        url: config.databaseUrl,
+        dataDir: config.dataDir,
+        poolMax: config.dbPoolMax,
+        onProgress: say,
+      });
+    } catch (error) {
+      await gateway?.stop();
+      fatal(
+        `${config.databaseUrl === undefined ? 'DATA_DIR' : 'DATABASE_URL'}: ${(error as Error).message}`,
+      );
+    }
   }
-  if (config.prepared === 'on' && db instanceof PostgresDatabase) {
-    // Parameterized queries go as named statements, parsed and planned once per connection.
-    instrumentPool(db.pool, { prepare: true, stats: false });
+  const databases = shards ?? [db];
+  for (const database of databases) {
+    if (config.prepared === 'on' && database instanceof PostgresDatabase) {
+      // Parameterized queries go as named statements, parsed and planned once per connection.
+      instrumentPool(database.pool, { prepare: true, stats: false });
+    }
   }
-  const { applied, current } = await migrateOrExit(db, gateway);
-  say(
-    `database schema at version ${current}${applied.length > 0 ? ` (applied ${applied.join(', ')})` : ''}`,
+  const migrated = await migrateOrExit(databases, gateway);
+  migrated.forEach(({ applied, current }, index) =>
+    say(
+      `database${shards === undefined ? '' : ` shard ${index}`} schema at version ${current}${applied.length > 0 ? ` (applied ${applied.join(', ')})` : ''}`,
+    ),
   );
 
   let redis: Redis | undefined;
@@ -119,7 +131,7 @@ async function start(config: ServiceConfig): Promise<void> {
     try {
       redis = await connectRedis(config.redisUrl);
     } catch (error) {
-      await db.close();
+      await Promise.all(databases.map((d) => d.close()));
       await gateway?.stop();
       fatal((error as Error).message);
     }
@@ -154,6 +166,7 @@ async function start(config: ServiceConfig): Promise<void> {
   const app = await buildApp(config, {
     db,
     ...(replica === undefined ? {} : { replica }),
+    ...(shards === undefined ? {} : { shards }),
     gateway: client,
     checks: [
       {
@@ -212,7 +225,7 @@ async function start(config: ServiceConfig): Promise<void> {
       : `gateway simulator (pid ${gateway.pid}) at ${gatewayUrl}`,
   );
   say(
-    `database: ${config.databaseUrl === undefined ? `embedded PGlite in ${config.dataDir}` : replica === undefined ? 'PostgreSQL server' : 'PostgreSQL server, reads on its replica'}`,
+    `database: ${shards !== undefined ? `${shards.length} PostgreSQL shards, payments placed by user_id` : config.databaseUrl === undefined ? `embedded PGlite in ${config.dataDir}` : replica === undefined ? 'PostgreSQL server' : 'PostgreSQL server, reads on its replica'}`,
   );
 
   let stopping = false;
@@ -235,7 +248,7 @@ async function start(config: ServiceConfig): Promise<void> {
     await stopSharing?.();
     await reconciler.close();
     await client.close();
-    await db.close();
+    await Promise.all(databases.map((d) => d.close()));
     await replica?.close();
     redis?.disconnect();
     await gateway?.stop();
@@ -246,12 +259,34 @@ async function start(config: ServiceConfig): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
-async function migrateOrExit(db: Database, gateway: SupervisedGateway | undefined) {
+/** Connects every shard of DATABASE_SHARD_URLS at once; exits naming the first that fails. */
+async function connectShards(
+  config: ServiceConfig,
+  gateway: SupervisedGateway | undefined,
+): Promise<Database[]> {
+  const urls = config.databaseShardUrls ?? [];
+  const results = await Promise.allSettled(
+    urls.map((url) => createDatabase({ url, poolMax: config.dbPoolMax })),
+  );
+  const failed = results.findIndex((r) => r.status === 'rejected');
+  if (failed === -1) return results.map((r) => (r as PromiseFulfilledResult<Database>).value);
+  await Promise.all(results.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
+  await gateway?.stop();
+  fatal(
+    `DATABASE_SHARD_URLS: shard ${failed}: ${((results[failed] as PromiseRejectedResult).reason as Error).message}`,
+  );
+}
+
+/** Migrates every database (each shard) at once; exits when one fails. */
+async function migrateOrExit(
+  databases: readonly Database[],
+  gateway: SupervisedGateway | undefined,
+) {
   const { migrate } = await import('hotpath/db');
   try {
-    return await migrate(db, migrations);
+    return await Promise.all(databases.map((d) => migrate(d, migrations)));
   } catch (error) {
-    await db.close();
+    await Promise.all(databases.map((d) => d.close()));
     await gateway?.stop();
     fatal(`database migration failed: ${(error as Error).message}`);
   }
