@@ -5,8 +5,8 @@ import type { Worker } from 'node:worker_threads';
 import { ClosedError, InvalidOptionError } from '../errors/index.js';
 import { siblingModule, startWorker } from '../internal/ts-worker.js';
 import { DataDirLock } from './data-dir-lock.js';
-import type { Database, QueryExecutor, QueryResult } from './database.js';
-import { pingWithin } from './ping.js';
+import type { Database, QueryExecutor, QueryResult } from './client/database.js';
+import { pingWithin } from './client/ping.js';
 import { ConnectError, QueryError } from './errors.js';
 
 /** Options of {@link startEmbedded}. */

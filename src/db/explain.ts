@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../errors/index.js';
-import { INTERNAL_SQL, throwIfAborted, type SqlClient, type SqlPool } from './sql-client.js';
+import { INTERNAL_SQL, throwIfAborted, type SqlClient, type SqlPool } from './client/sql-client.js';
 
 /** One node of a PostgreSQL plan as `EXPLAIN (FORMAT JSON)` returns it. */
 export interface PlanNode {

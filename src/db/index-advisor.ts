@@ -6,7 +6,7 @@ import {
   throwIfAborted,
   type SqlClient,
   type SqlPool,
-} from './sql-client.js';
+} from './client/sql-client.js';
 
 /** Options of {@link IndexAdvisor}. */
 export interface IndexAdvisorOptions {

@@ -4,13 +4,13 @@
  * (through pg) or by embedded PGlite in a worker thread, and versioned migrations. It does
  * not hide SQL: queries are plain text with `$n` parameters.
  */
-export type { Database, QueryExecutor, QueryResult } from './database.js';
-export { PostgresDatabase, connectPostgres } from './postgres-database.js';
-export type { PostgresDatabaseOptions } from './postgres-database.js';
+export type { Database, QueryExecutor, QueryResult } from './client/database.js';
+export { PostgresDatabase, connectPostgres } from './client/postgres-database.js';
+export type { PostgresDatabaseOptions } from './client/postgres-database.js';
 export { EmbeddedDatabase, EMBEDDED_DEFAULT_SETTINGS, startEmbedded } from './embedded-database.js';
 export type { EmbeddedDatabaseOptions } from './embedded-database.js';
-export { createDatabase } from './create-database.js';
-export type { CreateDatabaseOptions } from './create-database.js';
+export { createDatabase } from './client/create-database.js';
+export type { CreateDatabaseOptions } from './client/create-database.js';
 export { migrate, splitStatements } from './migrate.js';
 export type { Migration, MigrateResult } from './migrate.js';
 export { QueryError, ConnectError, MigrationError } from './errors.js';
@@ -35,7 +35,7 @@ export { NPlusOneDetector } from './n-plus-one.js';
 export type { NPlusOneDetectorOptions, NPlusOneReport } from './n-plus-one.js';
 export { dbChannels } from './channels.js';
 export type { QueryEvent } from './channels.js';
-export type { SqlClient, SqlPool } from './sql-client.js';
+export type { SqlClient, SqlPool } from './client/sql-client.js';
 export {
   keysetPage,
   buildKeysetQuery,

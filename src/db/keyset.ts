@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../errors/index.js';
-import { INTERNAL_SQL, quoteIdent, throwIfAborted, type SqlClient } from './sql-client.js';
+import { INTERNAL_SQL, quoteIdent, throwIfAborted, type SqlClient } from './client/sql-client.js';
 import { InvalidCursorError, MissingIndexError } from './toolkit-errors.js';
 
 /** One sort key of a keyset ordering. */

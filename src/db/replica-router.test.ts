@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, mock, test } from 'node:test';
-import type { Database, QueryExecutor, QueryResult } from './database.js';
+import type { Database, QueryExecutor, QueryResult } from './client/database.js';
 import { QueryError } from './errors.js';
 import { ReplicaRouter, parseLsn } from './replica-router.js';
 

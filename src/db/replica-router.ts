@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { monotonicClock, type Clock } from '../internal/clock.js';
 import { checkNumber } from '../internal/validate-options.js';
 import { InvalidOptionError } from '../errors/index.js';
-import type { Database, QueryExecutor, QueryResult } from './database.js';
+import type { Database, QueryExecutor, QueryResult } from './client/database.js';
 import { QueryError } from './errors.js';
 import { isReadOnly } from './explain.js';
 

@@ -5,7 +5,7 @@ import { dbChannels } from './channels.js';
 import { explainQuery, isReadOnly, type QueryPlan } from './explain.js';
 import type { Fingerprint } from './fingerprint.js';
 import type { IndexAdvice, IndexAdvisor } from './index-advisor.js';
-import type { SqlClient, SqlPool } from './sql-client.js';
+import type { SqlClient, SqlPool } from './client/sql-client.js';
 
 /** Options of {@link SlowQueryLog}. */
 export interface SlowQueryLogOptions {

@@ -1,8 +1,8 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import type { Database, QueryExecutor, QueryResult } from './database.js';
-import { endPool } from './end-pool.js';
+import { endPool } from '../end-pool.js';
 import { pingWithin } from './ping.js';
-import { ConnectError, QueryError } from './errors.js';
+import { ConnectError, QueryError } from '../errors.js';
 
 /** Options of {@link PostgresDatabase}. */
 export interface PostgresDatabaseOptions {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createTestDatabase, postgresForTests } from '../../test/helpers/services.js';
-import type { Database } from './index.js';
+import { createTestDatabase, postgresForTests } from '../../../test/helpers/services.js';
+import type { Database } from '../index.js';
 import {
   ConnectError,
   MigrationError,
@@ -10,7 +10,7 @@ import {
   migrate,
   splitStatements,
   startEmbedded,
-} from './index.js';
+} from '../index.js';
 
 const pg = await postgresForTests();
 

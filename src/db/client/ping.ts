@@ -1,6 +1,6 @@
-import { TimeoutError, withTimeout } from '../resilience/index.js';
+import { TimeoutError, withTimeout } from '../../resilience/index.js';
 import type { QueryExecutor } from './database.js';
-import { ConnectError } from './errors.js';
+import { ConnectError } from '../errors.js';
 
 /**
  * Resolves when `db` answers `SELECT 1` within `timeoutMs`.

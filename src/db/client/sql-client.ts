@@ -2,6 +2,11 @@
  * The slice of a pg `Pool` / `PoolClient` (or a hotpath {@link Database}) the db helpers need:
  * one parameterized query. Anything with this method works, so the helpers run on a plain
  * pg pool, an instrumented one, a transaction or the embedded engine.
+ *
+ * Not the same role as {@link QueryExecutor}: that is what a hotpath {@link Database} offers
+ * (typed rows, `rowCount` always a number), while this is what the helpers accept, loose
+ * enough that pg's own `Pool` and `PoolClient` fit it as they are (their `rowCount` may be
+ * `null`, their rows untyped). A `Database` fits both; a pg pool fits only this one.
  */
 export interface SqlClient {
   query(
