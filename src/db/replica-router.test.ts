@@ -220,4 +220,126 @@ describe('ReplicaRouter', () => {
     assert.equal(from, 'primary');
     await router.close();
   });
+
+  describe('fill', () => {
+    /** A fill of user 1's row through the writer: which server answered it. */
+    const fillOf = (router: ReplicaRouter, owners: string[] | null = ['user:1']) =>
+      router.fill(
+        async () => {
+          const { rows } = await router.writer.query<{ from: string }>('SELECT * FROM payments');
+          return rows[0]!.from;
+        },
+        () => owners,
+      );
+
+    test("reads the replica when it has replayed every owner's last write", async () => {
+      const { primary, replica, router } = setup();
+      primary.lsn = '0/200';
+      await router.runAs(['user:1'], () => router.writer.query('INSERT INTO payments VALUES (1)'));
+      replica.lsn = '0/200';
+      await router.poll();
+      assert.equal(await fillOf(router), 'replica');
+      assert.deepEqual(primary.queries, ['INSERT INTO payments VALUES (1)']);
+      assert.equal(router.stats.replicaFills, 1);
+      assert.equal(router.stats.primaryFills, 0);
+      await router.close();
+    });
+
+    test("is answered by the primary while an owner's last write is not replayed, whoever asks", async () => {
+      const { primary, replica, router } = setup();
+      await router.poll();
+      primary.lsn = '0/200';
+      await router.runAs(['user:1'], () => router.writer.query('UPDATE payments SET x = 1'));
+      // Another caller's fill of user 1's row: read-your-writes would let it read the replica.
+      assert.equal(await router.runAs(['client:other'], () => fillOf(router)), 'primary');
+      assert.equal(router.stats.primaryFills, 1);
+      // A fill of another user's row is not held back by user 1's write.
+      assert.equal(await fillOf(router, ['user:2']), 'replica');
+      replica.lsn = '0/200';
+      await router.poll();
+      assert.equal(await fillOf(router), 'replica');
+      await router.close();
+    });
+
+    test('judges the replica by its position when the fill began, not by a poll during it', async () => {
+      const { primary, replica, router } = setup();
+      await router.poll();
+      primary.lsn = '0/200';
+      await router.runAs(['user:1'], () => router.writer.query('UPDATE payments SET x = 1'));
+      const from = await router.fill(
+        async () => {
+          const { rows } = await router.writer.query<{ from: string }>('SELECT * FROM payments');
+          // The replica catches up after it answered: its answer may predate the write.
+          replica.lsn = '0/300';
+          await router.poll();
+          return rows[0]!.from;
+        },
+        () => ['user:1'],
+      );
+      assert.equal(from, 'primary');
+      await router.close();
+    });
+
+    test('a write made with no caller (a background job) sends every fill to the primary until replayed', async () => {
+      const { primary, replica, router } = setup();
+      await router.poll();
+      primary.lsn = '0/400';
+      await router.writer.query("UPDATE payments SET status = 'authorized'");
+      assert.equal(await fillOf(router, ['user:9']), 'primary');
+      replica.lsn = '0/400';
+      await router.poll();
+      assert.equal(await fillOf(router, ['user:9']), 'replica');
+      await router.close();
+    });
+
+    test('a value the owners of which cannot be told (a row the replica lacks) is read again on the primary', async () => {
+      const { router } = setup();
+      await router.poll();
+      assert.equal(await fillOf(router, null), 'primary');
+      await router.close();
+    });
+
+    test('a replica that does not answer: the fill is answered by the primary', async () => {
+      const { replica, router } = setup();
+      await router.poll();
+      replica.hang = true;
+      assert.equal(await fillOf(router), 'primary');
+      assert.equal(router.stats.fallbacks, 1);
+      // Unavailable until a poll answers: the next fill goes straight to the primary.
+      assert.equal(await fillOf(router), 'primary');
+      await router.close();
+    });
+
+    test('a write through another router (shared store) sends fills of its owner to the primary until replayed; a failing store too', async () => {
+      const primary = new FakeDb('primary');
+      const replica = new FakeDb('replica');
+      const positions = memoryStore();
+      const options = { primary, replica, positions, pollIntervalMs: 1_000_000 };
+      const a = new ReplicaRouter(options);
+      const b = new ReplicaRouter(options);
+      await a.poll();
+      await b.poll();
+      primary.lsn = '0/500';
+      await a.runAs(['user:1'], () => a.writer.query('INSERT INTO payments VALUES (1)'));
+      assert.equal(await fillOf(b), 'primary');
+      replica.lsn = '0/500';
+      await b.poll();
+      assert.equal(await fillOf(b), 'replica');
+      positions.failing = true;
+      assert.equal(await fillOf(b), 'primary');
+      await a.close();
+      await b.close();
+    });
+
+    test('statements that write inside a fill still go to the primary', async () => {
+      const { primary, router } = setup();
+      await router.poll();
+      await router.fill(
+        () => router.writer.query('UPDATE payments SET seen = true'),
+        () => ['user:1'],
+      );
+      assert.deepEqual(primary.queries, ['UPDATE payments SET seen = true']);
+      await router.close();
+    });
+  });
 });

@@ -66,6 +66,10 @@ export interface ReplicaRouterStats {
   primaryReads: number;
   /** Reads sent to the primary because the replica was slower than `replicaTimeoutMs` or failed. */
   fallbacks: number;
+  /** Cache fills ({@link ReplicaRouter.fill}) whose value came from the replica. */
+  replicaFills: number;
+  /** Cache fills answered by the primary: the replica had not replayed an owner's last write. */
+  primaryFills: number;
   /** Callers waiting for the replica to replay their write. */
   pendingCallers: number;
   /** False while the replica does not answer its position poll. */
@@ -76,7 +80,12 @@ export interface ReplicaRouterStats {
 
 interface Context {
   callers: readonly string[];
+  /** Inside {@link ReplicaRouter.fill}: the writer sends read-only statements to the replica. */
+  fill?: boolean;
 }
+
+/** The caller a write made outside any caller's context (a background job) is recorded as. */
+const ANY_CALLER = '*';
 
 interface Pending {
   /** The primary's WAL position after the caller's last write; null when it could not be read. */
@@ -125,6 +134,8 @@ export class ReplicaRouter {
   readonly #positionTtlMs: number;
   readonly #context = new AsyncLocalStorage<Context>();
   readonly #pending = new Map<string, Pending>();
+  /** Every caller's last write (ANY_CALLER: writes without callers), kept positionTtlMs. */
+  readonly #lastWrites = new Map<string, Pending>();
   readonly #timer: NodeJS.Timeout;
   #replayLsn: bigint | null = null;
   #available = true;
@@ -133,6 +144,8 @@ export class ReplicaRouter {
   #replicaReads = 0;
   #primaryReads = 0;
   #fallbacks = 0;
+  #replicaFills = 0;
+  #primaryFills = 0;
 
   /** The primary, as a {@link Database} that remembers the caller's WAL position after each write. */
   readonly writer: Database;
@@ -179,6 +192,8 @@ export class ReplicaRouter {
       replicaReads: this.#replicaReads,
       primaryReads: this.#primaryReads,
       fallbacks: this.#fallbacks,
+      replicaFills: this.#replicaFills,
+      primaryFills: this.#primaryFills,
       pendingCallers: this.#pending.size,
       replicaAvailable: this.#available,
       replayLsn: this.#replayLsn,
@@ -211,6 +226,44 @@ export class ReplicaRouter {
         this.#pending.delete(caller);
       }
     }
+    for (const [caller, w] of this.#lastWrites) {
+      if (now - w.at >= this.#positionTtlMs) this.#lastWrites.delete(caller);
+    }
+  }
+
+  /**
+   * Runs a cache fill on the replica when that cannot cache a state older than the write that
+   * invalidated it: `load`'s read-only statements on {@link ReplicaRouter.writer} go to the
+   * replica, and its value is kept only if the replica had already replayed, when the fill
+   * began, the last write of every caller `ownersOf(value)` names (e.g. `user:7` for user 7's
+   * payment) and the last write made with no caller (a background job). Otherwise (or when
+   * `ownersOf` answers null: the replica did not have the row) `load` runs again on the
+   * primary. The owners' positions come from this process and from `positions`, so a write
+   * through another instance counts too. A write that lands while the fill runs is the cache's
+   * to handle, as for a fill on the primary: its invalidation drops the fill's result.
+   *
+   * Every write to what `load` reads must run as one of the owners (or with no caller).
+   * @example
+   * cache.getOrSet(`payment:${id}`, () =>
+   *   router.fill(() => repository.findById(id), (p) => (p ? [`user:${p.user_id}`] : null)));
+   */
+  async fill<T>(
+    load: () => Promise<T>,
+    ownersOf: (value: T) => readonly string[] | null,
+  ): Promise<T> {
+    const callers = this.#context.getStore()?.callers ?? [];
+    // The replica's state when the fill starts: what it serves during the fill is at least this.
+    const replayed = this.#available && !this.#closed ? this.#replayLsn : null;
+    if (replayed !== null) {
+      const value = await this.#context.run({ callers, fill: true }, load);
+      const owners = ownersOf(value);
+      if (owners !== null && (await this.#replayedWritesOf(owners, replayed))) {
+        this.#replicaFills++;
+        return value;
+      }
+    }
+    this.#primaryFills++;
+    return this.#context.run({ callers }, load);
   }
 
   /** Stops polling. The databases stay open: their owner closes them. */
@@ -218,6 +271,38 @@ export class ReplicaRouter {
     this.#closed = true;
     clearInterval(this.#timer);
     return Promise.resolve();
+  }
+
+  /** True when every last write of `owners`, and of no caller, is at or before `replayed`. */
+  async #replayedWritesOf(owners: readonly string[], replayed: bigint): Promise<boolean> {
+    const names = [...owners, ANY_CALLER];
+    const now = this.#clock.now();
+    for (const name of names) {
+      const w = this.#lastWrites.get(name);
+      if (w === undefined) continue;
+      if (w.lsn === null ? now - w.at < this.#fallbackWindowMs : w.lsn > replayed) return false;
+    }
+    if (this.#positions === undefined) return true;
+    try {
+      const lsn = await this.#positions.get(names);
+      return lsn === null || lsn <= replayed;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A read-only statement of a fill: the replica, or the primary when it fails or is slow. */
+  async #fillRead<Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
+    try {
+      const result = await this.#withinTimeout(this.#replica.query<Row>(text, params));
+      this.#replicaReads++;
+      return result;
+    } catch (error) {
+      if (!(error instanceof TimeoutError) && isQueryRejected(error)) throw error;
+      this.#available = false;
+      this.#fallbacks++;
+      return this.#primary.query<Row>(text, params);
+    }
   }
 
   #replayed(lsn: bigint): boolean {
@@ -290,10 +375,13 @@ export class ReplicaRouter {
     return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
   }
 
-  /** Remembers the primary's WAL position after a write for the callers of this context. */
+  /**
+   * Remembers the primary's WAL position after a write for the callers of this context (for
+   * their reads and for fills), or as a write of no caller (for fills).
+   */
   async #noteWrite(): Promise<void> {
-    const callers = this.#context.getStore()?.callers;
-    if (callers === undefined || callers.length === 0) return;
+    const own = this.#context.getStore()?.callers ?? [];
+    const callers = own.length === 0 ? [ANY_CALLER] : own;
     let lsn: bigint | null = null;
     try {
       // The insert position, not pg_current_wal_lsn() (the write position): with
@@ -308,10 +396,14 @@ export class ReplicaRouter {
     }
     const at = this.#clock.now();
     for (const caller of callers) {
-      const before = this.#pending.get(caller);
-      const keep =
-        before?.lsn !== undefined && before.lsn !== null && lsn !== null && before.lsn > lsn;
-      this.#pending.set(caller, keep ? { lsn: before.lsn, at } : { lsn, at });
+      for (const positions of own.length === 0
+        ? [this.#lastWrites]
+        : [this.#pending, this.#lastWrites]) {
+        const before = positions.get(caller);
+        const keep =
+          before?.lsn !== undefined && before.lsn !== null && lsn !== null && before.lsn > lsn;
+        positions.set(caller, keep ? { lsn: before.lsn, at } : { lsn, at });
+      }
     }
     // Shared before the write is acknowledged, so the caller's next read, on any process,
     // knows it. A store that fails leaves the other processes unaware: logged by the store.
@@ -323,11 +415,16 @@ export class ReplicaRouter {
   #makeWriter(): Database {
     const primary = this.#primary;
     const noteWrite = (): Promise<void> => this.#noteWrite();
+    const context = this.#context;
+    const fillRead = <Row>(text: string, params?: readonly unknown[]) =>
+      this.#fillRead<Row>(text, params);
     return {
       get kind() {
         return primary.kind;
       },
       async query<Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
+        if (context.getStore()?.fill === true && isReadOnly(text))
+          return fillRead<Row>(text, params);
         const result = await primary.query<Row>(text, params);
         if (!isReadOnly(text)) await noteWrite();
         return result;
