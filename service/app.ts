@@ -34,6 +34,7 @@ import { paymentRoutes } from './routes/payments.js';
 import {
   readYourWrites,
   redisWritePositions,
+  replicaFills,
   replicaRouterMetrics,
 } from './routes/read-your-writes.js';
 import { Receipts } from './receipts/receipts.js';
@@ -190,7 +191,10 @@ export async function buildApp(
         { payment: payment.id, err: (error as Error).message },
         'charge outcome not stored: the payment stays pending for the reconciler',
       ),
-    ...(cache === undefined ? {} : { cache }),
+    // With a replica, fills read it when it has replayed the owner's last write.
+    ...(cache === undefined
+      ? {}
+      : { cache: router === undefined ? cache : replicaFills(cache, router) }),
   });
   app.decorate('payments', payments);
   app.decorate('cache', cache ?? null);

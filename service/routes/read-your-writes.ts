@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Cache } from 'hotpath/cache';
 import type { ReplicaRouter, WritePositionStore } from 'hotpath/db';
 import type { Redis } from 'ioredis';
 
@@ -92,6 +93,16 @@ export function replicaRouterMetrics(app: FastifyInstance, router: ReplicaRouter
     () => router.stats.primaryReads,
   );
   counted(
+    'payments_db_replica_fills_total',
+    "Cache fills whose value the read replica served (the owner's last write replayed)",
+    () => router.stats.replicaFills,
+  );
+  counted(
+    'payments_db_replica_primary_fills_total',
+    "Cache fills the primary served: the owner's last write not replayed yet, or the replica unavailable",
+    () => router.stats.primaryFills,
+  );
+  counted(
     'payments_db_replica_fallbacks_total',
     'Reads sent to the primary because the replica was slower than its timeout or unreachable',
     () => router.stats.fallbacks,
@@ -106,4 +117,31 @@ export function replicaRouterMetrics(app: FastifyInstance, router: ReplicaRouter
     help: 'Callers (users, clients) whose last write the replica has not replayed yet, in this process',
     collect: () => waiting.set(router.stats.pendingCallers),
   });
+}
+
+/**
+ * The cache with its fills on the replica where that is safe: each `getOrSet` factory (a
+ * payment by id, a user's summary) runs through hotpath/db's `ReplicaRouter.fill`, so its
+ * reads go to the replica and its value is kept only when the replica had already replayed the
+ * owner's last write (`user:<user_id>` of the value, every write of a payment or a summary runs
+ * as that user) and every write made with no caller (the reconciler's). Otherwise the fill
+ * reads the primary: a fill never caches a state older than the write whose invalidation made
+ * it necessary. Every other method is the cache's own.
+ */
+export function replicaFills(cache: Cache, router: ReplicaRouter): Cache {
+  const getOrSet: Cache['getOrSet'] = (key, factory, options) =>
+    cache.getOrSet(key, (context) => router.fill(async () => factory(context), ownersOf), options);
+  return new Proxy(cache, {
+    get(target, property) {
+      if (property === 'getOrSet') return getOrSet;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** The caller whose writes change a cached payment or summary; null when there is no row. */
+function ownersOf(value: unknown): string[] | null {
+  const userId = (value as { user_id?: unknown } | null | undefined)?.user_id;
+  return typeof userId === 'number' ? [`user:${userId}`] : null;
 }
