@@ -56,7 +56,8 @@ request's intended send time, so a stalled server cannot hide (coordinated omiss
       --threshold EXPR   fail (exit 1) unless it holds, e.g. 'p99<250ms', 'errors<1%',
                          'rps>=1000', 'checks_failed<1%' (repeatable; latency from the
                          intended send); '{name=NAME}' after the metric reads one request
-                         name of the mix: 'p99{name=create}<250ms', 'errors{name=create}<1%'
+                         name of the mix: 'p99{name=create}<250ms', 'errors{name=create}<1%';
+                         '{status=2xx}' one status class: 'p99{status=2xx}<100ms'
       --find-max EXPR    search the highest rate meeting EXPR (e.g. 'p99<50ms'); steps of -d
       --insecure         do not verify the server's TLS certificate
       --seed N           seed the mix's random placeholders (reproducible runs)

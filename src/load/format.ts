@@ -42,6 +42,10 @@ export function formatResult(r: LoadResult): string {
           latencyCells('from actual send', r.actualLatency),
         ]
       : [latencyCells('per request', r.latency)];
+  // Admitted requests apart from refusals, when the responses fall in more than one class.
+  const classes = Object.entries(r.byStatusClass ?? {});
+  if (classes.length > 1)
+    for (const [cls, l] of classes) bodyRows.push(latencyCells(`${cls} responses`, l));
   if (r.coordinatedOmission?.isAffected) {
     const c = r.coordinatedOmission;
     bodyRows.push([

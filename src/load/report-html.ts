@@ -104,6 +104,16 @@ function byNameTable(r: LoadResult): string {
   return `<h2>By request name</h2><table id="by-name"><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr>${rows.join('')}</table>`;
 }
 
+/**
+ * Latency rows by status class (`2xx responses`, `4xx responses`, ...), when the responses
+ * fall in more than one class: admitted requests apart from refusals.
+ */
+function statusClassRows(r: LoadResult): [string, LatencySummary][] {
+  const entries = Object.entries(r.byStatusClass ?? {});
+  if (entries.length < 2) return [];
+  return entries.map(([cls, l]) => [`${cls} responses`, l]);
+}
+
 /** Options of {@link renderHtmlReport}. */
 export interface HtmlReportOptions {
   /** An earlier result to compare against. */
@@ -136,6 +146,8 @@ export function renderHtmlReport(result: LoadResult, options: HtmlReportOptions 
           ['from actual send', r.actualLatency],
         ]
       : [['per request', r.latency]];
+  const classes = statusClassRows(r);
+  rows.push(...classes);
   const overTime = lineChart(
     [
       { name: 'p50', color: '#1971c2', points: t.map((p) => [p.second + 1, p.p50 / 1000]) },
@@ -163,6 +175,9 @@ export function renderHtmlReport(result: LoadResult, options: HtmlReportOptions 
       color: '#1971c2',
       points: percentileCurve(r.actualLatency),
     });
+  const admitted = classes.find(([label]) => label.startsWith('2xx'));
+  if (admitted !== undefined)
+    dist.push({ name: admitted[0], color: '#2f9e44', points: percentileCurve(admitted[1]) });
   if (options.baseline !== undefined) {
     dist.push({
       name: 'baseline',

@@ -2,7 +2,9 @@
  * Pass/fail thresholds for CI gates: `p99<250ms`, `mean<=20ms`, `errors<1%`, `non2xx<10`,
  * `rps>=1000`, `checks_failed<1%`. Latency thresholds read the latency from the intended send
  * time. A `{name=NAME}` selector after the metric (`p99{name=create}<250ms`) reads the
- * requests of that name only.
+ * requests of that name only; a `{status=2xx}` selector (`p99{status=2xx}<100ms`,
+ * `rps{status=2xx}>=500`) reads the responses of that status class only, so admitted requests
+ * are judged apart from fast refusals.
  */
 import { InvalidOptionError } from '../errors/index.js';
 import { Histogram } from '../metrics/index.js';
@@ -17,6 +19,11 @@ export interface Threshold {
   metric: string;
   /** The request name it applies to (`{name=...}`); absent for the whole run. */
   name?: string;
+  /**
+   * The status class it applies to (`{status=2xx}`: `'1xx'` to `'5xx'`), for latency metrics
+   * and `rps`; absent for every response.
+   */
+  statusClass?: string;
   op: '<' | '<=' | '>' | '>=';
   /** Microseconds for latencies, a fraction for `%`, else a count or rate. */
   value: number;
@@ -44,17 +51,31 @@ const LATENCY = /^(p\d+(?:\.\d+)?|mean|max|min|stdev)$/;
 export function parseThreshold(text: string): Threshold {
   // The name runs to the last "}" before the operator: default names hold template braces.
   const m =
-    /^\s*([a-z0-9._]+)\s*(?:\{\s*name\s*=(.*)\}\s*)?(<=|>=|<|>)\s*([0-9.]+)\s*([a-zµ%]*)\s*$/i.exec(
+    /^\s*([a-z0-9._]+)\s*(?:\{\s*(name|status)\s*=(.*)\}\s*)?(<=|>=|<|>)\s*([0-9.]+)\s*([a-zµ%]*)\s*$/i.exec(
       text,
     );
   if (m === null)
     throw new InvalidOptionError(
       'threshold',
-      `expected METRIC<VALUE such as p99<250ms or p99{name=create}<250ms, got ${JSON.stringify(text)}`,
+      `expected METRIC<VALUE such as p99<250ms, p99{name=create}<250ms or p99{status=2xx}<250ms, got ${JSON.stringify(text)}`,
     );
-  const parsed = parseBody(text, m[1]!, m[3]!, m[4]!, m[5]!);
+  const parsed = parseBody(text, m[1]!, m[4]!, m[5]!, m[6]!);
   if (m[2] === undefined) return parsed;
-  let name = m[2].trim();
+  if (m[2].toLowerCase() === 'status') {
+    const cls = m[3]!.trim().toLowerCase();
+    if (!/^[1-5]xx$/.test(cls))
+      throw new InvalidOptionError(
+        'threshold',
+        `status class must be 1xx to 5xx in ${JSON.stringify(text)}`,
+      );
+    if (!LATENCY.test(parsed.metric) && parsed.metric !== 'rps')
+      throw new InvalidOptionError(
+        'threshold',
+        `${JSON.stringify(text)}: a {status=...} selector applies to latencies and rps only`,
+      );
+    return { ...parsed, statusClass: cls };
+  }
+  let name = m[3]!.trim();
   if (name.length >= 2 && /^(["']).*\1$/.test(name)) name = name.slice(1, -1);
   if (name === '')
     throw new InvalidOptionError('threshold', `empty name in ${JSON.stringify(text)}`);
@@ -167,8 +188,14 @@ export function checkThresholds(
   thresholds: readonly Threshold[],
 ): ThresholdOutcome[] {
   return thresholds.map((t) => {
-    const label = t.name === undefined ? t.metric : `${t.metric}{name=${t.name}}`;
-    const subject = subjectOf(result, t.name);
+    const label =
+      t.statusClass !== undefined
+        ? `${t.metric}{status=${t.statusClass}}`
+        : t.name === undefined
+          ? t.metric
+          : `${t.metric}{name=${t.name}}`;
+    const subject =
+      t.statusClass === undefined ? subjectOf(result, t.name) : classSubject(result, t.statusClass);
     if (typeof subject === 'string') {
       return {
         threshold: t,
@@ -183,7 +210,10 @@ export function checkThresholds(
     const lat = subject.latency;
     if (t.metric.startsWith('p')) {
       const key = t.metric.slice(1);
-      actual = lat.percentiles[key] ?? percentileOf(lat, Number(key));
+      actual =
+        lat.count === 0 && t.statusClass !== undefined
+          ? Number.NaN
+          : (lat.percentiles[key] ?? percentileOf(lat, Number(key)));
     } else if (t.metric === 'mean') actual = lat.mean;
     else if (t.metric === 'max') actual = lat.max;
     else if (t.metric === 'min') actual = lat.min;
@@ -218,10 +248,41 @@ export function checkThresholds(
       threshold: t,
       actual,
       isPassed,
-      message: `${label} ${t.op} ${show(t.value)}: ${show(actual)} ${isPassed ? 'ok' : 'BREACHED'}`,
+      message: `${label} ${t.op} ${show(t.value)}: ${Number.isNaN(actual) ? 'no responses' : show(actual)} ${isPassed ? 'ok' : 'BREACHED'}`,
     };
   });
 }
+
+/**
+ * The responses of one status class as a subject: their latency and rate; no failures (a
+ * failure has no status) and every status in the class.
+ */
+function classSubject(result: LoadResult, cls: string): Subject | string {
+  if (result.byStatusClass === undefined) return 'the result has no latency by status class';
+  const latency = result.byStatusClass[cls];
+  const count = latency?.count ?? 0;
+  const statuses: Record<string, number> = {};
+  for (const [code, n] of Object.entries(result.statuses))
+    if (`${code[0]}xx` === cls) statuses[code] = n;
+  return {
+    completed: count,
+    requestsPerSecond: result.durationMs > 0 ? (count * 1000) / result.durationMs : 0,
+    statuses,
+    errors: { connect: 0, timeout: 0, reset: 0 },
+    // No response of the class: its latency is unknown, not zero.
+    latency: latency ?? NO_RESPONSES,
+  };
+}
+
+const NO_RESPONSES: LatencySummary = {
+  count: 0,
+  min: Number.NaN,
+  max: Number.NaN,
+  mean: Number.NaN,
+  stdev: Number.NaN,
+  percentiles: {},
+  histogram: {} as LatencySummary['histogram'],
+};
 
 function percentileOf(latency: LatencySummary, p: number): number {
   return Histogram.fromSnapshot(latency.histogram).percentile(p);
