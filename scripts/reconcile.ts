@@ -22,6 +22,9 @@ database (one of):
   --database-url URL   PostgreSQL server                       (env DATABASE_URL)
   --data-dir DIR       embedded PGlite data directory; stop the service first: PGlite
                        allows one process per directory         (env DATA_DIR)
+  --database-shard-urls URL,URL,...
+                       every shard of a sharded service, in shard order
+                                                               (env DATABASE_SHARD_URLS)
 gateway ledger (one of):
   --gateway-url URL    the running simulator, GET /v1/ledger   (env GATEWAY_URL;
                        default http://127.0.0.1:$GATEWAY_PORT, GATEWAY_PORT default 3001)
@@ -38,7 +41,7 @@ options:
 class UsageError extends Error {}
 
 interface Args {
-  database: { url: string } | { dataDir: string };
+  database: { url: string } | { dataDir: string } | { shardUrls: string[] };
   ledger: { gatewayUrl: string } | { ledgerFile: string };
   acknowledged: string | undefined;
   json: boolean;
@@ -59,6 +62,7 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Args | 'help' {
       options: {
         'database-url': { type: 'string' },
         'data-dir': { type: 'string' },
+        'database-shard-urls': { type: 'string' },
         'gateway-url': { type: 'string' },
         'ledger-file': { type: 'string' },
         acknowledged: { type: 'string' },
@@ -72,14 +76,26 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Args | 'help' {
   }
   if (values.help) return 'help';
 
-  if (values['database-url'] !== undefined && values['data-dir'] !== undefined)
-    throw new UsageError('--database-url, --data-dir: give one');
+  const given = ['database-url', 'data-dir', 'database-shard-urls'] as const;
+  if (given.filter((flag) => values[flag] !== undefined).length > 1)
+    throw new UsageError('--database-url, --data-dir, --database-shard-urls: give one');
+  const shardList =
+    nonEmpty(values['database-shard-urls']) ??
+    (values['database-url'] === undefined && values['data-dir'] === undefined
+      ? nonEmpty(env.DATABASE_SHARD_URLS)
+      : undefined);
   const url =
     nonEmpty(values['database-url']) ??
     (values['data-dir'] === undefined ? nonEmpty(env.DATABASE_URL) : undefined);
   const dataDir = nonEmpty(values['data-dir']) ?? nonEmpty(env.DATA_DIR);
   let database: Args['database'];
-  if (url !== undefined) {
+  if (shardList !== undefined) {
+    const shardUrls = shardList.split(',').map((u) => u.trim());
+    for (const shardUrl of shardUrls)
+      if (!/^postgres(ql)?:\/\//.test(shardUrl))
+        throw new UsageError(`--database-shard-urls: expected postgres://…, got "${shardUrl}"`);
+    database = { shardUrls };
+  } else if (url !== undefined) {
     if (!/^postgres(ql)?:\/\//.test(url))
       throw new UsageError(`--database-url: expected postgres://…, got "${url}"`);
     database = { url };
@@ -146,14 +162,19 @@ async function main(argv: string[]): Promise<number> {
   }
 
   let acknowledged: string[] | undefined;
-  let db: Database | undefined;
+  const dbs: Database[] = [];
   try {
     if (args.acknowledged !== undefined) acknowledged = readAcknowledged(args.acknowledged);
-    db = await createDatabase(
-      'url' in args.database ? { url: args.database.url, poolMax: 2 } : args.database,
-    );
+    const database = args.database;
+    if ('shardUrls' in database) {
+      for (const url of database.shardUrls) dbs.push(await createDatabase({ url, poolMax: 2 }));
+    } else {
+      dbs.push(
+        await createDatabase('url' in database ? { url: database.url, poolMax: 2 } : database),
+      );
+    }
     const report = await checkInvariant({
-      db,
+      db: dbs,
       ...args.ledger,
       ...(acknowledged === undefined ? {} : { acknowledged }),
     });
@@ -167,7 +188,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`reconcile: the check could not run: ${(error as Error).message}`);
     return 2;
   } finally {
-    await db?.close();
+    await Promise.all(dbs.map((db) => db.close()));
   }
 }
 

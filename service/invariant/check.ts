@@ -20,8 +20,11 @@ import type {
 
 /** Options of {@link checkInvariant}; give `gatewayUrl` or `ledgerFile`. */
 export interface CheckInvariantOptions {
-  /** The service's database (payments table at schema version 1 or later). */
-  db: Database;
+  /**
+   * The service's database (payments table at schema version 1 or later), or every shard of a
+   * sharded service (DATABASE_SHARD_URLS), in shard order.
+   */
+  db: Database | readonly Database[];
   /** The gateway simulator, read through `GET /v1/ledger`. */
   gatewayUrl?: string;
   /** Or the simulator's ledger file, read directly (the simulator may be stopped). */
@@ -68,6 +71,29 @@ class Category {
   }
 }
 
+/** Every payments row of every shard; an id on two shards is put in `duplicates`. */
+async function readAllPayments(
+  dbs: readonly Database[],
+  pageSize: number,
+  signal: AbortSignal | undefined,
+  duplicates: Category,
+): Promise<Map<string, PaymentSnapshot>> {
+  const payments = new Map<string, PaymentSnapshot>();
+  const shardOf = new Map<string, number>();
+  for (const [index, db] of dbs.entries()) {
+    for (const [id, payment] of await readPayments(db, pageSize, signal)) {
+      const first = shardOf.get(id);
+      if (first !== undefined) {
+        duplicates.add(id, `a row on shard ${first} and another on shard ${index}`, payment);
+        continue;
+      }
+      shardOf.set(id, index);
+      payments.set(id, payment);
+    }
+  }
+  return payments;
+}
+
 async function readPayments(
   db: Database,
   pageSize: number,
@@ -95,8 +121,9 @@ async function readPayments(
 const money = (amount: number, currency: string) => `${amount} ${currency}`;
 
 /**
- * Checks that the service's payments and the gateway's ledger agree, and reports each payment
- * that is lost, double-charged, mismatched or pending, and each orphan charge.
+ * Checks that the service's payments (on every shard) and the gateway's ledger agree, and
+ * reports each payment that is lost, double-charged (a charge made twice, a key charged by two
+ * rows on any shards, an id on two shards), mismatched or pending, and each orphan charge.
  * @throws Error when neither or both of `gatewayUrl` and `ledgerFile` are given, or the
  *   database or the ledger cannot be read.
  * @example
@@ -115,7 +142,9 @@ export async function checkInvariant(options: CheckInvariantOptions): Promise<In
     source = { ledgerFile: options.ledgerFile };
   else throw new Error('gatewayUrl, ledgerFile: give exactly one');
 
-  const payments = await readPayments(db, pageSize, signal);
+  const doubleCharged = new Category();
+  const dbs: readonly Database[] = Array.isArray(db) ? db : [db as Database];
+  const payments = await readAllPayments(dbs, pageSize, signal, doubleCharged);
   const ledger = await readLedger(source, signal);
   const charges = new Map<string, LedgerCharge>();
   for await (const charge of ledger.charges) {
@@ -126,7 +155,6 @@ export async function checkInvariant(options: CheckInvariantOptions): Promise<In
   signal?.throwIfAborted();
 
   const lost = new Category();
-  const doubleCharged = new Category();
   const mismatch = new Category();
   const pending = new Category();
   const orphanCharges = new Category();
