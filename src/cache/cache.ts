@@ -269,16 +269,20 @@ export class Cache {
     if (!(await this.#deleteInL2(key))) this.#repair.markKey(key);
   }
 
-  #deleteInL2(key: string): Promise<boolean> {
+  async #deleteInL2(key: string): Promise<boolean> {
     const core = this.#core;
     const version = core.nextVersion();
-    return this.#l2!.delete(
+    const used = await this.#l2!.delete(
       key,
       core.tombstone(version),
       version,
       core.tombstoneMs,
       formatMessage('i', core.origin, version, key),
     );
+    if (used === false) return false;
+    // Above the record it replaced: this instance's next versions follow it.
+    core.observeVersion(used);
+    return true;
   }
 
   /** Removes every entry stored with `tag`, in every instance. */

@@ -24,24 +24,54 @@ end
 if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
 return 1`;
 
+// A delete always leaves its tombstone. A cache entry is a copy of the source: removing a copy
+// newer than the delete costs one extra load, while keeping one older than the change that
+// caused the delete serves that change stale for a whole TTL. The tombstone's version is above
+// the record it replaces (ARGV[2], or that record's version + 1 when ARGV[2] is not higher: the
+// record may come from an instance whose clock runs ahead, or a deleter's cached clock may lag
+// behind its event loop), and the published message carries the same version, so no instance
+// promotes the replaced record from a read already under way. Returns the version used.
 const DELETE_SCRIPT = `
+local ver = tonumber(ARGV[2])
 local cur = redis.call('GET', KEYS[1])
-local newer = false
 if cur then
   local v = tonumber(string.match(cur, '^(%d+)|'))
-  if v and v > tonumber(ARGV[2]) then newer = true end
+  if v and v >= ver then ver = v + 1 end
 end
-if not newer then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3]) end
-redis.call('PUBLISH', ARGV[4], ARGV[5])
-return newer and 0 or 1`;
+local tomb, msg = ARGV[1], ARGV[5]
+if ver ~= tonumber(ARGV[2]) then
+  local vs = string.format('%.0f', ver)
+  tomb = vs .. string.sub(ARGV[1], #ARGV[2] + 1)
+  local s, e = string.find(msg, '|' .. ARGV[2] .. '|', 1, true)
+  msg = string.sub(msg, 1, s) .. vs .. string.sub(msg, e)
+end
+redis.call('SET', KEYS[1], tomb, 'PX', ARGV[3])
+redis.call('PUBLISH', ARGV[4], msg)
+return ver`;
 
+// The tag's keys, tombstoned as DELETE_SCRIPT does one key: at a version above every record
+// replaced, carried by the message too.
 const TAG_SCRIPT = `
 local members = redis.call('SMEMBERS', KEYS[1])
+local given = string.match(ARGV[2], '^(%d+)|')
+local ver = tonumber(given)
 for _, m in ipairs(members) do
-  redis.call('SET', ARGV[1] .. m, ARGV[2], 'PX', ARGV[3])
+  local cur = redis.call('GET', ARGV[1] .. m)
+  local v = cur and tonumber(string.match(cur, '^(%d+)|'))
+  if v and v >= ver then ver = v + 1 end
+end
+local tomb, msg = ARGV[2], ARGV[5]
+if ver ~= tonumber(given) then
+  local vs = string.format('%.0f', ver)
+  tomb = vs .. string.sub(ARGV[2], #given + 1)
+  local s, e = string.find(msg, '|' .. given .. '|', 1, true)
+  msg = string.sub(msg, 1, s) .. vs .. string.sub(msg, e)
+end
+for _, m in ipairs(members) do
+  redis.call('SET', ARGV[1] .. m, tomb, 'PX', ARGV[3])
 end
 redis.call('DEL', KEYS[1])
-redis.call('PUBLISH', ARGV[4], ARGV[5])
+redis.call('PUBLISH', ARGV[4], msg)
 return #members`;
 
 const RELEASE_SCRIPT = `
@@ -189,14 +219,18 @@ export class RedisTier {
     ];
   }
 
-  /** Replaces a key by a tombstone (unless a newer version is stored) and publishes `message`. */
+  /**
+   * Replaces a key by a tombstone and publishes `message`. The tombstone's version (and the
+   * message's) is `version`, or one above the replaced record's when that one is not lower.
+   * Resolves to the version used, or false when L2 could not be reached.
+   */
   async delete(
     key: string,
     tombstone: string,
     version: number,
     ttlMs: number,
     message: string,
-  ): Promise<boolean> {
+  ): Promise<number | false> {
     if (!this.usable) return false;
     const result = await this.#guard(
       this.client.hotpathCacheDelete(
@@ -208,7 +242,7 @@ export class RedisTier {
         message,
       ),
     );
-    return result !== FAILED;
+    return result === FAILED ? false : result;
   }
 
   /** Tombstones every key tagged `tag` and publishes `message`. */

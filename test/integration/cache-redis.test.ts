@@ -151,6 +151,33 @@ describe('hotpath/cache on a real Redis', { skip: available.skip }, () => {
     });
   }
 
+  test('a delete from an instance whose clock runs behind still removes the copy another instance filled', async () => {
+    // b's clock runs 50 ms ahead: the record it fills carries a version above the version a
+    // stamps on its delete. The delete must still replace it, and no instance may serve it.
+    const t = Date.now();
+    const [a, b, raw] = await pair({ clock: { now: () => t } }, { clock: { now: () => t + 50 } });
+    assert.equal(await b.getOrSet('skew', () => 'old'), 'old');
+    const seen = invalidationSeen(b, 'skew');
+    await a.delete('skew');
+    await seen;
+    const record = await raw.get(`${namespaceOf(a)}:v:skew`);
+    assert.match(record ?? '', /^\d+\|0\|0\|d\|/, `L2 holds the tombstone: ${record}`);
+    assert.equal(await b.getOrSet('skew', () => 'fresh'), 'fresh', 'b loads again');
+    assert.equal(await a.getOrSet('skew', () => 'other'), 'fresh', "a reads b's new fill");
+  });
+
+  test('deleteByTag from an instance whose clock runs behind still removes the tagged copies another instance filled', async () => {
+    const t = Date.now();
+    const [a, b, raw] = await pair({ clock: { now: () => t } }, { clock: { now: () => t + 50 } });
+    assert.equal(await b.getOrSet('tagged', () => 'old', { tags: ['user:1'] }), 'old');
+    const seen = invalidationSeen(b, 'user:1');
+    await a.deleteByTag('user:1');
+    await seen;
+    const record = await raw.get(`${namespaceOf(a)}:v:tagged`);
+    assert.match(record ?? '', /^\d+\|0\|0\|d\|/, `L2 holds the tombstone: ${record}`);
+    assert.equal(await b.getOrSet('tagged', () => 'fresh', { tags: ['user:1'] }), 'fresh');
+  });
+
   test('a load whose key is written elsewhere after its invalidation arrived still leaves L2 alone', async () => {
     // The set lands in L2 and its message is applied before the load's result: the load's
     // fill is refused by L2 because the record it read (none) is no longer there.
