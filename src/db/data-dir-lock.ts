@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { HotpathError } from '../errors/index.js';
+import { DatabaseLockedError } from './errors.js';
 
 /** Name of the lock file in an embedded database's data directory. */
 export const LOCK_FILE = 'hotpath.lock';
@@ -14,32 +14,6 @@ interface Holder {
   /** Tells this lock from a later one in the same file (a pid can be reused). */
   token: string;
   since: string;
-}
-
-/**
- * Another process has the embedded database's data directory open (`HP_ERR_DB_LOCKED`).
- * PGlite has no lock of its own: two processes on one directory overwrite each other's
- * files. The message names the lock file and the process holding it.
- */
-export class DatabaseLockedError extends HotpathError {
-  /** The lock file. */
-  readonly lockPath: string;
-  /** The process holding it. */
-  readonly pid: number;
-
-  constructor(lockPath: string, holder: Pick<Holder, 'pid' | 'host'>) {
-    const who =
-      holder.host === hostname()
-        ? `process ${holder.pid}${holder.pid === process.pid ? ' (this process)' : ''}`
-        : `process ${holder.pid} on host ${holder.host}`;
-    super(
-      'HP_ERR_DB_LOCKED',
-      `the data directory is in use by ${who}: lock file ${lockPath}. Stop that process first ` +
-        '(or use another DATA_DIR); delete the lock file only if no such process runs.',
-    );
-    this.lockPath = lockPath;
-    this.pid = holder.pid;
-  }
 }
 
 function readHolder(path: string): Holder | undefined {

@@ -13,8 +13,16 @@ export { createDatabase } from './client/create-database.js';
 export type { CreateDatabaseOptions } from './client/create-database.js';
 export { migrate, splitStatements } from './migrate.js';
 export type { Migration, MigrateResult } from './migrate.js';
-export { QueryError, ConnectError, MigrationError } from './errors.js';
-export { DatabaseLockedError } from './data-dir-lock.js';
+export {
+  QueryError,
+  ConnectError,
+  MigrationError,
+  DatabaseLockedError,
+  PoolTimeoutError,
+  NPlusOneError,
+  InvalidCursorError,
+  MissingIndexError,
+} from './errors.js';
 export { createPool, instrumentPool, InstrumentedPool } from './instrumented-pool.js';
 export type { CreatePoolOptions, InstrumentPoolOptions } from './instrumented-pool.js';
 export type { PoolMetrics } from './pool-metrics.js';
@@ -59,9 +67,3 @@ export type {
   ReplicaRouterStats,
   WritePositionStore,
 } from './replica-router.js';
-export {
-  PoolTimeoutError,
-  NPlusOneError,
-  InvalidCursorError,
-  MissingIndexError,
-} from './toolkit-errors.js';

@@ -7,7 +7,7 @@ import { instrumentDatabase } from './instrumented-database.js';
 import { NPlusOneDetector } from './n-plus-one.js';
 import { connectPostgres } from './client/postgres-database.js';
 import { SlowQueryLog } from './slow-query-log.js';
-import { NPlusOneError } from './toolkit-errors.js';
+import { NPlusOneError } from './errors.js';
 
 const server = await postgresForTests();
 

@@ -7,7 +7,7 @@ import { createTestDatabase, postgresForTests } from '../../test/helpers/service
 import { createPool, instrumentPool } from './instrumented-pool.js';
 import { NPlusOneDetector } from './n-plus-one.js';
 import { SlowQueryLog } from './slow-query-log.js';
-import { NPlusOneError, PoolTimeoutError } from './toolkit-errors.js';
+import { NPlusOneError, PoolTimeoutError } from './errors.js';
 
 const server = await postgresForTests();
 

@@ -4,7 +4,7 @@ import { checkNumber } from '../internal/validate-options.js';
 import { callSiteOf } from './call-site.js';
 import { dbChannels } from './channels.js';
 import type { Fingerprint } from './fingerprint.js';
-import { NPlusOneError } from './toolkit-errors.js';
+import { NPlusOneError } from './errors.js';
 
 /** Options of {@link NPlusOneDetector}. */
 export interface NPlusOneDetectorOptions {

@@ -4,7 +4,7 @@ import type { Clock } from '../internal/clock.js';
 import { dbChannels } from './channels.js';
 import type { LeakDetector } from './leak-detector.js';
 import type { PoolCounters } from './pool-metrics.js';
-import { PoolTimeoutError } from './toolkit-errors.js';
+import { PoolTimeoutError } from './errors.js';
 
 /**
  * Called with the client, or the error that kept the caller from getting one, and the clock

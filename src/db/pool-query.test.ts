@@ -6,7 +6,7 @@ import { instrumentPool } from './instrumented-pool.js';
 import { NPlusOneDetector } from './n-plus-one.js';
 import { measuredText } from './pool-query.js';
 import { INTERNAL_SQL } from './client/sql-client.js';
-import { NPlusOneError } from './toolkit-errors.js';
+import { NPlusOneError } from './errors.js';
 
 type Callback = (error: Error | null, result?: unknown) => void;
 

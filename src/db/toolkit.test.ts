@@ -7,7 +7,7 @@ import { copyRows, insertMultiRow, insertUnnest } from './bulk-insert.js';
 import { IndexAdvisor, filterColumns } from './index-advisor.js';
 import { checkKeysetIndex, decodeCursor, encodeCursor, keysetPage } from './keyset.js';
 import { buildAnyDistinctQuery, buildLateralQuery, lateralLoader } from './lateral.js';
-import { InvalidCursorError, MissingIndexError } from './toolkit-errors.js';
+import { InvalidCursorError, MissingIndexError } from './errors.js';
 
 const server = await postgresForTests();
 
