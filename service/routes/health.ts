@@ -16,9 +16,12 @@ export function healthRoutes(
   readiness: Readiness,
   isDraining: () => boolean,
 ): void {
-  app.get('/health/live', async () => ({ status: 'ok' }));
+  // Probes do not revalidate, and their answers are far below any compression threshold: no
+  // ETag, no compression hook.
+  const probe = { config: { hotpathCompression: false } };
+  app.get('/health/live', probe, async () => ({ status: 'ok' }));
 
-  app.get('/health/ready', async (_request, reply) => {
+  app.get('/health/ready', probe, async (_request, reply) => {
     if (isDraining()) {
       return reply
         .code(503)

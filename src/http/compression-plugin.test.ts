@@ -110,6 +110,76 @@ describe('fastifyCompression', () => {
     await fastify.close();
   });
 
+  test('a HEAD gets the ETag of its GET, and 304 when it matches', async () => {
+    const fastify = await app();
+    const get = await fastify.inject({ url: '/small' });
+    const head = await fastify.inject({ method: 'HEAD', url: '/small' });
+    assert.equal(head.statusCode, 200);
+    assert.equal(head.headers.etag, get.headers.etag);
+    const revalidated = await fastify.inject({
+      method: 'HEAD',
+      url: '/small',
+      headers: { 'if-none-match': String(get.headers.etag) },
+    });
+    assert.equal(revalidated.statusCode, 304);
+    assert.equal(revalidated.headers['content-length'], undefined);
+    assert.equal(revalidated.headers.etag, get.headers.etag);
+    await fastify.close();
+  });
+
+  test('an error answer to a GET gets no ETag and is never 304', async () => {
+    const fastify = Fastify();
+    await fastify.register(fastifyCompression);
+    fastify.get('/missing', async (_req, reply) => reply.code(404).send({ code: 'NOT_FOUND' }));
+    const res = await fastify.inject({ url: '/missing', headers: { 'if-none-match': '*' } });
+    assert.equal(res.statusCode, 404);
+    assert.equal(res.headers.etag, undefined);
+    assert.deepEqual(res.json(), { code: 'NOT_FOUND' });
+    await fastify.close();
+  });
+
+  test('a route with config.hotpathCompression false is sent as it is: no ETag, no coding', async () => {
+    const fastify = Fastify();
+    await fastify.register(fastifyCompression);
+    fastify.get('/probe', { config: { hotpathCompression: false } }, async (_req, reply) =>
+      reply.type('application/json').send(big),
+    );
+    const res = await fastify.inject({
+      url: '/probe',
+      headers: { 'accept-encoding': 'gzip', 'if-none-match': '*' },
+    });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers.etag, undefined);
+    assert.equal(res.headers['content-encoding'], undefined);
+    assert.equal(res.headers.vary, undefined);
+    assert.equal(res.payload, big);
+    await fastify.close();
+  });
+
+  test('covers the routes of child plugins declared after it', async () => {
+    const fastify = Fastify();
+    await fastify.register(fastifyCompression);
+    await fastify.register(async (child) => {
+      child.get('/child', async (_req, reply) => reply.type('application/json').send(big));
+    });
+    const res = await fastify.inject({ url: '/child', headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(res.headers['content-encoding'], 'gzip');
+    assert.match(String(res.headers.etag), /^W\//);
+    await fastify.close();
+  });
+
+  test('a body just over minBytes in multi-byte characters is compressed', async () => {
+    const fastify = Fastify();
+    await fastify.register(fastifyCompression, { minBytes: 1024 });
+    // 400 characters of 3 UTF-8 bytes each: 1200 bytes, though only 400 string units.
+    const text = '€'.repeat(400);
+    fastify.get('/euro', async (_req, reply) => reply.type('text/plain').send(text));
+    const res = await fastify.inject({ url: '/euro', headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(res.headers['content-encoding'], 'gzip');
+    assert.equal(gunzipSync(res.rawPayload).toString(), text);
+    await fastify.close();
+  });
+
   test('rejects bad options naming them', async () => {
     await assert.rejects(app({ gzipLevel: 0 }), /gzipLevel/);
     await assert.rejects(app({ encodings: [] }), /encodings/);

@@ -6,7 +6,13 @@ import {
   createGzip,
   gzipSync,
 } from 'node:zlib';
-import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  FastifyPluginCallback,
+  FastifyReply,
+  FastifyRequest,
+  onSendHookHandler,
+  RouteOptions,
+} from 'fastify';
 import { InvalidOptionError } from '../errors/index.js';
 import { checkNumber } from '../internal/validate-options.js';
 import { negotiateEncoding, type Encoding } from './accept-encoding.js';
@@ -15,6 +21,17 @@ import { etagMatches, weakEtag } from './etag.js';
 /** JSON, text, JavaScript, XML and SVG: the types that shrink. */
 const COMPRESSIBLE =
   /^(?:text\/|application\/(?:json|javascript|xml|x-ndjson|[a-z0-9.+-]*\+(?:json|xml))|image\/svg\+xml)/i;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * `false`: {@link fastifyCompression} leaves this route's answers as they are (no coding,
+     * no ETag), and the route has no `onSend` hook of it: for small answers nobody revalidates,
+     * such as health probes.
+     */
+    hotpathCompression?: boolean;
+  }
+}
 
 /** Options of {@link fastifyCompression}. */
 export interface FastifyCompressionOptions {
@@ -139,7 +156,12 @@ export const fastifyCompression: FastifyPluginCallback<FastifyCompressionOptions
 
     // The work of onSend, synchronous: run by a callback-style hook, so a response costs no
     // promise and no extra microtask turn (bench/service/overhead.bench.ts).
-    const onSend = (request: FastifyRequest, reply: FastifyReply, payload: unknown): unknown => {
+    const onSend = (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      payload: unknown,
+      withEtag: boolean,
+    ): unknown => {
       if (isReadable(payload)) {
         if (!isStreamCompressible(reply)) return payload;
         addVary(reply);
@@ -156,7 +178,7 @@ export const fastifyCompression: FastifyPluginCallback<FastifyCompressionOptions
       }
       if (typeof payload !== 'string' && !Buffer.isBuffer(payload)) return payload;
       if (
-        etag &&
+        withEtag &&
         reply.statusCode === 200 &&
         (request.method === 'GET' || request.method === 'HEAD')
       ) {
@@ -172,14 +194,18 @@ export const fastifyCompression: FastifyPluginCallback<FastifyCompressionOptions
           reply.code(304);
           reply.removeHeader('content-length');
           reply.removeHeader('content-type');
-          return null;
+          // Fastify's own HEAD route empties the payload in a later hook that takes no null.
+          return request.method === 'HEAD' ? undefined : null;
         }
       }
+      // The size first: most answers of an API are small, and a string of n UTF-16 units is
+      // at most 3n bytes of UTF-8, so a short one needs no byte count and no header lookup.
+      if (typeof payload === 'string') {
+        if (payload.length * 3 < minBytes || Buffer.byteLength(payload) < minBytes) return payload;
+      } else if (payload.byteLength < minBytes) return payload;
       if (reply.hasHeader('content-encoding')) return payload;
       const type = reply.getHeader('content-type');
       if (typeof type !== 'string' || !isCompressible(type)) return payload;
-      const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
-      if (size < minBytes) return payload;
       // From here the answer depends on Accept-Encoding, whichever coding it gets.
       addVary(reply);
       const encoding = negotiateEncoding(request.headers['accept-encoding'], encodings);
@@ -193,24 +219,41 @@ export const fastifyCompression: FastifyPluginCallback<FastifyCompressionOptions
       reply.removeHeader('content-length');
       return body;
     };
-    app.addHook(
-      'onSend',
-      (
-        request: FastifyRequest,
-        reply: FastifyReply,
-        payload: unknown,
-        next: (error: Error | null, value?: unknown) => void,
-      ): void => {
+    const hook =
+      (withEtag: boolean): onSendHookHandler =>
+      (request, reply, payload, next): void => {
         let result: unknown;
         try {
-          result = onSend(request, reply, payload);
+          result = onSend(request, reply, payload, withEtag);
         } catch (error) {
           next(error as Error);
           return;
         }
         next(null, result);
-      },
-    );
+      };
+    const withEtag = hook(true);
+    const withoutEtag = hook(false);
+    // After Fastify's HEAD hook, which sets Content-Length from the (emptied) payload: a 304
+    // must not say 0 bytes (RFC 9110 §8.6).
+    const headNotModified: onSendHookHandler = (_request, reply, payload, next): void => {
+      if (reply.statusCode === 304) reply.removeHeader('content-length');
+      next(null, payload);
+    };
+    // A hook per route, not one on the instance, so a route can go without it entirely. First
+    // among the route's own: it sees the payload as the handler left it (Fastify's HEAD route
+    // adds a hook that empties it).
+    app.addHook('onRoute', (route: RouteOptions) => {
+      if (route.config?.hotpathCompression === false) return;
+      const methods = [route.method].flat();
+      const chosen =
+        etag && methods.some((m) => m === 'GET' || m === 'HEAD') ? withEtag : withoutEtag;
+      const hooks = route.onSend === undefined ? [] : [route.onSend].flat();
+      if (hooks.includes(withEtag) || hooks.includes(withoutEtag)) return;
+      route.onSend =
+        chosen === withEtag && methods.includes('HEAD')
+          ? [chosen, ...hooks, headNotModified]
+          : [chosen, ...hooks];
+    });
     done();
   },
   {

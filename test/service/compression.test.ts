@@ -70,6 +70,25 @@ describe('response compression and ETags in the payments service', () => {
     assert.equal(again.payload, '');
   });
 
+  test('health probes get no ETag and are never 304', async () => {
+    for (const url of ['/health/live', '/health/ready']) {
+      const res = await svc.app.inject({ url, headers: { 'if-none-match': '*' } });
+      assert.equal(res.statusCode, 200, url);
+      assert.equal(res.headers.etag, undefined, url);
+      assert.equal(typeof res.json().status, 'string', url);
+    }
+  });
+
+  test('an error answer to an API GET gets no ETag', async () => {
+    const res = await svc.app.inject({
+      url: '/api/payments/01890000-0000-7000-8000-000000000000',
+      headers: { 'if-none-match': '*' },
+    });
+    assert.equal(res.statusCode, 404);
+    assert.equal(res.headers.etag, undefined);
+    assert.equal(res.json().code, 'PAYMENT_NOT_FOUND');
+  });
+
   test("the dashboard's uPlot script comes compressed, the same bytes each time", async () => {
     const url = '/dashboard/assets/uPlot.iife.min.js';
     const headers = { 'accept-encoding': 'gzip' };
