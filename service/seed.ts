@@ -2,19 +2,23 @@
  * Fills the payments database with synthetic users and payments, fast: rows go in as arrays
  * through `unnest` (one statement per chunk of 5,000), then ANALYZE.
  *
- *   npm run seed -- --users 1000 --payments 100000 [--database-url URL | --data-dir DIR]
+ *   npm run seed -- --users 1000 --payments 100000 [--database-url URL | --data-dir DIR |
+ *     --database-shard-urls URL,URL]
  *
- * Without --database-url (or DATABASE_URL) it fills the embedded database in ./data.
+ * Without --database-url (or DATABASE_URL) it fills the embedded database in ./data. With
+ * shards, each row goes to its user's shard under an id naming it, as the service places them.
  */
-import { createDatabase, migrate } from 'hotpath/db';
+import { ShardRouter, createDatabase, migrate, type Database } from 'hotpath/db';
 import { currencies } from './payments/currencies.js';
 import { migrations } from './migrations/index.js';
 import { uuid7 } from './payments/uuid7.js';
 
-const usage = `usage: npm run seed -- --users N --payments M [--database-url URL | --data-dir DIR] [--chunk N]
+const usage = `usage: npm run seed -- --users N --payments M [--database-url URL | --data-dir DIR |
+       --database-shard-urls URL,URL,...] [--chunk N]
 
 Adds M payments spread over N users (ids 1..N) and the last 30 days, in final states
-(about 90% authorized, 7% declined, 3% failed). DATABASE_URL / DATA_DIR are read too.`;
+(about 90% authorized, 7% declined, 3% failed). DATABASE_URL / DATA_DIR /
+DATABASE_SHARD_URLS are read too; with shards, each payment goes to its user's shard.`;
 
 function fail(message: string): never {
   console.error(`seed: ${message}`);
@@ -27,6 +31,7 @@ function parseArgs(argv: string[]) {
     payments: 10_000,
     chunk: 5000,
     databaseUrl: process.env.DATABASE_URL,
+    shardUrls: process.env.DATABASE_SHARD_URLS,
     dataDir: process.env.DATA_DIR ?? './data',
   };
   for (let i = 0; i < argv.length; i++) {
@@ -48,6 +53,7 @@ function parseArgs(argv: string[]) {
     else if (flag === '--chunk') out.chunk = count(1, 100_000);
     else if (flag === '--database-url') out.databaseUrl = value;
     else if (flag === '--data-dir') out.dataDir = value;
+    else if (flag === '--database-shard-urls') out.shardUrls = value;
     else fail(`unknown flag ${flag}\n${usage}`);
   }
   return out;
@@ -71,17 +77,31 @@ function progress(done: number, total: number, startedMs: number): void {
 }
 
 const options = parseArgs(process.argv.slice(2));
-let db;
+const shardUrls =
+  options.shardUrls === undefined || options.shardUrls === ''
+    ? undefined
+    : options.shardUrls.split(',').map((u) => u.trim());
+const dbs: Database[] = [];
 try {
-  db = await createDatabase({
-    url: options.databaseUrl,
-    dataDir: options.dataDir,
-    onProgress: (m) => console.log(`seed: ${m}`),
-  });
+  if (shardUrls !== undefined) {
+    for (const url of shardUrls) dbs.push(await createDatabase({ url }));
+  } else {
+    dbs.push(
+      await createDatabase({
+        url: options.databaseUrl,
+        dataDir: options.dataDir,
+        onProgress: (m) => console.log(`seed: ${m}`),
+      }),
+    );
+  }
 } catch (error) {
-  fail(`${options.databaseUrl ? 'DATABASE_URL' : 'DATA_DIR'}: ${(error as Error).message}`);
+  fail(
+    `${shardUrls !== undefined ? 'DATABASE_SHARD_URLS' : options.databaseUrl ? 'DATABASE_URL' : 'DATA_DIR'}: ${(error as Error).message}`,
+  );
 }
-await migrate(db, migrations);
+for (const db of dbs) await migrate(db, migrations);
+const router = new ShardRouter({ shards: dbs });
+const sharded = dbs.length > 1;
 
 const popular = ['EUR', 'USD', 'GBP', 'JPY', 'CHF'];
 const statuses = ['authorized', 'declined', 'failed'] as const;
@@ -100,18 +120,23 @@ const next = () => {
 const started = performance.now();
 for (let offset = 0; offset < options.payments; offset += options.chunk) {
   const n = Math.min(options.chunk, options.payments - offset);
-  const ids: string[] = [];
-  const users: number[] = [];
-  const amounts: number[] = [];
-  const currencyCol: string[] = [];
-  const statusCol: string[] = [];
-  const refs: (string | null)[] = [];
-  const reasons: (string | null)[] = [];
-  const created: string[] = [];
+  const columns = dbs.map(() => ({
+    ids: [] as string[],
+    users: [] as number[],
+    amounts: [] as number[],
+    currencyCol: [] as string[],
+    statusCol: [] as string[],
+    refs: [] as (string | null)[],
+    reasons: [] as (string | null)[],
+    created: [] as string[],
+  }));
   for (let i = 0; i < n; i++) {
     const at = Math.floor(startMs + (offset + i) * stepMs);
-    ids.push(uuid7(at));
-    users.push(1 + Math.floor(next() * options.users));
+    const user = 1 + Math.floor(next() * options.users);
+    const shard = router.indexFor(user);
+    const { ids, users, amounts, currencyCol, statusCol, refs, reasons, created } = columns[shard]!;
+    ids.push(sharded ? uuid7(at, shard) : uuid7(at));
+    users.push(user);
     amounts.push(100 + Math.floor(next() * 99_900));
     const r = next();
     currencyCol.push(
@@ -132,19 +157,22 @@ for (let offset = 0; offset < options.payments; offset += options.chunk) {
     );
     created.push(new Date(at).toISOString());
   }
-  await db.query(
-    `INSERT INTO payments (id, user_id, amount, currency, status, gateway_ref, failure_reason, created_at, updated_at)
+  for (const [shard, c] of columns.entries()) {
+    if (c.ids.length === 0) continue;
+    await dbs[shard]!.query(
+      `INSERT INTO payments (id, user_id, amount, currency, status, gateway_ref, failure_reason, created_at, updated_at)
      SELECT id, user_id, amount, currency, status, ref, reason, created, created
      FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[])
        AS t(id, user_id, amount, currency, status, ref, reason, created)`,
-    [ids, users, amounts, currencyCol, statusCol, refs, reasons, created],
-  );
+      [c.ids, c.users, c.amounts, c.currencyCol, c.statusCol, c.refs, c.reasons, c.created],
+    );
+  }
   progress(offset + n, options.payments, started);
 }
-await db.query('ANALYZE payments');
+for (const db of dbs) await db.query('ANALYZE payments');
 const seconds = (performance.now() - started) / 1000;
 console.log(
   `seed: ${options.payments.toLocaleString('en')} payments for ${options.users.toLocaleString('en')} users in ${seconds.toFixed(2)} s ` +
-    `(${Math.round(options.payments / Math.max(seconds, 1e-9)).toLocaleString('en')} rows/s, ${db.kind === 'pglite' ? 'embedded PGlite' : 'PostgreSQL server'})`,
+    `(${Math.round(options.payments / Math.max(seconds, 1e-9)).toLocaleString('en')} rows/s, ${sharded ? `${dbs.length} PostgreSQL shards` : dbs[0]!.kind === 'pglite' ? 'embedded PGlite' : 'PostgreSQL server'})`,
 );
-await db.close();
+await Promise.all(dbs.map((db) => db.close()));
