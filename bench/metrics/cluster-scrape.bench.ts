@@ -17,6 +17,7 @@
  * primary's CPU spent receiving hotpath's pushes while idle.
  *
  *   npm run bench -- metrics --filter cluster-scrape
+ *   BENCH_ROUNDS=40 npm run bench -- metrics --filter cluster-scrape   # 200 scrapes a side
  */
 import cluster, { type Worker } from 'node:cluster';
 import { Agent, createServer, get, type Server } from 'node:http';
@@ -72,6 +73,12 @@ function hotpathRegistry(): { registry: MetricsRegistry; latency: HistogramMetri
     buckets: BUCKETS,
   });
   return { registry, latency };
+}
+
+/** Nearest-rank percentile of `values`. */
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
 if (cluster.isWorker) {
@@ -200,6 +207,7 @@ if (cluster.isWorker) {
   }
   const medians = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
   const cpuMedians = Object.fromEntries(Object.entries(cpuSamples).map(([k, v]) => [k, median(v)]));
+  const p90s = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, percentile(v, 90)]));
 
   // Exactness: each merged series equals one histogram of every worker's values.
   const exact = hotpathRegistry();
@@ -244,11 +252,11 @@ if (cluster.isWorker) {
 
   const env = environment();
   console.log(
-    `scrape of ${WORKERS} workers over HTTP (${ROUNDS} rounds x ${SCRAPES_PER_ROUND} scrapes, medians; node ${env.node}, ${env.cpu}, ${env.cores} cores, load ${loadavg()[0]!.toFixed(1)})`,
+    `scrape of ${WORKERS} workers over HTTP (${ROUNDS} rounds x ${SCRAPES_PER_ROUND} scrapes, medians and p90; node ${env.node}, ${env.cpu}, ${env.cores} cores, load ${loadavg()[0]!.toFixed(1)})`,
   );
   for (const name of [ours, oursDefault, theirs]) {
     console.log(
-      `  ${name.padEnd(48)} ${medians[name]!.toFixed(2)} ms, primary CPU ${cpuMedians[name]!.toFixed(2)} ms  (${bytes[name]} bytes)`,
+      `  ${name.padEnd(48)} ${medians[name]!.toFixed(2)} ms (p90 ${p90s[name]!.toFixed(2)} ms), primary CPU ${cpuMedians[name]!.toFixed(2)} ms  (${bytes[name]} bytes)`,
     );
   }
   console.log(`  prom-client takes ${(medians[theirs]! / medians[ours]!).toFixed(1)}x as long`);
@@ -269,6 +277,7 @@ if (cluster.isWorker) {
     scrapesPerRound: SCRAPES_PER_ROUND,
     seriesPerWorker: { counter: ROUTES * 4, histogram: ROUTES * 4 },
     medianMs: medians,
+    p90Ms: p90s,
     samplesMs: samples,
     primaryCpuMedianMs: cpuMedians,
     primarySliceMs: PRIMARY_SLICE_MS,
