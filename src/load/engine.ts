@@ -1,35 +1,21 @@
 /**
- * One thread's load test: connections, the open- or closed-model schedule, timeouts, warm-up
- * and the end of the run. {@link load} runs one engine, or one per worker thread.
+ * One thread's load test: connections, requests, statistics, timeouts, warm-up and the end of
+ * the run. {@link load} runs one engine, or one per worker thread.
  *
- * Open model: request k has an intended send time fixed by the arrival rate alone. A timer
- * (never a busy loop) wakes at the next intended time and sends every request that is due. A
- * request that finds every connection busy waits in a queue and keeps its intended time, so
- * its latency includes the wait: a stalled server shows up in the percentiles instead of
- * silently slowing the generator down (coordinated omission).
- *
- * Closed model: each connection sends its next request when a response arrives (with
- * `pipelining` requests in flight each).
+ * When requests are sent is the {@link ArrivalModel}'s business, chosen once here: the open
+ * model (arrivals at a rate, latency from the intended send time, open-model.ts) or the closed
+ * model (N connections each sending on completion, closed-model.ts).
  */
 import { performance } from 'node:perf_hooks';
-import { Connection, type ConnectionOwner, type FailureKind, type Target } from './connection.js';
-import { type ResolvedOptions, rateAt, Schedule } from './options.js';
-import { createMixSource, requestName, seededRandom, type RequestSource } from './request-mix.js';
+import type { ArrivalModel, EngineCore } from './arrival-model.js';
 import { compileCheck, type CompiledCheck } from './checks.js';
+import { ClosedModel } from './closed-model.js';
+import { Connection, type ConnectionOwner, type FailureKind, type Target } from './connection.js';
+import { OpenModel } from './open-model.js';
+import type { ResolvedOptions } from './options.js';
+import { createMixSource, requestName, seededRandom, type RequestSource } from './request-mix.js';
 import type { LoadResult } from './result.js';
-import { coordinatedOmission } from './health.js';
-import { latencyHistogram, type SecondSample, Stats, summarize } from './stats.js';
-import { TimeQueue } from './time-queue.js';
-
-/** Sends later than this after their intended time count as late (the generator fell behind). */
-const LATE_MS = 5;
-/**
- * Node's timers have 1 ms resolution and fire late, never early: a request due within this
- * window goes out on the current tick, up to this much before its intended time, so the
- * schedule is centred on the intended times instead of trailing them by about a millisecond.
- * Its latency then counts from the actual send (never from a time before it).
- */
-const EARLY_MS = 1;
+import { type SecondSample, Stats, summarize } from './stats.js';
 
 /** Hooks a caller (the public API or a worker) plugs into an engine. */
 export interface EngineHooks {
@@ -67,38 +53,28 @@ export interface LoadResponse {
 const NO_BODY = Buffer.alloc(0);
 
 /** Runs one load test on this thread. */
-export class Engine implements ConnectionOwner {
-  readonly #o: ResolvedOptions;
+export class Engine implements ConnectionOwner, EngineCore {
+  readonly options: ResolvedOptions;
+  readonly stats: Stats;
   readonly #target: Target;
   readonly #source: RequestSource;
   readonly #hooks: EngineHooks;
-  readonly #stats: Stats;
+  readonly #model: ArrivalModel;
   /** Per request-mix entry: its name's slot in the stats, and its compiled check. */
   readonly #slotOf: number[];
   readonly #names: string[];
   readonly #checks: (CompiledCheck | null)[];
-  readonly #lag = latencyHistogram();
   readonly #conns = new Set<Connection>();
-  readonly #idle: Connection[] = [];
-  readonly #pending = new TimeQueue();
   #isRunning = false;
   #isMeasuring = false;
   #isInterrupted = false;
   #t0 = 0;
   #measureStart = 0;
   #measureEnd = 0;
-  #next = 0;
-  /** Open model: index of the next scheduled request. */
-  #k = 0;
-  #schedule: Schedule | null = null;
   #sent = 0;
-  #dispatched = 0;
   #measuredSent = 0;
   #bytesWritten = 0;
-  #lateSends = 0;
-  #waited = 0;
   #second = 0;
-  #tick: NodeJS.Timeout | null = null;
   #timers: NodeJS.Timeout[] = [];
   #elu0 = performance.eventLoopUtilization();
   #cpu0 = process.cpuUsage();
@@ -108,7 +84,7 @@ export class Engine implements ConnectionOwner {
   #draining: (() => void) | null = null;
 
   constructor(options: ResolvedOptions, hooks: EngineHooks = {}) {
-    this.#o = options;
+    this.options = options;
     this.#hooks = hooks;
     const u = options.url;
     const entries = options.mix?.requests ?? [
@@ -124,7 +100,7 @@ export class Engine implements ConnectionOwner {
       'check' in e ? compileCheck(e.check, `requests[${i}].check`) : null,
     );
     this.#names = names;
-    this.#stats = new Stats(options.model, names);
+    this.stats = new Stats(options.model, names);
     const isTls = u.protocol === 'https:';
     const port = u.port === '' ? (isTls ? 443 : 80) : Number(u.port);
     const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
@@ -146,7 +122,82 @@ export class Engine implements ConnectionOwner {
       };
       this.#source = createMixSource(mix, { host: u.host, headers: options.headers, random });
     }
+    this.#model = options.model === 'open' ? new OpenModel(this) : new ClosedModel(this);
   }
+
+  // ---- EngineCore: what the arrival model reads and calls --------------------------------
+
+  get isRunning(): boolean {
+    return this.#isRunning;
+  }
+
+  get isStopping(): boolean {
+    return this.#isStopping;
+  }
+
+  get isMeasuring(): boolean {
+    return this.#isMeasuring;
+  }
+
+  get sent(): number {
+    return this.#sent;
+  }
+
+  get connectionCount(): number {
+    return this.#conns.size;
+  }
+
+  openConnection(): Connection {
+    const conn = Connection.open(this.#target, this, this.#hooks.onResponse !== undefined);
+    this.#conns.add(conn);
+    return conn;
+  }
+
+  send(conn: Connection, intended: number, now: number): void {
+    const req = this.#source.next();
+    const entry = req.entry ?? 0;
+    this.#sent++;
+    // Counted like responses: only requests scheduled after warm-up (the open model may
+    // still be sending warm-up requests that waited for a connection).
+    if (this.#isMeasuring && Math.min(intended, now) >= this.#measureStart) {
+      this.#measuredSent++;
+      this.#bytesWritten += req.bytes.length;
+      this.stats.recordSent(this.#slotOf[entry]!);
+    }
+    conn.send(req.bytes, intended, now, req.isHead, entry, this.#checks[entry]?.needsBody === true);
+  }
+
+  inflightTotal(): number {
+    let n = 0;
+    for (const c of this.#conns) n += c.inflight;
+    return n;
+  }
+
+  failUnsent(): void {
+    // Counted under the name it would have had (drawn as a send would).
+    if (this.#isMeasuring)
+      this.stats.recordFailure('timeout', this.#slotOf[this.#source.next().entry ?? 0]!);
+  }
+
+  stop(drain: boolean): void {
+    void this.#stop(drain);
+  }
+
+  checkDrained(): void {
+    if (this.#draining !== null && this.inflightTotal() === 0 && this.#model.backlog === 0) {
+      this.#draining();
+    }
+  }
+
+  later(fn: () => void, delayMs: number): void {
+    const t = setTimeout(() => {
+      this.#timers.splice(this.#timers.indexOf(t), 1);
+      fn();
+    }, delayMs);
+    this.#timers.push(t);
+  }
+
+  // ---- the run -----------------------------------------------------------------------------
 
   /** Runs until the duration or request count is reached, or `signal` aborts. */
   run(signal?: AbortSignal): Promise<LoadResult> {
@@ -171,7 +222,7 @@ export class Engine implements ConnectionOwner {
         void this.#stop(false);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      const startAt = this.#o.startAt;
+      const startAt = this.options.startAt;
       const startWhenDue = () => {
         // Timers may fire a millisecond early against the wall clock: wait again if so.
         const waitMs = startAt === null ? 0 : startAt - Date.now();
@@ -186,13 +237,9 @@ export class Engine implements ConnectionOwner {
   }
 
   #start(): void {
-    const o = this.#o;
+    const o = this.options;
     this.#isRunning = true;
     this.#t0 = performance.now();
-    if (o.model === 'open') {
-      this.#schedule = new Schedule(o);
-      this.#next = this.#t0 + this.#schedule.at(0);
-    }
     if (o.warmupMs > 0) this.#timers.push(setTimeout(() => this.#beginMeasuring(), o.warmupMs));
     else this.#beginMeasuring();
     if (Number.isFinite(o.durationMs)) {
@@ -200,16 +247,12 @@ export class Engine implements ConnectionOwner {
     }
     const sweepMs = Math.max(5, Math.min(250, o.timeoutMs / 4));
     this.#timers.push(setInterval(() => this.#sweepTimeouts(), sweepMs));
-    if (o.model === 'closed') {
-      for (let i = 0; i < o.connections; i++) this.#openClosed();
-    } else this.#onTick();
+    this.#model.start(this.#t0);
   }
 
   #beginMeasuring(): void {
-    this.#stats.reset();
-    this.#lag.reset();
-    this.#lateSends = 0;
-    this.#waited = 0;
+    this.stats.reset();
+    this.#model.beginMeasuring();
     this.#measuredSent = 0;
     this.#bytesWritten = 0;
     for (const c of this.#conns) c.bytesWritten = 0;
@@ -221,122 +264,11 @@ export class Engine implements ConnectionOwner {
   }
 
   #endSecond(): void {
-    const o = this.#o;
-    const target = o.model === 'open' ? rateAt(o, performance.now() - this.#t0) : null;
-    const sample = this.#stats.takeSecond(this.#second++, target);
-    if (o.model === 'closed' && this.#stats.intended.count > 0) {
-      this.#stats.expectedIntervalUs = this.#stats.intended.percentile(50);
-    }
-    const e = this.#stats.errors;
-    this.#hooks.onSecond?.(sample, this.#stats.completed, e.connect + e.timeout + e.reset);
-  }
-
-  // ---- open model -------------------------------------------------------------------------
-
-  #onTick(): void {
-    this.#tick = null;
-    if (!this.#isRunning) return;
-    const o = this.#o;
-    const now = performance.now();
-    while (this.#next <= now + EARLY_MS && this.#isRunning) {
-      if (this.#dispatched >= o.requests) {
-        void this.#stop(true);
-        return;
-      }
-      this.#dispatch(this.#next, now);
-      this.#next = this.#t0 + this.#schedule!.at(++this.#k);
-    }
-    // A schedule that has ended (a ramp down to 0) waits for the duration timer.
-    if (this.#isRunning && Number.isFinite(this.#next)) {
-      const wait = this.#next - EARLY_MS - performance.now();
-      this.#tick = setTimeout(() => this.#onTick(), Math.max(0, Math.floor(wait)));
-    }
-  }
-
-  #dispatch(intended: number, now: number): void {
-    this.#dispatched++;
-    let conn = this.#idle.pop();
-    while (conn !== undefined && conn.isClosed) conn = this.#idle.pop();
-    if (conn === undefined && this.#conns.size < this.#o.connections) conn = this.#openConnection();
-    if (conn === undefined) {
-      this.#pending.push(intended);
-      if (this.#isMeasuring) this.#waited++;
-      return;
-    }
-    const lag = now - intended;
-    if (this.#isMeasuring) {
-      this.#lag.record(Math.max(0, lag) * 1000);
-      if (lag > LATE_MS) this.#lateSends++;
-    }
-    this.#send(conn, intended, now);
-  }
-
-  /** Open model: a connection is free; give it the oldest waiting request, if any. */
-  #release(conn: Connection, now = performance.now()): void {
-    if (conn.isClosed) return;
-    while (this.#pending.size > 0) {
-      const intended = this.#pending.shift();
-      if (now - intended > this.#o.timeoutMs) {
-        // Waited longer than the timeout before it could even be sent; it is counted under
-        // the name it would have had (drawn as a send would).
-        if (this.#isMeasuring)
-          this.#stats.recordFailure('timeout', this.#slotOf[this.#source.next().entry ?? 0]!);
-        continue;
-      }
-      this.#send(conn, intended, now);
-      return;
-    }
-    this.#idle.push(conn);
-    if (this.#isStopping) this.#checkDrained();
-  }
-
-  // ---- closed model -----------------------------------------------------------------------
-
-  #openClosed(): void {
-    const conn = this.#openConnection();
-    this.#fillClosed(conn);
-  }
-
-  #fillClosed(conn: Connection, now = performance.now()): void {
-    while (
-      this.#isRunning &&
-      !conn.isClosed &&
-      conn.inflight < this.#o.pipelining &&
-      this.#sent < this.#o.requests
-    ) {
-      this.#send(conn, now, now);
-    }
-    if (this.#isRunning && this.#sent >= this.#o.requests && this.#inflightTotal() === 0) {
-      void this.#stop(true);
-    }
-  }
-
-  // ---- shared -----------------------------------------------------------------------------
-
-  #openConnection(): Connection {
-    const conn = Connection.open(this.#target, this, this.#hooks.onResponse !== undefined);
-    this.#conns.add(conn);
-    return conn;
-  }
-
-  #send(conn: Connection, intended: number, now: number): void {
-    const req = this.#source.next();
-    const entry = req.entry ?? 0;
-    this.#sent++;
-    // Counted like responses: only requests scheduled after warm-up (the open model may
-    // still be sending warm-up requests that waited for a connection).
-    if (this.#isMeasuring && Math.min(intended, now) >= this.#measureStart) {
-      this.#measuredSent++;
-      this.#bytesWritten += req.bytes.length;
-      this.#stats.recordSent(this.#slotOf[entry]!);
-    }
-    conn.send(req.bytes, intended, now, req.isHead, entry, this.#checks[entry]?.needsBody === true);
-  }
-
-  #inflightTotal(): number {
-    let n = 0;
-    for (const c of this.#conns) n += c.inflight;
-    return n;
+    const target = this.#model.targetRate(performance.now() - this.#t0);
+    const sample = this.stats.takeSecond(this.#second++, target);
+    this.#model.onSecond(this.stats);
+    const e = this.stats.errors;
+    this.#hooks.onSecond?.(sample, this.stats.completed, e.connect + e.timeout + e.reset);
   }
 
   onResponse(
@@ -359,18 +291,14 @@ export class Engine implements ConnectionOwner {
       latencyUs: Math.round((now - intended) * 1000),
     });
     if (this.#isMeasuring && intended >= this.#measureStart) {
-      const s = this.#stats;
+      const s = this.stats;
       const slot = this.#slotOf[entry]!;
       s.recordResponse((now - intended) * 1000, (now - sent) * 1000, status, bytes, slot);
       const check = this.#checks[entry];
       if (check != null) s.recordCheck(slot, check.run(status, body));
-      if (this.#o.model === 'closed' && s.expectedIntervalUs === 0 && s.completed === 200) {
-        s.expectedIntervalUs = s.intended.percentile(50);
-      }
+      this.#model.onMeasuredResponse(s);
     }
-    if (this.#o.model === 'open') this.#release(conn, now);
-    else if (this.#isRunning) this.#fillClosed(conn, now);
-    else if (this.#isStopping) this.#checkDrained();
+    this.#model.onResponse(conn, now);
   }
 
   onFailure(
@@ -390,40 +318,18 @@ export class Engine implements ConnectionOwner {
       latencyUs: 0,
     });
     if (this.#isMeasuring && intended >= this.#measureStart)
-      this.#stats.recordFailure(kind, this.#slotOf[entry]!);
+      this.stats.recordFailure(kind, this.#slotOf[entry]!);
   }
 
   onClose(conn: Connection): void {
     this.#conns.delete(conn);
-    if (this.#isStopping) {
-      if (this.#o.model === 'open' && this.#pending.size > 0) this.#release(this.#openConnection());
-      this.#checkDrained();
-      return;
-    }
-    if (!this.#isRunning) return;
-    if (this.#o.model === 'closed') {
-      // A refused connection is retried after a pause, not in a tight loop.
-      if (!conn.isConnected) {
-        const t = setTimeout(() => {
-          this.#timers.splice(this.#timers.indexOf(t), 1);
-          if (this.#isRunning) this.#openClosed();
-        }, 50);
-        this.#timers.push(t);
-      } else this.#openClosed();
-    } else if (this.#pending.size > 0) {
-      this.#release(this.#openConnection());
-    }
+    if (this.#isRunning || this.#isStopping) this.#model.onClose(conn);
+    if (this.#isStopping) this.checkDrained();
   }
 
   #sweepTimeouts(): void {
-    const deadline = performance.now() - this.#o.timeoutMs;
+    const deadline = performance.now() - this.options.timeoutMs;
     for (const c of this.#conns) if (c.oldestSent < deadline) c.abort('timeout');
-  }
-
-  #checkDrained(): void {
-    if (this.#draining !== null && this.#inflightTotal() === 0 && this.#pending.size === 0) {
-      this.#draining();
-    }
   }
 
   async #stop(drain: boolean): Promise<void> {
@@ -434,10 +340,10 @@ export class Engine implements ConnectionOwner {
     }
     this.#isStopping = true;
     this.#isRunning = false;
-    if (this.#tick !== null) clearTimeout(this.#tick);
+    this.#model.stop();
     if (!this.#isMeasuring) this.#beginMeasuring();
     this.#measureEnd = performance.now();
-    if (drain && (this.#inflightTotal() > 0 || this.#pending.size > 0)) {
+    if (drain && (this.inflightTotal() > 0 || this.#model.backlog > 0)) {
       // Requests already due still go out and finish, bounded by the timeout sweep.
       await new Promise<void>((resolve) => {
         this.#draining = resolve;
@@ -446,25 +352,19 @@ export class Engine implements ConnectionOwner {
     this.#draining = null;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers = [];
-    this.#unsent = this.#pending.size;
-    this.#pending.clear();
-    const o = this.#o;
-    const target = o.model === 'open' ? rateAt(o, this.#measureEnd - this.#t0) : null;
+    this.#unsent = this.#model.dropBacklog();
+    const target = this.#model.targetRate(this.#measureEnd - this.#t0);
     const partMs = this.#measureEnd - this.#measureStart - this.#second * 1000;
-    const last = this.#stats.takeSecond(
-      this.#second++,
-      target,
-      Math.max(0, Math.min(1000, partMs)),
-    );
-    const e = this.#stats.errors;
-    this.#hooks.onSecond?.(last, this.#stats.completed, e.connect + e.timeout + e.reset);
+    const last = this.stats.takeSecond(this.#second++, target, Math.max(0, Math.min(1000, partMs)));
+    const e = this.stats.errors;
+    this.#hooks.onSecond?.(last, this.stats.completed, e.connect + e.timeout + e.reset);
     const done = this.#done;
     this.#done = null;
     done?.();
   }
 
   #output(): LoadResult {
-    const o = this.#o;
+    const o = this.options;
     let unfinished = this.#unsent;
     for (const c of this.#conns) {
       unfinished += c.inflight;
@@ -476,11 +376,10 @@ export class Engine implements ConnectionOwner {
     const durationMs = this.#isMeasuring ? Math.max(0, end - this.#measureStart) : 0;
     const elu = performance.eventLoopUtilization(this.#elu0).utilization;
     const cpu = process.cpuUsage(this.#cpu0);
-    const s = this.#stats;
+    const s = this.stats;
     const statuses = s.statuses();
-    const corrected = o.model === 'closed' ? s.corrected() : null;
     const latency = summarize(s.intended);
-    const actualLatency = o.model === 'closed' ? latency : summarize(s.actual);
+    const { actualLatency, coordinatedOmission } = this.#model.latencyResult(s, latency);
     const result: LoadResult = {
       v: 1,
       url: o.url.href,
@@ -500,21 +399,12 @@ export class Engine implements ConnectionOwner {
       errors: { ...s.errors },
       latency,
       actualLatency,
-      coordinatedOmission:
-        corrected === null
-          ? null
-          : coordinatedOmission(
-              latency.percentiles['99']!,
-              Math.round(corrected.percentile(99)),
-              Math.round(corrected.percentile(99.9)),
-            ),
+      coordinatedOmission,
       timeline: [],
       generator: {
         eventLoopUtilization: elu,
         cpuSeconds: (cpu.user + cpu.system) / 1e6,
-        lateSends: this.#lateSends,
-        sendLagP99: this.#lag.percentile(99),
-        waitedForConnection: this.#waited,
+        ...this.#model.sendStats(),
         isBottleneck: false,
         warnings: [],
       },
