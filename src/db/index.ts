@@ -7,8 +7,12 @@
 export type { Database, QueryExecutor, QueryResult } from './client/database.js';
 export { PostgresDatabase, connectPostgres } from './client/postgres-database.js';
 export type { PostgresDatabaseOptions } from './client/postgres-database.js';
-export { EmbeddedDatabase, EMBEDDED_DEFAULT_SETTINGS, startEmbedded } from './embedded-database.js';
-export type { EmbeddedDatabaseOptions } from './embedded-database.js';
+export {
+  EmbeddedDatabase,
+  EMBEDDED_DEFAULT_SETTINGS,
+  startEmbedded,
+} from './embedded/embedded-database.js';
+export type { EmbeddedDatabaseOptions } from './embedded/embedded-database.js';
 export { createDatabase } from './client/create-database.js';
 export type { CreateDatabaseOptions } from './client/create-database.js';
 export { migrate, splitStatements } from './migrate.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createTestDatabase, postgresForTests } from '../../test/helpers/services.js';
 import type { Database } from './client/database.js';
-import { startEmbedded } from './embedded-database.js';
+import { startEmbedded } from './embedded/embedded-database.js';
 import { instrumentDatabase } from './instrumented-database.js';
 import { NPlusOneDetector } from './n-plus-one.js';
 import { connectPostgres } from './client/postgres-database.js';

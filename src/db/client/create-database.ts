@@ -1,5 +1,5 @@
 import type { Database } from './database.js';
-import { startEmbedded } from '../embedded-database.js';
+import { startEmbedded } from '../embedded/embedded-database.js';
 import { connectPostgres } from './postgres-database.js';
 
 /** Options of {@link createDatabase}: a server URL, or a directory for the embedded engine. */

@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { ClosedError, InvalidOptionError } from '../errors/index.js';
-import { siblingModule, startWorker } from '../internal/ts-worker.js';
+import { ClosedError, InvalidOptionError } from '../../errors/index.js';
+import { siblingModule, startWorker } from '../../internal/ts-worker.js';
 import { DataDirLock } from './data-dir-lock.js';
-import type { Database, QueryExecutor, QueryResult } from './client/database.js';
-import { pingWithin } from './client/ping.js';
-import { ConnectError, QueryError } from './errors.js';
+import type { Database, QueryExecutor, QueryResult } from '../client/database.js';
+import { pingWithin } from '../client/ping.js';
+import { ConnectError, QueryError } from '../errors.js';
 
 /** Options of {@link startEmbedded}. */
 export interface EmbeddedDatabaseOptions {

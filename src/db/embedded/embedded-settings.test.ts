@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { InvalidOptionError } from '../errors/index.js';
+import { InvalidOptionError } from '../../errors/index.js';
 import { EMBEDDED_DEFAULT_SETTINGS, startEmbedded } from './embedded-database.js';
 
 test('the embedded engine starts with shared_buffers at 16MB unless settings say otherwise', async () => {

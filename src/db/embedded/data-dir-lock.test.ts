@@ -5,7 +5,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DataDirLock, LOCK_FILE } from './data-dir-lock.js';
-import { DatabaseLockedError } from './errors.js';
+import { DatabaseLockedError } from '../errors.js';
 import { startEmbedded } from './embedded-database.js';
 
 function lockWith(dir: string, holder: Record<string, unknown>): void {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { DatabaseLockedError } from './errors.js';
+import { DatabaseLockedError } from '../errors.js';
 
 /** Name of the lock file in an embedded database's data directory. */
 export const LOCK_FILE = 'hotpath.lock';
