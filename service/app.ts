@@ -28,6 +28,7 @@ import { databasePanels, instrumentServiceDatabase } from './plugins/database-in
 import { observability } from './plugins/observability.js';
 import { protection } from './plugins/protection.js';
 import { registerProfiling } from './plugins/profiling.js';
+import { lazyChildLoggerFactory } from './plugins/request-logger.js';
 import { Readiness, type ReadinessCheck } from './readiness.js';
 import { healthRoutes } from './routes/health.js';
 import { paymentRoutes } from './routes/payments.js';
@@ -121,6 +122,8 @@ export async function buildApp(
     },
     // Per-request log lines cost more than the requests of a cached route; errors still log.
     logController: new LogController({ disableRequestLogging: true }),
+    // A request's pino child (its reqId bound) is made only when the request logs.
+    childLoggerFactory: lazyChildLoggerFactory,
     bodyLimit: config.bodyLimitBytes,
     serverFactory: httpServerFactory({
       requestTimeoutMs,
