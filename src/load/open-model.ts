@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { ArrivalModel, EngineCore, SendStats } from './arrival-model.js';
 import type { Connection } from './connection.js';
 import { rateAt, Schedule } from './options.js';
-import type { LoadResult } from './result.js';
+import type { LatencySummary, LoadResult } from './result.js';
 import { latencyHistogram, type Stats, summarize } from './stats.js';
 import { TimeQueue } from './time-queue.js';
 
@@ -67,7 +67,7 @@ export class OpenModel implements ArrivalModel {
 
   onSecond(): void {}
 
-  onClose(): void {
+  onClose(_conn: Connection): void {
     if (this.#pending.size > 0) this.#release(this.#core.openConnection());
   }
 
@@ -97,7 +97,10 @@ export class OpenModel implements ArrivalModel {
     };
   }
 
-  latencyResult(s: Stats): Pick<LoadResult, 'actualLatency' | 'coordinatedOmission'> {
+  latencyResult(
+    s: Stats,
+    _latency: LatencySummary,
+  ): Pick<LoadResult, 'actualLatency' | 'coordinatedOmission'> {
     // Latency already counts from the intended send: nothing is omitted to estimate.
     return { actualLatency: summarize(s.actual), coordinatedOmission: null };
   }
