@@ -15,8 +15,8 @@ export {
 export type { EmbeddedDatabaseOptions } from './embedded/embedded-database.js';
 export { createDatabase } from './client/create-database.js';
 export type { CreateDatabaseOptions } from './client/create-database.js';
-export { migrate, splitStatements } from './migrate.js';
-export type { Migration, MigrateResult } from './migrate.js';
+export { migrate, splitStatements } from './migrate/migrate.js';
+export type { Migration, MigrateResult } from './migrate/migrate.js';
 export {
   QueryError,
   ConnectError,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Database } from './client/database.js';
-import { MigrationError } from './errors.js';
+import type { Database } from '../client/database.js';
+import { MigrationError } from '../errors.js';
 
 /** One versioned schema change. Versions are applied in ascending order, each exactly once. */
 export interface Migration {
