@@ -24,6 +24,8 @@ export interface BenchCluster {
   instanceUrls: string[];
   instancePids: number[];
   haproxyPid: number;
+  /** HAProxy's runtime API socket (`show stat`). */
+  haproxySocket: string;
   databaseUrl: string;
   /** Ids of some seeded payments. */
   paymentIds: string[];
@@ -117,6 +119,7 @@ export async function startBenchCluster(options: {
       Number(readFileSync(join(dir, `instance-${i + 1}.pid`), 'utf8')),
     ),
     haproxyPid: Number(vars.HOTPATH_HAPROXY_PID),
+    haproxySocket: vars.HOTPATH_HAPROXY_SOCKET!,
     databaseUrl: database.url,
     paymentIds: rows.map((r) => r.id),
     stop,
