@@ -5,6 +5,8 @@
  * Rows are checked with direct SQL on each shard, not through the service.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
@@ -19,6 +21,7 @@ import { startGateway } from '../helpers/payments-service.js';
 import { createTestDatabase, postgresForTests } from '../helpers/services.js';
 
 const pg = await postgresForTests();
+const root = resolve(import.meta.dirname, '..', '..');
 
 /** A TCP proxy in front of one shard: `cut()` as a stopped server, `freeze()` as a hung one. */
 interface ShardProxy {
@@ -588,6 +591,35 @@ describe('the payments service sharded by user_id over two databases', { skip: p
     assert.ok(counts[0]![0]!.n > 0 && counts[1]![0]!.n > 0);
     assert.equal(report.totals.pending, 0);
     assert.equal(report.totals.orphanCharges, 0);
+  });
+
+  test('npm run reconcile -- --database-shard-urls checks both shards and exits 0', async () => {
+    const env = { ...process.env };
+    for (const name of ['DATABASE_URL', 'DATABASE_SHARD_URLS', 'DATA_DIR', 'GATEWAY_URL'])
+      delete env[name];
+    const child = spawn(
+      process.execPath,
+      [
+        '--conditions=source',
+        '--import',
+        'tsx',
+        'scripts/reconcile.ts',
+        '--database-shard-urls',
+        created.map((c) => c.url).join(','),
+        '--gateway-url',
+        gateway.url,
+        '--json',
+      ],
+      { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const code = await new Promise((done) => child.once('close', done));
+    assert.equal(code, 0, stdout);
+    const report = JSON.parse(stdout) as { ok: boolean; totals: { payments: number } };
+    const counts = await onShards<{ n: number }>('SELECT count(*)::int AS n FROM payments');
+    assert.equal(report.ok, true);
+    assert.equal(report.totals.payments, counts[0]![0]!.n + counts[1]![0]!.n);
   });
 
   test('/metrics labels queries and pool connections by shard', async () => {
