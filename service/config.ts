@@ -272,7 +272,7 @@ export const configSpec: readonly Spec[] = [
   {
     env: 'WORKERS',
     default: '1',
-    help: 'processes serving PORT (node:cluster); auto = one per core; more than 1 needs DATABASE_URL',
+    help: 'processes serving PORT (node:cluster); auto = one per core; more than 1 needs DATABASE_URL or DATABASE_SHARD_URLS',
   },
   {
     env: 'INSTANCE_ID',
