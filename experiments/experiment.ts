@@ -41,8 +41,19 @@ export interface RoundFigures {
   errorShare: number;
   /** Share of requests refused by design (429, 503). */
   refusedShare: number;
+  /** Share of requests answered 429 (rate limited). */
+  limitedShare: number;
+  /** Share of requests answered 503 (shed, or the service unavailable). */
+  shedShare: number;
   p50Ms: number;
   p99Ms: number;
+  /** p99 of the admitted (2xx) requests alone, from the intended send time. */
+  admittedP99Ms: number;
+  /**
+   * p50 of the round's last whole second less its first's: near 0 when the service keeps up,
+   * growing with the round when a queue builds up.
+   */
+  p50RiseMs: number;
   /** Server CPU (user + system, all threads) per completed request. */
   cpuPerRequestMs: number;
   queriesPerRequest: number;
@@ -65,6 +76,18 @@ export interface Experiment {
   dataset: Dataset;
   /** The naive variant first; every other variant is compared with it. */
   variants: readonly [Variant, ...Variant[]];
+  /**
+   * Settings every variant shares, on top of the runner's base and under each variant's own
+   * (e.g. the gateway simulator's latency, so that it does not set the knee).
+   */
+  env?: Record<string, string>;
+  /**
+   * An overload experiment (with `rate: { overload }`): each variant is also measured unloaded,
+   * at `unloadedShare` of the naive knee, and the report judges each variant at the common
+   * rate: goodput at least `goodputOfKnee` times the naive knee's goodput, and p99 of admitted
+   * (2xx) requests at most `p99OfUnloaded` times its own unloaded p99.
+   */
+  overload?: { unloadedShare: number; goodputOfKnee: number; p99OfUnloaded: number };
   /** The variants the regression gate checks against the naive one (default: all others). */
   gated?: readonly string[];
   mix: (context: MixContext) => Promise<RequestMix> | RequestMix;

@@ -146,19 +146,30 @@ export async function measureRound(
     if (code.startsWith('2')) ok += count;
     else if (options.refusals.includes(Number(code))) refused += count;
   }
+  const attempts = Math.max(
+    1,
+    requests + result.errors.connect + result.errors.timeout + result.errors.reset,
+  );
+  // Whole seconds only: the last, partial one holds few responses.
+  const seconds = result.timeline.filter((p) => p.durationMs >= 1000 && p.requests > 0);
+  const p50Rise = seconds.length >= 2 ? (seconds.at(-1)!.p50 - seconds[0]!.p50) / 1000 : NaN;
   const failures = result.errors.connect + result.errors.timeout + result.errors.reset;
-  const seconds = result.durationMs / 1000;
+  const measuredSeconds = result.durationMs / 1000;
   const perRequest = (x: number) => (requests > 0 ? x / requests : NaN);
   return {
     result,
     figures: {
       requests,
       rps: result.requestsPerSecond,
-      goodput: ok / seconds,
-      errorShare: (requests - ok - refused + failures) / Math.max(1, requests + failures),
-      refusedShare: refused / Math.max(1, requests + failures),
+      goodput: ok / measuredSeconds,
+      errorShare: (requests - ok - refused + failures) / attempts,
+      refusedShare: refused / attempts,
+      limitedShare: (result.statuses['429'] ?? 0) / attempts,
+      shedShare: (result.statuses['503'] ?? 0) / attempts,
       p50Ms: (result.latency.percentiles['50'] ?? NaN) / 1000,
       p99Ms: (result.latency.percentiles['99'] ?? NaN) / 1000,
+      admittedP99Ms: (result.byStatusClass?.['2xx']?.percentiles['99'] ?? NaN) / 1000,
+      p50RiseMs: p50Rise,
       cpuPerRequestMs: perRequest((cpuAfter - cpuBefore) * 1000),
       queriesPerRequest: perRequest((after[QUERIES] ?? NaN) - (before[QUERIES] ?? NaN)),
       bytesPerResponse: perRequest(result.bytesRead),

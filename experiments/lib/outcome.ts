@@ -31,6 +31,35 @@ export interface VariantOutcome {
   medians: RoundFigures;
   /** The rounds' load results (timelines and histograms), for the HTML report. */
   results: LoadResult[];
+  /** Overload experiments: the rounds at the unloaded rate, and their medians. */
+  unloaded?: { rounds: RoundFigures[]; medians: RoundFigures };
+}
+
+/** One variant judged at the overload rate against the naive knee and its own unloaded p99. */
+export interface OverloadVerdict {
+  variant: string;
+  goodput: number;
+  /** Goodput over the naive knee's goodput. */
+  goodputOfKnee: number;
+  admittedP99Ms: number;
+  unloadedP99Ms: number;
+  /** p99 of admitted requests at the overload rate over the variant's unloaded p99. */
+  p99OfUnloaded: number;
+  limitedShare: number;
+  shedShare: number;
+  p50RiseMs: number;
+  isGoodputMet: boolean;
+  isP99Met: boolean;
+}
+
+/** What an overload experiment reports beside its table. */
+export interface OverloadOutcome {
+  /** The naive variant's knee, and its goodput in the knee step. */
+  kneeRate: number;
+  kneeGoodput: number;
+  unloadedRate: number;
+  goals: { goodputOfKnee: number; p99OfUnloaded: number };
+  verdicts: OverloadVerdict[];
 }
 
 export interface RatioOutcome {
@@ -58,6 +87,10 @@ export interface ExperimentOutcome {
   ratios: RatioOutcome[];
   /** Problems worth a reader's attention (errors, a generator at its limit). */
   warnings: string[];
+  /** Shared settings of every variant (the experiment's `env`). */
+  env?: Record<string, string>;
+  /** Overload experiments: the goals judged per variant; null when no knee was found. */
+  overload?: OverloadOutcome | null;
 }
 
 export function summarizeSteps(steps: readonly KneeStep[]): KneeOutcome['steps'] {
@@ -75,4 +108,38 @@ export function medianFigures(rounds: readonly RoundFigures[]): RoundFigures {
   const out = {} as RoundFigures;
   for (const key of keys) out[key] = median(rounds.map((r) => r[key]));
   return out;
+}
+
+/** Judges each variant of an overload experiment (see {@link OverloadOutcome}). */
+export function judgeOverload(
+  variants: readonly VariantOutcome[],
+  knee: { rate: number; goodput: number },
+  unloadedRate: number,
+  goals: { goodputOfKnee: number; p99OfUnloaded: number },
+): OverloadOutcome {
+  return {
+    kneeRate: knee.rate,
+    kneeGoodput: knee.goodput,
+    unloadedRate,
+    goals,
+    verdicts: variants.map((v) => {
+      const m = v.medians;
+      const unloadedP99Ms = v.unloaded?.medians.admittedP99Ms ?? NaN;
+      const goodputOfKnee = m.goodput / knee.goodput;
+      const p99OfUnloaded = m.admittedP99Ms / unloadedP99Ms;
+      return {
+        variant: v.name,
+        goodput: m.goodput,
+        goodputOfKnee,
+        admittedP99Ms: m.admittedP99Ms,
+        unloadedP99Ms,
+        p99OfUnloaded,
+        limitedShare: m.limitedShare,
+        shedShare: m.shedShare,
+        p50RiseMs: m.p50RiseMs,
+        isGoodputMet: goodputOfKnee >= goals.goodputOfKnee,
+        isP99Met: p99OfUnloaded <= goals.p99OfUnloaded,
+      };
+    }),
+  };
 }

@@ -97,9 +97,23 @@ const PERCENTILE_KEYS = ['50', '75', '90', '95', '99', '99.9', '99.99'];
 /** x position of a percentile: -log10(1 - q), so 90, 99, 99.9 are evenly spaced. */
 const nines = (q: number) => -Math.log10(1 - q / 100);
 
-/** Markdown table -> HTML table (the report's own tables only: pipes, bold, no nesting). */
+/** Markdown tables -> HTML tables (the report's own tables only: pipes, bold, no nesting). */
 function tableHtml(markdown: string): string {
-  const rows = markdown.split('\n').filter((l) => l.startsWith('|') && !l.startsWith('|---'));
+  // One table per block of consecutive table lines.
+  const blocks: string[][] = [];
+  let block: string[] | null = null;
+  for (const line of markdown.split('\n')) {
+    if (!line.startsWith('|')) {
+      block = null;
+      continue;
+    }
+    if (block === null) blocks.push((block = []));
+    if (!line.startsWith('|---')) block.push(line);
+  }
+  return blocks.map(oneTable).join('\n');
+}
+
+function oneTable(rows: string[]): string {
   return `<table>${rows
     .map((row, i) => {
       const cells = row

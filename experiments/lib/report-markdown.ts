@@ -7,6 +7,7 @@ const METRIC_LABEL: Record<string, string> = {
   cpuPerRequestMs: 'CPU/request',
   p50Ms: 'p50',
   p99Ms: 'p99',
+  admittedP99Ms: 'p99 admitted',
   queriesPerRequest: 'queries/request',
   bytesPerResponse: 'bytes/response',
   goodput: 'goodput',
@@ -24,7 +25,12 @@ export function experimentMarkdown(o: ExperimentOutcome): string {
   lines.push(
     `Data set: ${o.dataset.users.toLocaleString('en')} users, ${o.dataset.payments.toLocaleString('en')} payments. ` +
       `Common rate ${o.commonRate} req/s (${o.rateBasis}), open model, up to ${o.connections} connections, ` +
-      `${o.variants[0]?.rounds.length ?? 0} interleaved rounds of ${o.roundMs / 1000} s; medians.`,
+      `${o.variants[0]?.rounds.length ?? 0} interleaved rounds of ${o.roundMs / 1000} s; medians.` +
+      (o.env === undefined
+        ? ''
+        : ` Every variant with ${Object.entries(o.env)
+            .map(([k, v]) => `\`${k}=${v}\``)
+            .join(', ')}.`),
     '',
   );
   lines.push(
@@ -48,6 +54,7 @@ export function experimentMarkdown(o: ExperimentOutcome): string {
       `| ${v.name} | ${knee} | ${fixed(m.p50Ms, 2)} ms | ${fixed(m.p99Ms, 1)} ms | ${fixed(m.cpuPerRequestMs, 3)} ms | ${fixed(m.queriesPerRequest, 2)} | ${fixed(m.bytesPerResponse, 0)} | ${fixed(m.goodput, 0)}/s | ${fixed(m.refusedShare * 100, 1)}% | ${fixed(m.eventLoopP99Ms, 1)} ms | ${fixed(m.rssMb, 0)} MB | ${ratioText} |`,
     );
   }
+  if (o.overload !== undefined) lines.push('', ...overloadMarkdown(o));
   lines.push('');
   lines.push(o.reports);
   if (o.warnings.length > 0) {
@@ -56,4 +63,33 @@ export function experimentMarkdown(o: ExperimentOutcome): string {
   }
   lines.push('');
   return lines.join('\n');
+}
+
+/** The overload table: goodput against the knee's, refusals, p99 of admitted requests. */
+function overloadMarkdown(o: ExperimentOutcome): string[] {
+  const ov = o.overload;
+  if (ov === null || ov === undefined)
+    return [
+      `Overload goals not judged: the ${o.variants[0]?.name ?? 'naive'} variant has no knee.`,
+    ];
+  const pct = (x: number) => `${fixed(x * 100, 1)}%`;
+  const lines = [
+    `At ${o.commonRate} req/s against the knee of ${o.variants[0]!.name} (${ov.kneeRate} req/s, goodput ${fixed(ov.kneeGoodput, 0)}/s in its knee step); unloaded: ${ov.unloadedRate} req/s, same rounds. ` +
+      `Goals: goodput ≥ ${ov.goals.goodputOfKnee}x the knee's, p99 of admitted (2xx) ≤ ${ov.goals.p99OfUnloaded}x the variant's unloaded p99 of admitted.`,
+    '',
+    '| variant | goodput (x knee) | 429 | 503 | p99 admitted | unloaded p99 admitted | p99 admitted / unloaded | p50 rise in a round | goals |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const v of ov.verdicts) {
+    const goals =
+      v.isGoodputMet && v.isP99Met
+        ? 'met'
+        : [v.isGoodputMet ? '' : 'goodput not met', v.isP99Met ? '' : 'p99 not met']
+            .filter((x) => x !== '')
+            .join(', ');
+    lines.push(
+      `| ${v.variant} | ${fixed(v.goodput, 0)}/s (**${fixed(v.goodputOfKnee, 2)}x**) | ${pct(v.limitedShare)} | ${pct(v.shedShare)} | ${fixed(v.admittedP99Ms, 1)} ms | ${fixed(v.unloadedP99Ms, 1)} ms | **${fixed(v.p99OfUnloaded, 2)}x** | ${fixed(v.p50RiseMs, 0)} ms | ${goals} |`,
+    );
+  }
+  return lines;
 }

@@ -4,14 +4,16 @@
  * neither always runs first), and the ratios of each variant over the naive one.
  */
 import { randomInt } from 'node:crypto';
-import type { RequestMix } from 'hotpath/load';
-import type { Experiment, Variant } from '../experiment.js';
+import type { LoadResult, RequestMix } from 'hotpath/load';
+import type { Experiment, RoundFigures, Variant } from '../experiment.js';
 import type { SeededDatabase } from './infra.js';
 import { findKnee, measureRound } from './measure.js';
 import {
+  judgeOverload,
   medianFigures,
   summarizeSteps,
   type ExperimentOutcome,
+  type OverloadOutcome,
   type RatioOutcome,
   type VariantOutcome,
 } from './outcome.js';
@@ -40,11 +42,25 @@ export const BASE_ENV: Readonly<Record<string, string>> = {
   RATE_LIMIT_PER_SECOND: '0',
 };
 
-function serviceEnv(variant: Variant, db: SeededDatabase, redisUrl: string, dataDir?: string) {
+function serviceEnv(
+  experiment: Experiment,
+  variant: Variant,
+  db: SeededDatabase,
+  redisUrl: string,
+  dataDir?: string,
+) {
+  const shared = { ...BASE_ENV, ...experiment.env };
   if (variant.isEmbedded === true) {
-    return { ...BASE_ENV, DATA_DIR: dataDir!, ...variant.env };
+    return { ...shared, DATA_DIR: dataDir!, ...variant.env };
   }
-  return { ...BASE_ENV, DATABASE_URL: db.url, REDIS_URL: redisUrl, ...variant.env };
+  return { ...shared, DATABASE_URL: db.url, REDIS_URL: redisUrl, ...variant.env };
+}
+
+/** 2xx responses per second of a load result. */
+function goodputOf(result: LoadResult): number {
+  let ok = 0;
+  for (const [code, n] of Object.entries(result.statuses)) if (code.startsWith('2')) ok += n;
+  return result.durationMs > 0 ? (ok * 1000) / result.durationMs : NaN;
 }
 
 export async function runExperiment(
@@ -66,7 +82,7 @@ export async function runExperiment(
       const dataDir = variant.isEmbedded === true ? await db.embeddedDir() : undefined;
       const gatewayPort = await freePort();
       const service = await startService({
-        ...serviceEnv(variant, db, settings.redisUrl, dataDir),
+        ...serviceEnv(experiment, variant, db, settings.redisUrl, dataDir),
         GATEWAY_PORT: String(gatewayPort),
       });
       services.push(service);
@@ -86,8 +102,12 @@ export async function runExperiment(
     }
 
     const knees: (VariantOutcome['knee'] | null)[] = [];
+    // The naive variant's knee step: its goodput is what an overload experiment's goal reads.
+    let kneeGoodput = NaN;
     for (const [i, variant] of variants.entries()) {
-      if (!settings.isKneeSearched) {
+      // An overload experiment needs the naive knee only (its other variants refuse by design,
+      // which a search on p99 of all answers would misread).
+      if (!settings.isKneeSearched || (experiment.overload !== undefined && i > 0)) {
         knees.push(null);
         continue;
       }
@@ -106,6 +126,10 @@ export async function runExperiment(
         steps,
       };
       knees.push(knee);
+      if (i === 0 && found.rate !== null) {
+        const step = found.steps.findLast((st) => st.isPassed && st.rate === found.rate)!;
+        kneeGoodput = goodputOf(step.result);
+      }
       log(
         `  knee ${variant.name}: ${knee.rate ?? 'none'} req/s (p99<100ms; steps ${steps.map((s) => `${s.rate}${s.isPassed ? '+' : '-'}`).join(' ')}; ${knee.lateSteps} with late sends)`,
       );
@@ -118,6 +142,10 @@ export async function runExperiment(
     if (typeof rate === 'number') {
       commonRate = rate;
       rateBasis = `fixed ${rate} req/s`;
+    } else if (settings.isKneeSearched && 'overload' in rate && kneeRates[0] != null) {
+      // Only the naive knee sets an overload: a protected variant's may be none (it refuses).
+      commonRate = Math.round(kneeRates[0] * rate.overload);
+      rateBasis = `${rate.overload}x the knee of ${variants[0]!.name}`;
     } else if (settings.isKneeSearched && kneeRates.some((k) => k === null)) {
       rateBasis = `fixed ${experiment.fallbackRate} req/s (a variant held p99 < 100 ms at no rate tried)`;
     } else if (settings.isKneeSearched && 'share' in rate) {
@@ -126,9 +154,6 @@ export async function runExperiment(
         commonRate = Math.max(10, Math.round(Math.min(...found) * rate.share));
         rateBasis = `${rate.share * 100}% of the lowest knee`;
       }
-    } else if (settings.isKneeSearched && 'overload' in rate && kneeRates[0] != null) {
-      commonRate = Math.round(kneeRates[0] * rate.overload);
-      rateBasis = `${rate.overload}x the knee of ${variants[0]!.name}`;
     }
     log(`  common rate ${commonRate} req/s (${rateBasis})`);
 
@@ -171,6 +196,57 @@ export async function runExperiment(
       }
     }
     for (const outcome of outcomes) outcome.medians = medianFigures(outcome.rounds);
+
+    // Overload experiments: every variant unloaded too (same rounds, interleaved), then judged.
+    let overload: OverloadOutcome | null | undefined;
+    const goals = experiment.overload;
+    if (goals !== undefined) {
+      const naiveKnee = kneeRates[0];
+      const unloadedRate = Math.max(
+        10,
+        Math.round((naiveKnee ?? experiment.fallbackRate / 2) * goals.unloadedShare),
+      );
+      log(
+        `  unloaded rate ${unloadedRate} req/s (${goals.unloadedShare * 100}% of the knee of ${variants[0]!.name})`,
+      );
+      const unloaded: RoundFigures[][] = variants.map(() => []);
+      for (let round = 0; round < settings.rounds; round++) {
+        const order = variants.map((_, i) => i);
+        if (round % 2 === 1) order.reverse();
+        for (const i of order) {
+          const { figures } = await measureRound(services[i]!, {
+            mix: mixes[i]!,
+            rate: unloadedRate,
+            connections,
+            warmupMs: settings.warmupMs,
+            durationMs: settings.roundMs,
+            seeds: [nextSeed(), nextSeed()],
+            refusals: experiment.refusals ?? [],
+          });
+          unloaded[i]!.push(figures);
+          log(
+            `  unloaded round ${round + 1}/${settings.rounds} ${variants[i]!.name}: p99 of 2xx ${figures.admittedP99Ms.toFixed(1)} ms, goodput ${figures.goodput.toFixed(0)}/s`,
+          );
+        }
+      }
+      outcomes.forEach((o, i) => {
+        o.unloaded = { rounds: unloaded[i]!, medians: medianFigures(unloaded[i]!) };
+      });
+      overload =
+        naiveKnee == null || !Number.isFinite(kneeGoodput)
+          ? null
+          : judgeOverload(outcomes, { rate: naiveKnee, goodput: kneeGoodput }, unloadedRate, {
+              goodputOfKnee: goals.goodputOfKnee,
+              p99OfUnloaded: goals.p99OfUnloaded,
+            });
+      outcomes.forEach((o, i) => {
+        const m = o.medians;
+        if (i > 0 && m.limitedShare === 0 && (experiment.refusals ?? []).includes(429))
+          warnings.push(`${o.name}: no request was rate limited (429) at ${commonRate} req/s`);
+        if (i > 0 && m.shedShare === 0 && (experiment.refusals ?? []).includes(503))
+          warnings.push(`${o.name}: no request was shed (503) at ${commonRate} req/s`);
+      });
+    }
     variants.forEach((variant, i) => {
       if (late[i]! > 0)
         warnings.push(
@@ -210,6 +286,8 @@ export async function runExperiment(
       variants: outcomes,
       ratios,
       warnings: [...new Set(warnings)],
+      ...(experiment.env === undefined ? {} : { env: experiment.env }),
+      ...(overload === undefined ? {} : { overload }),
     };
   } finally {
     for (const service of services) await service.stop();

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { RequestMix } from 'hotpath/load';
 import { standard } from '../datasets.js';
+import { FAST_GATEWAY } from '../gateways.js';
 import type { Experiment } from '../experiment.js';
 
 const mixFile = resolve(import.meta.dirname, '..', '..', 'examples', 'payments-mix.json');
@@ -11,22 +12,31 @@ export const protection: Experiment = {
   name: 'protection',
   technique: 'rate limit + load shedding under 2x overload (RATE_LIMIT_PER_SECOND, SHEDDING)',
   description:
-    'examples/payments-mix.json at twice the knee of the unprotected service: without protection every request queues; with it, payment creations (10% of the mix, one client) above 20/s get 429 and reads are shed (503) while the event loop is overloaded.',
+    'examples/payments-mix.json at twice the knee of the unprotected service, its gateway answering in a fixed 5 ms so the knee is the service’s own capacity: without protection requests queue and every answer comes late; with it, payment creations (10% of the mix, one client) above 5/s get 429 and requests are shed (503, lowest priority first) while the event loop stalls 50 ms or is 90% busy.',
   dataset: standard,
+  env: FAST_GATEWAY,
   variants: [
     { name: 'unprotected', env: { SHEDDING: 'off', RATE_LIMIT_PER_SECOND: '0' } },
     {
       name: 'protected',
-      env: { SHEDDING: 'on', RATE_LIMIT_PER_SECOND: '20', RATE_LIMIT_BURST: '40' },
+      // A limit the mix's one client exceeds at twice any knee above 25 req/s (payments are
+      // 10% of it), and shedding from a 50 ms stall or 90% event-loop utilization.
+      env: {
+        SHEDDING: 'on',
+        SHED_DELAY_MS: '50',
+        RATE_LIMIT_PER_SECOND: '5',
+        RATE_LIMIT_BURST: '10',
+      },
     },
   ],
   mix: () => JSON.parse(readFileSync(mixFile, 'utf8')) as RequestMix,
   kneeStartRate: 20,
   rate: { overload: 2 },
+  overload: { unloadedShare: 0.25, goodputOfKnee: 0.9, p99OfUnloaded: 2 },
   fallbackRate: 300,
-  primary: 'goodput',
-  direction: 'higher',
+  primary: 'admittedP99Ms',
+  direction: 'lower',
   refusals: [429, 503],
   reports:
-    'Goodput (2xx per second) and p99 of all answers, refusals included (the load generator keeps no latency per status).',
+    'p99 is of all answers, fast refusals included; p99 admitted is of the 2xx answers alone (the gate’s figure). Goodput is 2xx per second, against the goodput of the unprotected knee step; p50 rise is the p50 of a round’s last second less its first’s: a queue that grows shows there.',
 };

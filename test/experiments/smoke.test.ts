@@ -15,7 +15,16 @@ interface Results {
   failures: string[];
   experiments: {
     name: string;
-    variants: { name: string; rounds: { requests: number }[] }[];
+    variants: {
+      name: string;
+      rounds: {
+        requests: number;
+        goodput: number;
+        admittedP99Ms: number;
+        limitedShare: number;
+        shedShare: number;
+      }[];
+    }[];
     ratios: { variant: string; interval: { ratio: number } }[];
   }[];
 }
@@ -62,7 +71,11 @@ describe('npm run experiments -- --smoke', { skip }, () => {
     );
     for (const variant of experiment!.variants) {
       assert.equal(variant.rounds.length, 1);
-      assert.ok(variant.rounds[0]!.requests > 0, `${variant.name} completed no request`);
+      const round = variant.rounds[0]!;
+      assert.ok(round.requests > 0, `${variant.name} completed no request`);
+      // Every answer admitted: the p99 of 2xx is measured, nothing is refused.
+      assert.ok(round.goodput > 0 && round.admittedP99Ms > 0, JSON.stringify(round));
+      assert.deepEqual([round.limitedShare, round.shedShare], [0, 0]);
     }
     const ratio = experiment!.ratios[0]!;
     assert.equal(ratio.variant, 'batched');
