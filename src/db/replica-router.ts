@@ -4,7 +4,7 @@ import { checkNumber } from '../internal/validate-options.js';
 import { InvalidOptionError } from '../errors/index.js';
 import type { Database, QueryExecutor, QueryResult } from './client/database.js';
 import { QueryError } from './errors.js';
-import { isReadOnly } from './explain.js';
+import { isReadOnly } from './advise/explain.js';
 
 /** Options of {@link ReplicaRouter}. */
 export interface ReplicaRouterOptions {

@@ -2,9 +2,9 @@ import { InvalidOptionError } from '../errors/index.js';
 import { monotonicClock, type Clock } from '../internal/clock.js';
 import { checkNumber } from '../internal/validate-options.js';
 import { dbChannels } from './channels.js';
-import { explainQuery, isReadOnly, type QueryPlan } from './explain.js';
+import { explainQuery, isReadOnly, type QueryPlan } from './advise/explain.js';
 import type { Fingerprint } from './fingerprint.js';
-import type { IndexAdvice, IndexAdvisor } from './index-advisor.js';
+import type { IndexAdvice, IndexAdvisor } from './advise/index-advisor.js';
 import type { SqlClient, SqlPool } from './client/sql-client.js';
 
 /** Options of {@link SlowQueryLog}. */

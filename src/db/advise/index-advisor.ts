@@ -1,4 +1,4 @@
-import { checkNumber } from '../internal/validate-options.js';
+import { checkNumber } from '../../internal/validate-options.js';
 import { explainQuery, planNodes, type PlanNode, type QueryPlan } from './explain.js';
 import {
   INTERNAL_SQL,
@@ -6,7 +6,7 @@ import {
   throwIfAborted,
   type SqlClient,
   type SqlPool,
-} from './client/sql-client.js';
+} from '../client/sql-client.js';
 
 /** Options of {@link IndexAdvisor}. */
 export interface IndexAdvisorOptions {

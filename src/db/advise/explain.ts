@@ -1,5 +1,10 @@
-import { InvalidOptionError } from '../errors/index.js';
-import { INTERNAL_SQL, throwIfAborted, type SqlClient, type SqlPool } from './client/sql-client.js';
+import { InvalidOptionError } from '../../errors/index.js';
+import {
+  INTERNAL_SQL,
+  throwIfAborted,
+  type SqlClient,
+  type SqlPool,
+} from '../client/sql-client.js';
 
 /** One node of a PostgreSQL plan as `EXPLAIN (FORMAT JSON)` returns it. */
 export interface PlanNode {
