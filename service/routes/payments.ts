@@ -7,7 +7,7 @@ import {
   encodeOffsetCursor,
 } from '../payments/cursor.js';
 import { currencies } from '../payments/currencies.js';
-import type { PaymentInput } from '../payments/payment.js';
+import type { Payment, PaymentInput } from '../payments/payment.js';
 import type { PaymentService } from '../payments/payment-service.js';
 import { UUID_PATTERN } from '../payments/uuid7.js';
 
@@ -29,6 +29,26 @@ const createBody = {
 } as const;
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * The JSON of each payment object, made once per object. The cache hands out one object per
+ * payment until the payment changes, and a change replaces the object (it is never edited in
+ * place), so a payment read again and again from the cache is serialized once; and as the
+ * Buffer is the same each time, the compression plugin (`immutableBuffers`) computes its ETag
+ * once too. An entry goes with its object.
+ */
+const bodies = new WeakMap<Payment, Buffer>();
+
+function paymentBody(payment: Payment): Buffer {
+  let body = bodies.get(payment);
+  if (body === undefined) {
+    body = Buffer.from(JSON.stringify(payment));
+    bodies.set(payment, body);
+  }
+  return body;
+}
 
 function userId(raw: string): number {
   const value = Number(raw);
@@ -113,11 +133,11 @@ export function paymentRoutes(
     '/api/payments/:id',
     // Clients poll a pending payment here: next after creating one.
     { config: { priority: 'high' } },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params;
       if (!UUID_PATTERN.test(id))
         throw new ApiError('PAYMENT_NOT_FOUND', `payment ${id} does not exist`);
-      return payments.get(id);
+      return reply.type(JSON_TYPE).send(paymentBody(await payments.get(id)));
     },
   );
 
