@@ -54,8 +54,8 @@ export interface OverloadVerdict {
 
 /** What an overload experiment reports beside its table. */
 export interface OverloadOutcome {
-  /** The naive variant's knee, and its goodput in the knee step. */
-  kneeRate: number;
+  /** The naive variant's knee (null: none found, goodput then not judged), and its goodput in the knee step. */
+  kneeRate: number | null;
   kneeGoodput: number;
   unloadedRate: number;
   goals: { goodputOfKnee: number; p99OfUnloaded: number };
@@ -89,8 +89,8 @@ export interface ExperimentOutcome {
   warnings: string[];
   /** Shared settings of every variant (the experiment's `env`). */
   env?: Record<string, string>;
-  /** Overload experiments: the goals judged per variant; null when no knee was found. */
-  overload?: OverloadOutcome | null;
+  /** Overload experiments: the goals judged per variant. */
+  overload?: OverloadOutcome;
 }
 
 export function summarizeSteps(steps: readonly KneeStep[]): KneeOutcome['steps'] {
@@ -113,7 +113,7 @@ export function medianFigures(rounds: readonly RoundFigures[]): RoundFigures {
 /** Judges each variant of an overload experiment (see {@link OverloadOutcome}). */
 export function judgeOverload(
   variants: readonly VariantOutcome[],
-  knee: { rate: number; goodput: number },
+  knee: { rate: number | null; goodput: number },
   unloadedRate: number,
   goals: { goodputOfKnee: number; p99OfUnloaded: number },
 ): OverloadOutcome {

@@ -67,28 +67,28 @@ export function experimentMarkdown(o: ExperimentOutcome): string {
 
 /** The overload table: goodput against the knee's, refusals, p99 of admitted requests. */
 function overloadMarkdown(o: ExperimentOutcome): string[] {
-  const ov = o.overload;
-  if (ov === null || ov === undefined)
-    return [
-      `Overload goals not judged: the ${o.variants[0]?.name ?? 'naive'} variant has no knee.`,
-    ];
+  const ov = o.overload!;
   const pct = (x: number) => `${fixed(x * 100, 1)}%`;
+  const times = (x: number) => (Number.isFinite(x) ? `**${x.toFixed(2)}x**` : 'n/a');
+  const naive = o.variants[0]?.name ?? 'naive';
   const lines = [
-    `At ${o.commonRate} req/s against the knee of ${o.variants[0]!.name} (${ov.kneeRate} req/s, goodput ${fixed(ov.kneeGoodput, 0)}/s in its knee step); unloaded: ${ov.unloadedRate} req/s, same rounds. ` +
+    (ov.kneeRate === null
+      ? `At ${o.commonRate} req/s; ${naive} has no knee, so goodput is not judged; unloaded: ${ov.unloadedRate} req/s, same rounds. `
+      : `At ${o.commonRate} req/s against the knee of ${naive} (${ov.kneeRate} req/s, goodput ${fixed(ov.kneeGoodput, 0)}/s in its knee step); unloaded: ${ov.unloadedRate} req/s, same rounds. `) +
       `Goals: goodput ≥ ${ov.goals.goodputOfKnee}x the knee's, p99 of admitted (2xx) ≤ ${ov.goals.p99OfUnloaded}x the variant's unloaded p99 of admitted.`,
     '',
     '| variant | goodput (x knee) | 429 | 503 | p99 admitted | unloaded p99 admitted | p99 admitted / unloaded | p50 rise in a round | goals |',
     '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const v of ov.verdicts) {
+    const goodputGoal =
+      ov.kneeRate === null ? 'goodput not judged' : v.isGoodputMet ? '' : 'goodput not met';
     const goals =
-      v.isGoodputMet && v.isP99Met
+      goodputGoal === '' && v.isP99Met
         ? 'met'
-        : [v.isGoodputMet ? '' : 'goodput not met', v.isP99Met ? '' : 'p99 not met']
-            .filter((x) => x !== '')
-            .join(', ');
+        : [goodputGoal, v.isP99Met ? '' : 'p99 not met'].filter((x) => x !== '').join(', ');
     lines.push(
-      `| ${v.variant} | ${fixed(v.goodput, 0)}/s (**${fixed(v.goodputOfKnee, 2)}x**) | ${pct(v.limitedShare)} | ${pct(v.shedShare)} | ${fixed(v.admittedP99Ms, 1)} ms | ${fixed(v.unloadedP99Ms, 1)} ms | **${fixed(v.p99OfUnloaded, 2)}x** | ${fixed(v.p50RiseMs, 0)} ms | ${goals} |`,
+      `| ${v.variant} | ${fixed(v.goodput, 0)}/s (${times(v.goodputOfKnee)}) | ${pct(v.limitedShare)} | ${pct(v.shedShare)} | ${fixed(v.admittedP99Ms, 1)} ms | ${fixed(v.unloadedP99Ms, 1)} ms | ${times(v.p99OfUnloaded)} | ${fixed(v.p50RiseMs, 0)} ms | ${goals} |`,
     );
   }
   return lines;

@@ -198,7 +198,7 @@ export async function runExperiment(
     for (const outcome of outcomes) outcome.medians = medianFigures(outcome.rounds);
 
     // Overload experiments: every variant unloaded too (same rounds, interleaved), then judged.
-    let overload: OverloadOutcome | null | undefined;
+    let overload: OverloadOutcome | undefined;
     const goals = experiment.overload;
     if (goals !== undefined) {
       const naiveKnee = kneeRates[0];
@@ -232,13 +232,12 @@ export async function runExperiment(
       outcomes.forEach((o, i) => {
         o.unloaded = { rounds: unloaded[i]!, medians: medianFigures(unloaded[i]!) };
       });
-      overload =
-        naiveKnee == null || !Number.isFinite(kneeGoodput)
-          ? null
-          : judgeOverload(outcomes, { rate: naiveKnee, goodput: kneeGoodput }, unloadedRate, {
-              goodputOfKnee: goals.goodputOfKnee,
-              p99OfUnloaded: goals.p99OfUnloaded,
-            });
+      overload = judgeOverload(
+        outcomes,
+        { rate: naiveKnee ?? null, goodput: kneeGoodput },
+        unloadedRate,
+        { goodputOfKnee: goals.goodputOfKnee, p99OfUnloaded: goals.p99OfUnloaded },
+      );
       outcomes.forEach((o, i) => {
         const m = o.medians;
         if (i > 0 && m.limitedShare === 0 && (experiment.refusals ?? []).includes(429))

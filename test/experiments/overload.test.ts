@@ -84,7 +84,7 @@ describe('overload verdicts', () => {
     assert.deepEqual([o.kneeRate, o.kneeGoodput, o.unloadedRate], [500, 500, 125]);
   });
 
-  test('the report has one overload row per variant with its goals, or says why none', () => {
+  test('the report has one overload row per variant with its goals, and says when the knee is missing', () => {
     const variants = [
       variant('unprotected', { goodput: 500, admittedP99Ms: 3000 }, 15),
       variant(
@@ -119,9 +119,11 @@ describe('overload verdicts', () => {
       md,
       /^\| protected \| 460\/s \(\*\*0\.92x\*\*\) \| 5\.0% \| 40\.0% \| 29\.0 ms \| 15\.0 ms \| \*\*1\.93x\*\* \| 0 ms \| met \|$/m,
     );
-    assert.match(
-      experimentMarkdown({ ...base, overload: null }),
-      /Overload goals not judged: the unprotected variant has no knee\./,
-    );
+    const noKnee = experimentMarkdown({
+      ...base,
+      overload: judgeOverload(variants, { rate: null, goodput: Number.NaN }, 10, GOALS),
+    });
+    assert.match(noKnee, /unprotected has no knee, so goodput is not judged/);
+    assert.match(noKnee, /^\| protected \| 460\/s \(n\/a\) .* \| goodput not judged \|$/m);
   });
 });
