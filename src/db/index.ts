@@ -30,23 +30,23 @@ export {
 export { createPool, instrumentPool, InstrumentedPool } from './instrumented-pool.js';
 export type { CreatePoolOptions, InstrumentPoolOptions } from './instrumented-pool.js';
 export type { PoolMetrics } from './pool-metrics.js';
-export type { LeakReport } from './leak-detector.js';
-export { instrumentDatabase, InstrumentedDatabase } from './instrumented-database.js';
-export type { InstrumentDatabaseOptions } from './instrumented-database.js';
-export { fingerprint, normalizeSql, FingerprintCache } from './fingerprint.js';
-export type { Fingerprint } from './fingerprint.js';
-export { QueryStats } from './query-stats.js';
-export type { QueryStatsEntry, QueryStatsOptions } from './query-stats.js';
-export { SlowQueryLog } from './slow-query-log.js';
-export type { SlowQueryEntry, SlowQueryLogOptions } from './slow-query-log.js';
+export type { LeakReport } from './instrument/leak-detector.js';
+export { instrumentDatabase, InstrumentedDatabase } from './instrument/instrumented-database.js';
+export type { InstrumentDatabaseOptions } from './instrument/instrumented-database.js';
+export { fingerprint, normalizeSql, FingerprintCache } from './instrument/fingerprint.js';
+export type { Fingerprint } from './instrument/fingerprint.js';
+export { QueryStats } from './instrument/query-stats.js';
+export type { QueryStatsEntry, QueryStatsOptions } from './instrument/query-stats.js';
+export { SlowQueryLog } from './instrument/slow-query-log.js';
+export type { SlowQueryEntry, SlowQueryLogOptions } from './instrument/slow-query-log.js';
 export { explainQuery, isReadOnly, planNodes } from './advise/explain.js';
 export type { ExplainOptions, PlanNode, QueryPlan } from './advise/explain.js';
 export { IndexAdvisor, filterColumns } from './advise/index-advisor.js';
 export type { IndexAdvice, IndexAdvisorOptions } from './advise/index-advisor.js';
-export { NPlusOneDetector } from './n-plus-one.js';
-export type { NPlusOneDetectorOptions, NPlusOneReport } from './n-plus-one.js';
-export { dbChannels } from './channels.js';
-export type { QueryEvent } from './channels.js';
+export { NPlusOneDetector } from './instrument/n-plus-one.js';
+export type { NPlusOneDetectorOptions, NPlusOneReport } from './instrument/n-plus-one.js';
+export { dbChannels } from './instrument/channels.js';
+export type { QueryEvent } from './instrument/channels.js';
 export type { SqlClient, SqlPool } from './client/sql-client.js';
 export {
   keysetPage,

@@ -5,8 +5,8 @@ import pg from 'pg';
 import { AbortedError } from '../errors/index.js';
 import { createTestDatabase, postgresForTests } from '../../test/helpers/services.js';
 import { createPool, instrumentPool } from './instrumented-pool.js';
-import { NPlusOneDetector } from './n-plus-one.js';
-import { SlowQueryLog } from './slow-query-log.js';
+import { NPlusOneDetector } from './instrument/n-plus-one.js';
+import { SlowQueryLog } from './instrument/slow-query-log.js';
 import { NPlusOneError, PoolTimeoutError } from './errors.js';
 
 const server = await postgresForTests();

@@ -1,8 +1,8 @@
 import type { Pool, PoolClient } from 'pg';
 import { AbortedError } from '../errors/index.js';
 import type { Clock } from '../internal/clock.js';
-import { dbChannels } from './channels.js';
-import type { LeakDetector } from './leak-detector.js';
+import { dbChannels } from './instrument/channels.js';
+import type { LeakDetector } from './instrument/leak-detector.js';
 import type { PoolCounters } from './pool-metrics.js';
 import { PoolTimeoutError } from './errors.js';
 

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { describe, test } from 'node:test';
 import pg from 'pg';
 import { instrumentPool } from './instrumented-pool.js';
-import { NPlusOneDetector } from './n-plus-one.js';
+import { NPlusOneDetector } from './instrument/n-plus-one.js';
 import { measuredText } from './pool-query.js';
 import { INTERNAL_SQL } from './client/sql-client.js';
 import { NPlusOneError } from './errors.js';

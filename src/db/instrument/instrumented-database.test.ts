@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createTestDatabase, postgresForTests } from '../../test/helpers/services.js';
-import type { Database } from './client/database.js';
-import { startEmbedded } from './embedded/embedded-database.js';
+import { createTestDatabase, postgresForTests } from '../../../test/helpers/services.js';
+import type { Database } from '../client/database.js';
+import { startEmbedded } from '../embedded/embedded-database.js';
 import { instrumentDatabase } from './instrumented-database.js';
 import { NPlusOneDetector } from './n-plus-one.js';
-import { connectPostgres } from './client/postgres-database.js';
+import { connectPostgres } from '../client/postgres-database.js';
 import { SlowQueryLog } from './slow-query-log.js';
-import { NPlusOneError } from './errors.js';
+import { NPlusOneError } from '../errors.js';
 
 const server = await postgresForTests();
 

@@ -1,5 +1,5 @@
-import { InvalidOptionError } from '../errors/index.js';
-import type { Database, QueryExecutor, QueryResult } from './client/database.js';
+import { InvalidOptionError } from '../../errors/index.js';
+import type { Database, QueryExecutor, QueryResult } from '../client/database.js';
 import type { NPlusOneDetector } from './n-plus-one.js';
 import { QueryObserver } from './query-observer.js';
 import { QueryStats } from './query-stats.js';

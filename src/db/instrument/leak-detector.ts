@@ -1,4 +1,4 @@
-import type { Clock } from '../internal/clock.js';
+import type { Clock } from '../../internal/clock.js';
 import { appFrames } from './call-site.js';
 import { dbChannels } from './channels.js';
 

@@ -1,7 +1,7 @@
-import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ownDir = dirname(fileURLToPath(import.meta.url));
+// hotpath/db's folder (this file's parent's parent), so frames of every sub-folder count
+const ownDir = fileURLToPath(new URL('..', import.meta.url));
 // hotpath/db's own frames, tests beside the code excepted (they are the application there)
 const isOwn = (frame: string): boolean =>
   frame.includes(ownDir) && !/\.test\.[cm]?[jt]s:/.test(frame);

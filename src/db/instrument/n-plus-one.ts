@@ -1,10 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { InvalidOptionError } from '../errors/index.js';
-import { checkNumber } from '../internal/validate-options.js';
+import { InvalidOptionError } from '../../errors/index.js';
+import { checkNumber } from '../../internal/validate-options.js';
 import { callSiteOf } from './call-site.js';
 import { dbChannels } from './channels.js';
 import type { Fingerprint } from './fingerprint.js';
-import { NPlusOneError } from './errors.js';
+import { NPlusOneError } from '../errors.js';
 
 /** Options of {@link NPlusOneDetector}. */
 export interface NPlusOneDetectorOptions {

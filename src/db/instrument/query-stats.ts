@@ -1,5 +1,5 @@
-import { Histogram } from '../metrics/index.js';
-import { checkNumber } from '../internal/validate-options.js';
+import { Histogram } from '../../metrics/index.js';
+import { checkNumber } from '../../internal/validate-options.js';
 import type { Fingerprint } from './fingerprint.js';
 
 /** Options of {@link QueryStats}. */

@@ -1,11 +1,11 @@
-import { InvalidOptionError } from '../errors/index.js';
-import { monotonicClock, type Clock } from '../internal/clock.js';
-import { checkNumber } from '../internal/validate-options.js';
+import { InvalidOptionError } from '../../errors/index.js';
+import { monotonicClock, type Clock } from '../../internal/clock.js';
+import { checkNumber } from '../../internal/validate-options.js';
 import { dbChannels } from './channels.js';
-import { explainQuery, isReadOnly, type QueryPlan } from './advise/explain.js';
+import { explainQuery, isReadOnly, type QueryPlan } from '../advise/explain.js';
 import type { Fingerprint } from './fingerprint.js';
-import type { IndexAdvice, IndexAdvisor } from './advise/index-advisor.js';
-import type { SqlClient, SqlPool } from './client/sql-client.js';
+import type { IndexAdvice, IndexAdvisor } from '../advise/index-advisor.js';
+import type { SqlClient, SqlPool } from '../client/sql-client.js';
 
 /** Options of {@link SlowQueryLog}. */
 export interface SlowQueryLogOptions {
