@@ -233,7 +233,7 @@ for (const [name, bySide] of Object.entries(samples)) {
       p.target === 'direct' ? `1 instance direct at ${p.rate}` : `2 behind HAProxy at ${p.rate}`;
     const lb =
       p.target === 'haproxy'
-        ? `   (+ HAProxy ${med(side, 'haproxyCpuUsPerRequest').toFixed(0)} µs)`
+        ? `   (+ HAProxy ${med(side, 'haproxyCpuUsPerRequest').toFixed(0)} µs; ${med(side, 'connectsPer1000').toFixed(1)} connections opened to instances per 1,000 requests)`
         : '';
     console.log(
       `    ${label.padEnd(34)} ${med(side, 'cpuUsPerRequest').toFixed(0).padStart(5)} µs CPU/request   ${med(side, 'rps').toFixed(0)} req/s   p50 ${med(side, 'p50Ms').toFixed(2)} ms   p99 ${med(side, 'p99Ms').toFixed(2)} ms${lb}`,
@@ -271,6 +271,7 @@ for (const [name, bySide] of Object.entries(samples)) {
           cpuUsPerRequest: med(key(p), 'cpuUsPerRequest'),
           netCpuUsPerRequest: med(key(p), 'netCpuUsPerRequest'),
           haproxyCpuUsPerRequest: med(key(p), 'haproxyCpuUsPerRequest'),
+          connectsPer1000: med(key(p), 'connectsPer1000'),
           rps: med(key(p), 'rps'),
           p50Ms: med(key(p), 'p50Ms'),
           p99Ms: med(key(p), 'p99Ms'),
