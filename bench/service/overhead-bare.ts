@@ -6,7 +6,8 @@
  *
  * `BARE_WITH` adds one part of the service at a time (comma-separated), configured as the
  * service configures it, so the bench can charge each part its own cost:
- *   logger       Fastify's pino logger at info, request logging off (the service's setting)
+ *   logger       Fastify's pino logger at info, request logging off, each request's child
+ *                made only when it logs (the service's settings)
  *   metrics      hotpath/metrics' fastifyMetrics (request histograms, in-flight, /metrics)
  *   n-plus-one   each handler in an NPlusOneDetector scope (hotpath/db, AsyncLocalStorage)
  *   compression  hotpath/http's fastifyCompression (size threshold, weak ETag, 304)
@@ -20,6 +21,7 @@ import { NPlusOneDetector } from 'hotpath/db';
 import { fastifyCompression } from 'hotpath/http';
 import { fastifyMetrics, MetricsRegistry, RequestMetrics } from 'hotpath/metrics';
 import { fastifyLoadShedder, LoadShedder } from 'hotpath/resilience';
+import { lazyChildLoggerFactory } from '../../service/plugins/request-logger.js';
 
 const parts = new Set((process.env.BARE_WITH ?? '').split(',').filter((p) => p !== ''));
 for (const part of parts) {
@@ -35,6 +37,7 @@ const app: FastifyInstance = parts.has('logger')
   ? (Fastify({
       logger: { level: 'info' },
       logController: new LogController({ disableRequestLogging: true }),
+      childLoggerFactory: lazyChildLoggerFactory,
     }) as unknown as FastifyInstance)
   : (Fastify({ logger: false }) as unknown as FastifyInstance);
 

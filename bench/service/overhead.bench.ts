@@ -89,7 +89,7 @@ const variants: Variant[] = [
   },
   {
     name: 'bare+logger',
-    what: 'bare Fastify + pino logger, request logging off',
+    what: 'bare Fastify + pino logger, request logging off, lazy child per request',
     kind: 'bare',
     env: { BARE_WITH: 'logger' },
   },
