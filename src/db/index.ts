@@ -27,9 +27,9 @@ export {
   InvalidCursorError,
   MissingIndexError,
 } from './errors.js';
-export { createPool, instrumentPool, InstrumentedPool } from './instrumented-pool.js';
-export type { CreatePoolOptions, InstrumentPoolOptions } from './instrumented-pool.js';
-export type { PoolMetrics } from './pool-metrics.js';
+export { createPool, instrumentPool, InstrumentedPool } from './pool/instrumented-pool.js';
+export type { CreatePoolOptions, InstrumentPoolOptions } from './pool/instrumented-pool.js';
+export type { PoolMetrics } from './pool/pool-metrics.js';
 export type { LeakReport } from './instrument/leak-detector.js';
 export { instrumentDatabase, InstrumentedDatabase } from './instrument/instrumented-database.js';
 export type { InstrumentDatabaseOptions } from './instrument/instrumented-database.js';

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg';
 import type { Database, QueryExecutor, QueryResult } from './database.js';
-import { endPool } from '../end-pool.js';
+import { endPool } from '../pool/end-pool.js';
 import { pingWithin } from './ping.js';
 import { ConnectError, QueryError } from '../errors.js';
 

@@ -1,9 +1,9 @@
 import type { PoolClient, QueryResult } from 'pg';
-import type { Clock } from '../internal/clock.js';
+import type { Clock } from '../../internal/clock.js';
 import type { ConnectionAcquirer } from './pool-acquire.js';
 import type { PoolCounters } from './pool-metrics.js';
-import type { QueryObserver, QueryShape } from './instrument/query-observer.js';
-import { INTERNAL_SQL } from './client/sql-client.js';
+import type { QueryObserver, QueryShape } from '../instrument/query-observer.js';
+import { INTERNAL_SQL } from '../client/sql-client.js';
 
 /** A pg `query` method, called with `this` bound to its client or pool. */
 export type QueryFn = (...args: unknown[]) => unknown;

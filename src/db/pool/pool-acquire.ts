@@ -1,10 +1,10 @@
 import type { Pool, PoolClient } from 'pg';
-import { AbortedError } from '../errors/index.js';
-import type { Clock } from '../internal/clock.js';
-import { dbChannels } from './instrument/channels.js';
-import type { LeakDetector } from './instrument/leak-detector.js';
+import { AbortedError } from '../../errors/index.js';
+import type { Clock } from '../../internal/clock.js';
+import { dbChannels } from '../instrument/channels.js';
+import type { LeakDetector } from '../instrument/leak-detector.js';
 import type { PoolCounters } from './pool-metrics.js';
-import { PoolTimeoutError } from './errors.js';
+import { PoolTimeoutError } from '../errors.js';
 
 /**
  * Called with the client, or the error that kept the caller from getting one, and the clock

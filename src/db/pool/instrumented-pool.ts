@@ -1,17 +1,17 @@
 import type { Pool, PoolClient, PoolConfig, QueryResult } from 'pg';
-import { InvalidOptionError } from '../errors/index.js';
-import { monotonicClock, type Clock } from '../internal/clock.js';
-import { checkNumber } from '../internal/validate-options.js';
-import type { Histogram } from '../metrics/index.js';
+import { InvalidOptionError } from '../../errors/index.js';
+import { monotonicClock, type Clock } from '../../internal/clock.js';
+import { checkNumber } from '../../internal/validate-options.js';
+import type { Histogram } from '../../metrics/index.js';
 import { endPool } from './end-pool.js';
-import type { NPlusOneDetector } from './instrument/n-plus-one.js';
-import { LeakDetector, type LeakReport } from './instrument/leak-detector.js';
+import type { NPlusOneDetector } from '../instrument/n-plus-one.js';
+import { LeakDetector, type LeakReport } from '../instrument/leak-detector.js';
 import { ConnectionAcquirer } from './pool-acquire.js';
 import { PoolCounters, type PoolMetrics } from './pool-metrics.js';
 import { QueryRunner, measuredText } from './pool-query.js';
-import { QueryObserver } from './instrument/query-observer.js';
-import { QueryStats } from './instrument/query-stats.js';
-import type { SlowQueryLog } from './instrument/slow-query-log.js';
+import { QueryObserver } from '../instrument/query-observer.js';
+import { QueryStats } from '../instrument/query-stats.js';
+import type { SlowQueryLog } from '../instrument/slow-query-log.js';
 
 /** Options of {@link instrumentPool} and {@link createPool}. */
 export interface InstrumentPoolOptions {

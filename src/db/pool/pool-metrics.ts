@@ -1,5 +1,5 @@
-import type { Clock } from '../internal/clock.js';
-import { Histogram } from '../metrics/index.js';
+import type { Clock } from '../../internal/clock.js';
+import { Histogram } from '../../metrics/index.js';
 
 /** The pool's state and counters; see {@link InstrumentedPool.metrics}. */
 export interface PoolMetrics {

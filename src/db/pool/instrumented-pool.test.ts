@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { AbortedError } from '../errors/index.js';
-import { createTestDatabase, postgresForTests } from '../../test/helpers/services.js';
+import { AbortedError } from '../../errors/index.js';
+import { createTestDatabase, postgresForTests } from '../../../test/helpers/services.js';
 import { createPool, instrumentPool } from './instrumented-pool.js';
-import { NPlusOneDetector } from './instrument/n-plus-one.js';
-import { SlowQueryLog } from './instrument/slow-query-log.js';
-import { NPlusOneError, PoolTimeoutError } from './errors.js';
+import { NPlusOneDetector } from '../instrument/n-plus-one.js';
+import { SlowQueryLog } from '../instrument/slow-query-log.js';
+import { NPlusOneError, PoolTimeoutError } from '../errors.js';
 
 const server = await postgresForTests();
 

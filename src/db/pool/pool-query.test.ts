@@ -3,10 +3,10 @@ import { EventEmitter } from 'node:events';
 import { describe, test } from 'node:test';
 import pg from 'pg';
 import { instrumentPool } from './instrumented-pool.js';
-import { NPlusOneDetector } from './instrument/n-plus-one.js';
+import { NPlusOneDetector } from '../instrument/n-plus-one.js';
 import { measuredText } from './pool-query.js';
-import { INTERNAL_SQL } from './client/sql-client.js';
-import { NPlusOneError } from './errors.js';
+import { INTERNAL_SQL } from '../client/sql-client.js';
+import { NPlusOneError } from '../errors.js';
 
 type Callback = (error: Error | null, result?: unknown) => void;
 
