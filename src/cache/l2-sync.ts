@@ -46,6 +46,9 @@ export class L2Sync {
     deps.core.bus = this.#bus;
     this.#started = this.#bus.start().catch(() => undefined);
     deps.client.on('ready', this.#onClientReady);
+    // A timeout marks L2 down without a disconnect: the deletes skipped meanwhile are
+    // replayed when it is usable again, or other instances would serve them stale for a TTL.
+    deps.l2.onUsableAgain = () => this.#onReconnect(false);
   }
 
   /** Resolves once the client is connected and the subscription active. */
@@ -73,6 +76,7 @@ export class L2Sync {
   /** Stops listening and closes the subscriber connection. */
   async close(): Promise<void> {
     this.#deps.client.off('ready', this.#onClientReady);
+    this.#deps.l2.stopWatching();
     // Disconnecting first fails a SUBSCRIBE still queued while Redis is down, so close()
     // never waits for Redis to come back.
     await this.#bus.close();

@@ -133,7 +133,14 @@ export class RedisTier {
   readonly #leasePrefix: string;
   readonly #options: RedisTierOptions;
   #downUntil = 0;
+  #recoveryTimer: NodeJS.Timeout | undefined;
   readonly #reads: L2Reads;
+  /**
+   * Called once the tier is usable again after failures marked it down while the client stayed
+   * connected (a timeout, an error reply): what could not reach L2 meanwhile is replayed then,
+   * not only after a reconnect.
+   */
+  onUsableAgain: (() => void) | undefined;
 
   constructor(client: Redis, options: RedisTierOptions) {
     this.#options = options;
@@ -330,5 +337,24 @@ export class RedisTier {
   #fail(error: unknown): void {
     this.#downUntil = this.#options.clock.now() + this.#options.retryMs;
     this.#options.onError(error);
+    if (this.#recoveryTimer === undefined) this.#watchRecovery(this.#options.retryMs);
+  }
+
+  /** Calls `onUsableAgain` when the down window has passed with the client still connected. */
+  #watchRecovery(delayMs: number): void {
+    this.#recoveryTimer = setTimeout(() => {
+      this.#recoveryTimer = undefined;
+      if (this.onUsableAgain === undefined || this.client.status !== 'ready') return; // a reconnect replays
+      if (this.usable) this.onUsableAgain();
+      else this.#watchRecovery(Math.max(1, this.#downUntil - this.#options.clock.now()));
+    }, delayMs);
+    this.#recoveryTimer.unref();
+  }
+
+  /** Stops watching for recovery (close). */
+  stopWatching(): void {
+    clearTimeout(this.#recoveryTimer);
+    this.#recoveryTimer = undefined;
+    this.onUsableAgain = undefined;
   }
 }

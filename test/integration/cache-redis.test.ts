@@ -323,6 +323,38 @@ describe('hotpath/cache on a real Redis', { skip: available.skip }, () => {
     );
   });
 
+  test('deletes skipped while a timeout had L2 marked down reach L2 and the other instances once it is usable, without a reconnect', async () => {
+    const [a, b, raw] = await pair(
+      { l2TimeoutMs: 100, l2RetryMs: 200, l1: { ttlMs: 60_000 } },
+      { l2TimeoutMs: 5000, l1: { ttlMs: 60_000 } },
+    );
+    assert.equal(await b.getOrSet('k1', () => 'old-1', { ttlMs: 60_000 }), 'old-1');
+    assert.equal(await b.getOrSet('k2', () => 'old-2', { ttlMs: 60_000 }), 'old-2');
+    // Redis busy for 400 ms (a script spinning): a's delete of k1 times out, which marks L2
+    // down for 200 ms while the connection stays up; its delete of k2 then skips L2.
+    const busy = raw.eval(
+      `local s = redis.call('TIME'); local t0 = s[1] * 1000000 + s[2]
+       repeat local t = redis.call('TIME') until t[1] * 1000000 + t[2] - t0 > 400000
+       return 1`,
+      0,
+    );
+    await a.delete('k1');
+    await a.delete('k2');
+    assert.equal(a.stats().l2.available, false, 'L2 is marked down after the timeout');
+    await busy;
+    // No reconnect happens: the replay comes from the tier being usable again.
+    await until(() => a.stats().l2.available, 'L2 usable again');
+    const k2 = namespaceOf(a) + ':v:k2';
+    let record: string | null = null;
+    await until(() => {
+      void raw.get(k2).then((r) => (record = r));
+      return record !== null && /^\d+\|0\|0\|d\|/.test(record);
+    }, 'k2 tombstoned in L2');
+    await until(() => b.stats().l1.entries === 0, "the replay's invalidations reached b");
+    assert.equal(await b.getOrSet('k2', () => 'new-2'), 'new-2', 'b loads k2 again');
+    assert.equal(await b.getOrSet('k1', () => 'new-1'), 'new-1', 'b loads k1 again');
+  });
+
   test('Redis down: requests are served from L1 and the source; the cache recovers by itself', async () => {
     const [a, , , aClient] = await pair({ l2RetryMs: 20 });
     assert.equal(await a.getOrSet('before', () => 'b'), 'b');
