@@ -104,6 +104,13 @@ export interface Experiment {
    * requests per second.
    */
   rate: { share: number } | { overload: number } | number;
+  /**
+   * What a knee step must hold besides serving 95% of its rate, as a `hotpath load`
+   * threshold. An overload experiment wants the service's capacity, which a tail percentile
+   * misreads on a machine whose other processes stall this one: `p50<50ms` holds until a queue
+   * builds up. @defaultValue `'p99<100ms'`
+   */
+  kneeTarget?: string;
   /** First rate of the knee search (it doubles from there). @defaultValue 20 */
   kneeStartRate?: number;
   /** Rate used with --smoke, when no knee was searched, or when a variant has none. */

@@ -19,6 +19,8 @@ export const KNEE_TARGET = 'p99<100ms';
 
 export interface KneeOptions {
   mix: RequestMix;
+  /** The threshold a step must hold. @defaultValue {@link KNEE_TARGET} */
+  target?: string;
   connections: number;
   /** Length of each step (after a 500 ms warm-up). */
   stepMs: number;
@@ -52,7 +54,7 @@ export interface KneeResult {
  * for 100 requests (up to 5 s), and a failing first step is run once more.
  */
 export async function findKnee(service: ServiceProcess, options: KneeOptions): Promise<KneeResult> {
-  const target = [parseThreshold(KNEE_TARGET)];
+  const target = [parseThreshold(options.target ?? KNEE_TARGET)];
   const steps: KneeStep[] = [];
   const run = async (rate: number): Promise<KneeStep> => {
     const result = await load({

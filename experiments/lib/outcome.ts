@@ -8,7 +8,7 @@ import type { KneeStep } from './measure.js';
 import { median, type Direction, type RatioInterval } from './stats.js';
 
 export interface KneeOutcome {
-  /** Highest rate that held p99 < 100 ms and served 95% of its rate; null if none did. */
+  /** Highest rate that held the knee target and served 95% of its rate; null if none did. */
   rate: number | null;
   /** Steps in which the generator fell behind its schedule (judged on their latency). */
   lateSteps: number;
@@ -82,6 +82,8 @@ export interface ExperimentOutcome {
   /** How the common rate was chosen, in words. */
   rateBasis: string;
   connections: number;
+  /** What a knee step had to hold (`p99<100ms` unless the experiment says otherwise). */
+  kneeTarget?: string;
   roundMs: number;
   variants: VariantOutcome[];
   ratios: RatioOutcome[];

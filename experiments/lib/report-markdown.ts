@@ -34,7 +34,7 @@ export function experimentMarkdown(o: ExperimentOutcome): string {
     '',
   );
   lines.push(
-    '| variant | knee (p99<100ms) | p50 | p99 | CPU/request | queries/request | bytes/response | goodput | refused | event-loop p99 | RSS | ratio |',
+    `| variant | knee (${o.kneeTarget ?? 'p99<100ms'}) | p50 | p99 | CPU/request | queries/request | bytes/response | goodput | refused | event-loop p99 | RSS | ratio |`,
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const v of o.variants) {

@@ -7,7 +7,7 @@ import { randomInt } from 'node:crypto';
 import type { LoadResult, RequestMix } from 'hotpath/load';
 import type { Experiment, RoundFigures, Variant } from '../experiment.js';
 import type { SeededDatabase } from './infra.js';
-import { findKnee, measureRound } from './measure.js';
+import { findKnee, KNEE_TARGET, measureRound } from './measure.js';
 import {
   judgeOverload,
   medianFigures,
@@ -71,6 +71,7 @@ export async function runExperiment(
   const log = settings.log;
   const variants = experiment.variants.slice(0, settings.variantLimit);
   const connections = experiment.connections ?? 100;
+  const kneeTarget = experiment.kneeTarget ?? KNEE_TARGET;
   const warnings: string[] = [];
   const services: ServiceProcess[] = [];
   // Every load gets its own seed: a repeated {{uuid}} would replay (or, with another body,
@@ -116,6 +117,7 @@ export async function runExperiment(
         connections,
         stepMs: settings.kneeStepMs,
         startRate: experiment.kneeStartRate ?? 20,
+        target: kneeTarget,
         maxSteps: 14,
         nextSeed,
       });
@@ -131,7 +133,7 @@ export async function runExperiment(
         kneeGoodput = goodputOf(step.result);
       }
       log(
-        `  knee ${variant.name}: ${knee.rate ?? 'none'} req/s (p99<100ms; steps ${steps.map((s) => `${s.rate}${s.isPassed ? '+' : '-'}`).join(' ')}; ${knee.lateSteps} with late sends)`,
+        `  knee ${variant.name}: ${knee.rate ?? 'none'} req/s (${kneeTarget}; steps ${steps.map((s) => `${s.rate}${s.isPassed ? '+' : '-'}`).join(' ')}; ${knee.lateSteps} with late sends)`,
       );
     }
 
@@ -147,7 +149,7 @@ export async function runExperiment(
       commonRate = Math.round(kneeRates[0] * rate.overload);
       rateBasis = `${rate.overload}x the knee of ${variants[0]!.name}`;
     } else if (settings.isKneeSearched && kneeRates.some((k) => k === null)) {
-      rateBasis = `fixed ${experiment.fallbackRate} req/s (a variant held p99 < 100 ms at no rate tried)`;
+      rateBasis = `fixed ${experiment.fallbackRate} req/s (a variant held ${kneeTarget} at no rate tried)`;
     } else if (settings.isKneeSearched && 'share' in rate) {
       const found = kneeRates.filter((k): k is number => k !== null);
       if (found.length > 0) {
@@ -281,6 +283,7 @@ export async function runExperiment(
       commonRate,
       rateBasis,
       connections,
+      kneeTarget,
       roundMs: settings.roundMs,
       variants: outcomes,
       ratios,

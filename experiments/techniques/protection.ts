@@ -30,6 +30,8 @@ export const protection: Experiment = {
     },
   ],
   mix: () => JSON.parse(readFileSync(mixFile, 'utf8')) as RequestMix,
+  // The service's capacity: the highest rate served before a queue builds up.
+  kneeTarget: 'p50<50ms',
   kneeStartRate: 20,
   rate: { overload: 2 },
   overload: { unloadedShare: 0.25, goodputOfKnee: 0.9, p99OfUnloaded: 2 },
