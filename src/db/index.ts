@@ -54,15 +54,15 @@ export {
   checkKeysetIndex,
   encodeCursor,
   decodeCursor,
-} from './keyset.js';
-export type { KeysetColumn, KeysetPage, KeysetPageOptions, KeysetQuery } from './keyset.js';
-export { BatchLoader } from './batch-loader.js';
-export type { BatchLoaderOptions } from './batch-loader.js';
-export { lateralLoader, buildLateralQuery, buildAnyDistinctQuery } from './lateral.js';
-export type { PerKeyQueryOptions } from './lateral.js';
-export { insertMultiRow, insertUnnest, copyRows } from './bulk-insert.js';
-export type { BulkInsertOptions, CopyCapableClient, CopyRowsOptions } from './bulk-insert.js';
-export { BINARY_COPY_TYPES } from './copy-binary.js';
+} from './query/keyset.js';
+export type { KeysetColumn, KeysetPage, KeysetPageOptions, KeysetQuery } from './query/keyset.js';
+export { BatchLoader } from './query/batch-loader.js';
+export type { BatchLoaderOptions } from './query/batch-loader.js';
+export { lateralLoader, buildLateralQuery, buildAnyDistinctQuery } from './query/lateral.js';
+export type { PerKeyQueryOptions } from './query/lateral.js';
+export { insertMultiRow, insertUnnest, copyRows } from './query/bulk-insert.js';
+export type { BulkInsertOptions, CopyCapableClient, CopyRowsOptions } from './query/bulk-insert.js';
+export { BINARY_COPY_TYPES } from './query/copy-binary.js';
 export { ShardRouter, ReadWriteRouter, jumpHash, hashKey } from './shard-router.js';
 export type { ShardRouterOptions, ReadWriteRouterOptions } from './shard-router.js';
 export { ReplicaRouter, parseLsn } from './replica-router.js';

@@ -1,7 +1,7 @@
-import { InvalidOptionError } from '../errors/index.js';
+import { InvalidOptionError } from '../../errors/index.js';
 import { BatchLoader } from './batch-loader.js';
 import type { KeysetColumn } from './keyset.js';
-import { quoteIdent, type SqlClient } from './client/sql-client.js';
+import { quoteIdent, type SqlClient } from '../client/sql-client.js';
 
 /** What to load per key: "the latest `limit` rows of `table` for each `keyColumn` value". */
 export interface PerKeyQueryOptions {

@@ -1,6 +1,6 @@
-import { InvalidOptionError } from '../errors/index.js';
-import { INTERNAL_SQL, quoteIdent, throwIfAborted, type SqlClient } from './client/sql-client.js';
-import { InvalidCursorError, MissingIndexError } from './errors.js';
+import { InvalidOptionError } from '../../errors/index.js';
+import { INTERNAL_SQL, quoteIdent, throwIfAborted, type SqlClient } from '../client/sql-client.js';
+import { InvalidCursorError, MissingIndexError } from '../errors.js';
 
 /** One sort key of a keyset ordering. */
 export interface KeysetColumn {

@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '../errors/index.js';
+import { InvalidOptionError } from '../../errors/index.js';
 
 /**
  * PostgreSQL's binary COPY format, written straight into large buffers:

@@ -1,6 +1,6 @@
-import { InvalidOptionError } from '../errors/index.js';
+import { InvalidOptionError } from '../../errors/index.js';
 import { binaryCopyChunks, binaryEncoders } from './copy-binary.js';
-import { quoteIdent, throwIfAborted, type SqlClient } from './client/sql-client.js';
+import { quoteIdent, throwIfAborted, type SqlClient } from '../client/sql-client.js';
 
 /** What to insert: rows as arrays aligned with `columns`. */
 export interface BulkInsertOptions {

@@ -1,5 +1,5 @@
-import { InvalidOptionError } from '../errors/index.js';
-import { checkNumber } from '../internal/validate-options.js';
+import { InvalidOptionError } from '../../errors/index.js';
+import { checkNumber } from '../../internal/validate-options.js';
 
 /** Options of {@link BatchLoader}. */
 export interface BatchLoaderOptions<K, V> {

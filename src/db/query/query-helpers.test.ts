@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { createTestDatabase, postgresForTests } from '../../test/helpers/services.js';
+import { createTestDatabase, postgresForTests } from '../../../test/helpers/services.js';
 import { BatchLoader } from './batch-loader.js';
 import { copyRows, insertMultiRow, insertUnnest } from './bulk-insert.js';
 import { checkKeysetIndex, decodeCursor, encodeCursor, keysetPage } from './keyset.js';
 import { buildAnyDistinctQuery, buildLateralQuery, lateralLoader } from './lateral.js';
-import { InvalidCursorError, MissingIndexError } from './errors.js';
+import { InvalidCursorError, MissingIndexError } from '../errors.js';
 
 const server = await postgresForTests();
 
-describe('db helpers on PostgreSQL', { skip: server.skip }, () => {
+describe('query helpers on PostgreSQL', { skip: server.skip }, () => {
   let db: { url: string; drop: () => Promise<void> };
   let pool: pg.Pool;
   before(async () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { InvalidOptionError } from '../errors/index.js';
-import { createTestDatabase, postgresForTests } from '../../test/helpers/services.js';
+import { InvalidOptionError } from '../../errors/index.js';
+import { createTestDatabase, postgresForTests } from '../../../test/helpers/services.js';
 import { copyRows } from './bulk-insert.js';
 import { binaryCopyChunks, binaryEncoders } from './copy-binary.js';
 
