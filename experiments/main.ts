@@ -9,7 +9,12 @@ import { parseArgs } from 'node:util';
 import { experiments } from './catalog.js';
 import { smoke as smokeDataset } from './datasets.js';
 import type { Experiment } from './experiment.js';
-import { baselineFrom, compareWithBaseline, type BaselineFile } from './lib/baseline.js';
+import {
+  baselineFrom,
+  compareWithBaseline,
+  mergeBaseline,
+  type BaselineFile,
+} from './lib/baseline.js';
 import { openServers, seededDatabase, type SeededDatabase } from './lib/infra.js';
 import type { ExperimentOutcome } from './lib/outcome.js';
 import { renderExperimentsHtml } from './lib/report-html.js';
@@ -36,7 +41,8 @@ options:
                        2 s, no knee, the small data set (${smokeDataset.users} users, ${smokeDataset.payments} payments)
   --compare FILE       gate: exit 1 when a ratio falls below FILE's (experiments/baseline.json)
                        by more than this run's noise (90% bootstrap interval of the rounds)
-  --write-baseline FILE  write this run's gated ratios as a baseline
+  --write-baseline FILE  write this run's gated ratios as a baseline; onto an existing
+                       baseline, a run of some experiments replaces only theirs
   --out DIR            where results.json, report.md and report.html go
                        (default bench/results/experiments)
   --database-url URL   PostgreSQL server to use (a fresh database is created and dropped)
@@ -216,11 +222,26 @@ for (const [file, page] of Object.entries(html.variantPages))
 log(`wrote ${resolve(outDir, 'results.json')}, report.md and report.html (${minutes} min)`);
 
 if (values['write-baseline'] !== undefined) {
-  writeFileSync(
-    values['write-baseline'],
-    `${JSON.stringify(baselineFrom(outcomes, command, machine), null, 2)}\n`,
+  const file = values['write-baseline'];
+  let written = baselineFrom(outcomes, command, machine);
+  // An existing baseline keeps the entries of the experiments this run did not measure.
+  let previous: BaselineFile | undefined;
+  try {
+    previous = JSON.parse(readFileSync(file, 'utf8')) as BaselineFile;
+  } catch {
+    previous = undefined;
+  }
+  const isMerged = previous?.v === 1 && chosen.length < experiments.length;
+  if (isMerged)
+    written = mergeBaseline(
+      previous!,
+      written,
+      outcomes.map((o) => o.name),
+    );
+  writeFileSync(file, `${JSON.stringify(written, null, 2)}\n`);
+  log(
+    `wrote the baseline ${file}${isMerged ? ` (the entries of ${outcomes.map((o) => o.name).join(', ')}; the others kept)` : ''}`,
   );
-  log(`wrote the baseline ${values['write-baseline']}`);
 }
 let isRegression = false;
 if (baseline !== undefined) {

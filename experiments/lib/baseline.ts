@@ -13,6 +13,11 @@ export interface BaselineFile {
   machine: string;
   date: string;
   experiments: Record<string, Record<string, BaselinePair>>;
+  /**
+   * Experiments whose entries a later run wrote (`--write-baseline` onto an existing file
+   * replaces only the experiments it ran): the command, machine and date of each.
+   */
+  sources?: Record<string, { command: string; machine: string; date: string }>;
 }
 
 export function baselineFrom(
@@ -37,6 +42,27 @@ export function baselineFrom(
     if (Object.keys(pairs).length > 0) experiments[o.name] = pairs;
   }
   return { v: 1, command, machine, date: new Date().toISOString(), experiments };
+}
+
+/**
+ * `previous` with the experiments of `update` replaced (an experiment this run measured but
+ * gated nothing of loses its old entry too), each replaced one recorded in `sources`; the
+ * other experiments' entries, command and machine are kept as they were.
+ */
+export function mergeBaseline(
+  previous: BaselineFile,
+  update: BaselineFile,
+  ran: readonly string[],
+): BaselineFile {
+  const experiments = { ...previous.experiments };
+  const sources = { ...previous.sources };
+  for (const name of ran) {
+    delete experiments[name];
+    const pairs = update.experiments[name];
+    if (pairs !== undefined) experiments[name] = pairs;
+    sources[name] = { command: update.command, machine: update.machine, date: update.date };
+  }
+  return { ...previous, experiments, sources };
 }
 
 /**
