@@ -63,11 +63,11 @@ export type { PerKeyQueryOptions } from './query/lateral.js';
 export { insertMultiRow, insertUnnest, copyRows } from './query/bulk-insert.js';
 export type { BulkInsertOptions, CopyCapableClient, CopyRowsOptions } from './query/bulk-insert.js';
 export { BINARY_COPY_TYPES } from './query/copy-binary.js';
-export { ShardRouter, ReadWriteRouter, jumpHash, hashKey } from './shard-router.js';
-export type { ShardRouterOptions, ReadWriteRouterOptions } from './shard-router.js';
-export { ReplicaRouter, parseLsn } from './replica-router.js';
+export { ShardRouter, ReadWriteRouter, jumpHash, hashKey } from './route/shard-router.js';
+export type { ShardRouterOptions, ReadWriteRouterOptions } from './route/shard-router.js';
+export { ReplicaRouter, parseLsn } from './route/replica-router.js';
 export type {
   ReplicaRouterOptions,
   ReplicaRouterStats,
   WritePositionStore,
-} from './replica-router.js';
+} from './route/replica-router.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, mock, test } from 'node:test';
-import type { Database, QueryExecutor, QueryResult } from './client/database.js';
-import { QueryError } from './errors.js';
+import type { Database, QueryExecutor, QueryResult } from '../client/database.js';
+import { QueryError } from '../errors.js';
 import { ReplicaRouter, parseLsn } from './replica-router.js';
 
 /** A fake server: answers LSN queries from `lsn`, records other queries, can hang or fail. */

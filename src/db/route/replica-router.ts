@@ -1,10 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { monotonicClock, type Clock } from '../internal/clock.js';
-import { checkNumber } from '../internal/validate-options.js';
-import { InvalidOptionError } from '../errors/index.js';
-import type { Database, QueryExecutor, QueryResult } from './client/database.js';
-import { QueryError } from './errors.js';
-import { isReadOnly } from './advise/explain.js';
+import { monotonicClock, type Clock } from '../../internal/clock.js';
+import { checkNumber } from '../../internal/validate-options.js';
+import { InvalidOptionError } from '../../errors/index.js';
+import type { Database, QueryExecutor, QueryResult } from '../client/database.js';
+import { QueryError } from '../errors.js';
+import { isReadOnly } from '../advise/explain.js';
 
 /** Options of {@link ReplicaRouter}. */
 export interface ReplicaRouterOptions {
