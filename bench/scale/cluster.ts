@@ -26,6 +26,8 @@ export interface BenchCluster {
   haproxyPid: number;
   /** HAProxy's runtime API socket (`show stat`). */
   haproxySocket: string;
+  /** scripts/scale.sh's state directory (its haproxy.cfg with the server lines). */
+  stateDir: string;
   databaseUrl: string;
   /** Ids of some seeded payments. */
   paymentIds: string[];
@@ -120,6 +122,7 @@ export async function startBenchCluster(options: {
     ),
     haproxyPid: Number(vars.HOTPATH_HAPROXY_PID),
     haproxySocket: vars.HOTPATH_HAPROXY_SOCKET!,
+    stateDir: dir,
     databaseUrl: database.url,
     paymentIds: rows.map((r) => r.id),
     stop,

@@ -16,8 +16,10 @@
  *
  * Goal: instances' CPU per request behind HAProxy at most 1.15x the single instance's.
  */
-import { readFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { load, type LoadResult, type RequestMix } from 'hotpath/load';
@@ -49,10 +51,54 @@ const cluster = await startBenchCluster({
   env: { GATEWAY_LATENCY: 'fixed:10', GATEWAY_FAILURE_RATE: '0', SHEDDING: 'off' },
 });
 
+// The same instances behind a second HAProxy with `balance first` (FIRST_PORT, 127.0.0.1): the
+// first server takes every request until it has FIRST_MAXCONN in flight, so at these rates one
+// instance serves nearly all of them, as the direct instance does. It tells the cost of the
+// balancer's hop apart from the cost of spreading the requests over two processes.
+const FIRST_MAXCONN = Number(process.env.FIRST_MAXCONN ?? 32);
+const firstPort = await freePort(Number(process.env.FIRST_PORT ?? 42080));
+const firstSocket = join(cluster.stateDir, 'haproxy-first.sock');
+const firstPidFile = join(cluster.stateDir, 'haproxy-first.pid');
+const firstConfig = join(cluster.stateDir, 'haproxy-first.cfg');
+let firstPid: number;
+try {
+  const config = readFileSync(join(cluster.stateDir, 'haproxy.cfg'), 'utf8')
+    .replace(/^(\s*)balance leastconn$/m, '$1balance first')
+    .replace(/^(\s*default-server .*)maxconn \d+/m, `$1maxconn ${FIRST_MAXCONN}`);
+  if (!/balance first/.test(config)) throw new Error('haproxy.cfg: no "balance leastconn" line');
+  writeFileSync(firstConfig, config);
+  execFileSync('haproxy', ['-D', '-p', firstPidFile, '-f', firstConfig], {
+    env: {
+      ...process.env,
+      HOTPATH_LB_PORT: String(firstPort),
+      HOTPATH_HAPROXY_SOCKET: firstSocket,
+    },
+  });
+  firstPid = Number(readFileSync(firstPidFile, 'utf8').trim());
+} catch (error) {
+  await cluster.stop();
+  throw error;
+}
+// Its checks mark both instances UP (rise 2, 1 s apart).
+await new Promise((r) => setTimeout(r, 3000));
+
+/** A port free on 127.0.0.1, from `from` up. */
+async function freePort(from: number): Promise<number> {
+  for (let port = from; port < from + 100; port++) {
+    const free = await new Promise<boolean>((done) => {
+      const server = createServer()
+        .once('error', () => done(false))
+        .listen(port, '127.0.0.1', () => server.close(() => done(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error(`no free port in ${from}..${from + 99}`);
+}
+
 const mixFile = JSON.parse(
   readFileSync(resolve(import.meta.dirname, '../../examples/payments-mix.json'), 'utf8'),
 ) as RequestMix;
-type Target = 'direct' | 'haproxy';
+type Target = 'direct' | 'haproxy' | 'first';
 /** One measured side: a target at a rate. */
 interface Point {
   target: Target;
@@ -71,8 +117,10 @@ const workloads: Record<string, { mix: RequestMix; rate: number; points: Point[]
       { target: 'direct', rate: GET_RATE / 2 },
       { target: 'direct', rate: GET_RATE },
       { target: 'haproxy', rate: GET_RATE },
+      { target: 'first', rate: GET_RATE },
       { target: 'direct', rate: BUSY_GET_RATE },
       { target: 'haproxy', rate: BUSY_GET_RATE },
+      { target: 'first', rate: BUSY_GET_RATE },
     ],
   },
   mix: {
@@ -82,19 +130,36 @@ const workloads: Record<string, { mix: RequestMix; rate: number; points: Point[]
       { target: 'direct', rate: MIX_RATE / 2 },
       { target: 'direct', rate: MIX_RATE },
       { target: 'haproxy', rate: MIX_RATE },
+      { target: 'first', rate: MIX_RATE },
     ],
   },
 };
-const targets = {
-  direct: { url: cluster.instanceUrls[0]!, pids: [cluster.instancePids[0]!] },
-  haproxy: { url: cluster.lbUrl, pids: cluster.instancePids },
+const targets: Record<Target, { url: string; pids: number[]; lbPid: number; socket: string }> = {
+  direct: {
+    url: cluster.instanceUrls[0]!,
+    pids: [cluster.instancePids[0]!],
+    lbPid: cluster.haproxyPid,
+    socket: cluster.haproxySocket,
+  },
+  haproxy: {
+    url: cluster.lbUrl,
+    pids: cluster.instancePids,
+    lbPid: cluster.haproxyPid,
+    socket: cluster.haproxySocket,
+  },
+  first: {
+    url: `http://127.0.0.1:${firstPort}`,
+    pids: cluster.instancePids,
+    lbPid: firstPid,
+    socket: firstSocket,
+  },
 };
 
 /** Connections HAProxy opened to the instances, and requests sent on one already open. */
-function backendConnections(): Promise<{ connects: number; reuses: number }> {
+function backendConnections(socketPath: string): Promise<{ connects: number; reuses: number }> {
   return new Promise((resolveStat, reject) => {
     let text = '';
-    const socket = createConnection(cluster.haproxySocket, () => socket.write('show stat\n'));
+    const socket = createConnection(socketPath, () => socket.write('show stat\n'));
     socket.on('data', (d) => (text += d));
     socket.on('error', reject);
     socket.on('end', () => {
@@ -141,16 +206,15 @@ async function idleCpuRate(): Promise<number> {
 let idleRate = 0;
 
 async function measure(
-  url: string,
-  pids: number[],
+  { url, pids, lbPid, socket }: (typeof targets)[Target],
   mix: RequestMix,
   rate: number,
   durationMs: number,
   seed: number,
 ): Promise<Sample> {
   const before = cpuSeconds(pids);
-  const lbBefore = cpuSeconds([cluster.haproxyPid]);
-  const connBefore = await backendConnections();
+  const lbBefore = cpuSeconds([lbPid]);
+  const connBefore = await backendConnections(socket);
   const result: LoadResult = await load({
     url,
     mix,
@@ -161,8 +225,8 @@ async function measure(
     seed,
   });
   const used = cpuSeconds(pids) - before;
-  const lbUsed = cpuSeconds([cluster.haproxyPid]) - lbBefore;
-  const connects = (await backendConnections()).connects - connBefore.connects;
+  const lbUsed = cpuSeconds([lbPid]) - lbBefore;
+  const connects = (await backendConnections(socket)).connects - connBefore.connects;
   const bad = Object.entries(result.statuses).filter(([code]) => !/^2\d\d$/.test(code));
   const errors = Object.values(result.errors).reduce((a, b) => a + Number(b), 0);
   const failed = bad.reduce((a, [, n]) => a + n, 0) + errors;
@@ -193,19 +257,20 @@ try {
     samples[name] = Object.fromEntries(w.points.map((p) => [key(p), []]));
     // Warm-up, not measured: JIT, connection pools, the L1 cache of each instance.
     for (const p of w.points) {
-      const t = targets[p.target];
-      await measure(t.url, t.pids, w.mix, p.rate, 2000, 99);
+      await measure(targets[p.target], w.mix, p.rate, 2000, 99);
     }
     for (let round = 0; round < ROUNDS; round++) {
       idleRate = await idleCpuRate();
       idleRates.push(idleRate);
       for (const p of w.points) {
-        const t = targets[p.target];
-        samples[name]![key(p)]!.push(await measure(t.url, t.pids, w.mix, p.rate, ROUND_MS, round));
+        samples[name]![key(p)]!.push(
+          await measure(targets[p.target], w.mix, p.rate, ROUND_MS, round),
+        );
       }
     }
   }
 } finally {
+  process.kill(firstPid, 'SIGTERM');
   await cluster.stop();
 }
 
@@ -230,9 +295,13 @@ for (const [name, bySide] of Object.entries(samples)) {
   for (const p of w.points) {
     const side = key(p);
     const label =
-      p.target === 'direct' ? `1 instance direct at ${p.rate}` : `2 behind HAProxy at ${p.rate}`;
+      p.target === 'direct'
+        ? `1 instance direct at ${p.rate}`
+        : p.target === 'haproxy'
+          ? `2 behind HAProxy at ${p.rate}`
+          : `2 behind HAProxy, balance first, at ${p.rate}`;
     const lb =
-      p.target === 'haproxy'
+      p.target !== 'direct'
         ? `   (+ HAProxy ${med(side, 'haproxyCpuUsPerRequest').toFixed(0)} µs; ${med(side, 'connectsPer1000').toFixed(1)} connections opened to instances per 1,000 requests)`
         : '';
     console.log(
@@ -255,6 +324,13 @@ for (const [name, bySide] of Object.entries(samples)) {
       ratios[`at ${p.rate} vs direct at ${half.rate}`] = perInstance;
       console.log(
         `      the same rate per instance (1 instance direct at ${half.rate}): ${perInstance.toFixed(2)}x; the half rate alone costs the direct instance ${(cpu('direct', half.rate) / direct).toFixed(2)}x`,
+      );
+    }
+    if (w.points.some((q) => q.target === 'first' && q.rate === p.rate)) {
+      const first = cpu('first', p.rate) / direct;
+      ratios[`balance first at ${p.rate}`] = first;
+      console.log(
+        `      with balance first (maxconn ${FIRST_MAXCONN}): ${first.toFixed(2)}x (${verdict(first)})`,
       );
     }
     const netDirect = med(key({ target: 'direct', rate: p.rate }), 'netCpuUsPerRequest');
