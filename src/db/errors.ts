@@ -17,7 +17,7 @@ interface DriverError {
  * The database rejected or failed a query (`HP_ERR_DB_QUERY`). Both backends throw it, so a
  * repository written once branches on {@link QueryError.sqlState} the same way on either.
  */
-export class QueryError extends HotpathError {
+export class QueryError extends HotpathError<'HP_ERR_DB_QUERY'> {
   /** PostgreSQL SQLSTATE, e.g. `23505` for a unique violation; undefined when not from the server. */
   readonly sqlState: string | undefined;
   /** The constraint the server named, if any. */
@@ -42,14 +42,14 @@ export class QueryError extends HotpathError {
 }
 
 /** The database could not be reached or did not start (`HP_ERR_DB_CONNECT`). */
-export class ConnectError extends HotpathError {
+export class ConnectError extends HotpathError<'HP_ERR_DB_CONNECT'> {
   constructor(message: string, options?: ErrorOptions) {
     super('HP_ERR_DB_CONNECT', message, options);
   }
 }
 
 /** A migration failed or was changed after it was applied (`HP_ERR_DB_MIGRATION`). */
-export class MigrationError extends HotpathError {
+export class MigrationError extends HotpathError<'HP_ERR_DB_MIGRATION'> {
   /** The migration's version. */
   readonly version: number;
 
@@ -64,7 +64,7 @@ export class MigrationError extends HotpathError {
  * PGlite has no lock of its own: two processes on one directory overwrite each other's
  * files. The message names the lock file and the process holding it.
  */
-export class DatabaseLockedError extends HotpathError {
+export class DatabaseLockedError extends HotpathError<'HP_ERR_DB_LOCKED'> {
   /** The lock file. */
   readonly lockPath: string;
   /** The process holding it. */
@@ -90,7 +90,7 @@ export class DatabaseLockedError extends HotpathError {
  * says how the pool stood (in use, waiting, max) and, when the leak detector is on, where the
  * longest-held client was acquired.
  */
-export class PoolTimeoutError extends HotpathError {
+export class PoolTimeoutError extends HotpathError<'HP_ERR_DB_POOL_TIMEOUT'> {
   /** The deadline that passed, in milliseconds. */
   readonly timeoutMs: number;
 
@@ -101,7 +101,7 @@ export class PoolTimeoutError extends HotpathError {
 }
 
 /** Strict N+1 detection saw one query shape run too often in one request (`HP_ERR_DB_N_PLUS_ONE`). */
-export class NPlusOneError extends HotpathError {
+export class NPlusOneError extends HotpathError<'HP_ERR_DB_N_PLUS_ONE'> {
   /** The normalized query. */
   readonly fingerprint: string;
   /** How many times it ran in the request. */
@@ -115,14 +115,14 @@ export class NPlusOneError extends HotpathError {
 }
 
 /** A pagination cursor could not be decoded or does not fit the query (`HP_ERR_DB_CURSOR_INVALID`). */
-export class InvalidCursorError extends HotpathError {
+export class InvalidCursorError extends HotpathError<'HP_ERR_DB_CURSOR_INVALID'> {
   constructor(message: string, options?: ErrorOptions) {
     super('HP_ERR_DB_CURSOR_INVALID', message, options);
   }
 }
 
 /** No index matches the keyset ordering that was asked to be checked (`HP_ERR_DB_INDEX_MISSING`). */
-export class MissingIndexError extends HotpathError {
+export class MissingIndexError extends HotpathError<'HP_ERR_DB_INDEX_MISSING'> {
   /** The `CREATE INDEX` statement that would serve the query. */
   readonly suggestion: string;
 
