@@ -583,6 +583,25 @@ describe('the payments service sharded by user_id over two databases', { skip: p
     }
   });
 
+  test("every keyed payment on both shards has its key's record, on the key's shard, naming it", async () => {
+    const payments = await onShards<{ id: string; key: string }>(
+      'SELECT id::text AS id, idempotency_key AS key FROM payments WHERE idempotency_key IS NOT NULL',
+    );
+    const records = await onShards<{ key: string; payment_id: string }>(
+      'SELECT key, payment_id::text AS payment_id FROM idempotency_keys',
+    );
+    const recorded = records.map((rows) => new Map(rows.map((r) => [r.key, r.payment_id])));
+    let checked = 0;
+    for (const rows of payments) {
+      for (const { id, key } of rows) {
+        assert.equal(recorded[router.indexFor(key)]!.get(key), id, `key ${key}`);
+        assert.equal(recorded[1 - router.indexFor(key)]!.has(key), false, `key ${key}`);
+        checked++;
+      }
+    }
+    assert.ok(checked > 40, `${checked} keyed payments checked`);
+  });
+
   test("the money invariant over both shards holds, and counts every shard's payments", async () => {
     const counts = await onShards<{ n: number }>('SELECT count(*)::int AS n FROM payments');
     const report = await checkInvariant({ db: direct, gatewayUrl: gateway.url });
