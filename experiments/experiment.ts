@@ -106,9 +106,10 @@ export interface Experiment {
   rate: { share: number } | { overload: number } | number;
   /**
    * What a knee step must hold besides serving 95% of its rate, as a `hotpath load`
-   * threshold. An overload experiment wants the service's capacity, which a tail percentile
-   * misreads on a machine whose other processes stall this one: `p50<50ms` holds until a queue
-   * builds up. @defaultValue `'p99<100ms'`
+   * threshold; or `'capacity'`: the knee is the service's throughput in the closed model (32
+   * requests in flight, best of 3 runs of twice the knee step), which an overload experiment
+   * wants, and which a latency threshold misreads on a machine whose other processes stall
+   * this one (a search stops at the first stalled step). @defaultValue `'p99<100ms'`
    */
   kneeTarget?: string;
   /** First rate of the knee search (it doubles from there). @defaultValue 20 */

@@ -98,6 +98,50 @@ export async function findKnee(service: ServiceProcess, options: KneeOptions): P
   return { rate: lo?.rate ?? null, steps };
 }
 
+/** Options of {@link measureCapacity}. */
+export interface CapacityOptions {
+  mix: RequestMix;
+  /** Requests in flight (the closed model's connections). */
+  connections: number;
+  /** Length of each run (after a 500 ms warm-up). */
+  runMs: number;
+  runs: number;
+  nextSeed: () => number;
+}
+
+/**
+ * The service's capacity: the closed model's throughput (`connections` requests always in
+ * flight, each sent when one is answered), the best of `runs` runs. A stall of the machine
+ * lowers one run's throughput by its share of the run, where it fails a latency threshold
+ * outright, so this is the knee of an experiment that must overload the service: twice it
+ * is twice what the service serves. Every run is a step, passed, at its measured rate.
+ */
+export async function measureCapacity(
+  service: ServiceProcess,
+  options: CapacityOptions,
+): Promise<KneeResult> {
+  const steps: KneeStep[] = [];
+  for (let i = 0; i < options.runs; i++) {
+    const result = await load({
+      url: service.url,
+      mix: options.mix,
+      connections: options.connections,
+      durationMs: options.runMs,
+      warmupMs: 500,
+      timeoutMs: 5000,
+      seed: options.nextSeed(),
+    });
+    steps.push({
+      rate: Math.round(result.requestsPerSecond),
+      isPassed: true,
+      result,
+      isGeneratorLate: result.generator.isBottleneck,
+    });
+  }
+  const best = Math.max(...steps.map((st) => st.rate));
+  return { rate: best > 0 ? best : null, steps };
+}
+
 export interface RoundOptions {
   mix: RequestMix;
   rate: number;

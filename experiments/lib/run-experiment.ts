@@ -7,7 +7,10 @@ import { randomInt } from 'node:crypto';
 import type { LoadResult, RequestMix } from 'hotpath/load';
 import type { Experiment, RoundFigures, Variant } from '../experiment.js';
 import type { SeededDatabase } from './infra.js';
-import { findKnee, KNEE_TARGET, measureRound } from './measure.js';
+import { findKnee, KNEE_TARGET, measureCapacity, measureRound } from './measure.js';
+
+/** Requests in flight while measuring a capacity: enough to keep the service busy. */
+const CAPACITY_CONNECTIONS = 32;
 import {
   judgeOverload,
   medianFigures,
@@ -112,15 +115,24 @@ export async function runExperiment(
         knees.push(null);
         continue;
       }
-      const found = await findKnee(services[i]!, {
-        mix: mixes[i]!,
-        connections,
-        stepMs: settings.kneeStepMs,
-        startRate: experiment.kneeStartRate ?? 20,
-        target: kneeTarget,
-        maxSteps: 14,
-        nextSeed,
-      });
+      const found =
+        kneeTarget === 'capacity'
+          ? await measureCapacity(services[i]!, {
+              mix: mixes[i]!,
+              connections: CAPACITY_CONNECTIONS,
+              runMs: 2 * settings.kneeStepMs,
+              runs: 3,
+              nextSeed,
+            })
+          : await findKnee(services[i]!, {
+              mix: mixes[i]!,
+              connections,
+              stepMs: settings.kneeStepMs,
+              startRate: experiment.kneeStartRate ?? 20,
+              target: kneeTarget,
+              maxSteps: 14,
+              nextSeed,
+            });
       const steps = summarizeSteps(found.steps);
       const knee = {
         rate: found.rate,
