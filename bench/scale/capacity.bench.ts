@@ -1,7 +1,9 @@
 /**
  * What one request of the shipped mix costs each tier, the figures a capacity plan needs:
- * CPU per request of the service instances, of HAProxy, of the PostgreSQL server (postmaster
- * and every backend) and of Redis; Redis commands per request; PostgreSQL connections held.
+ * CPU per request of the service instances, of HAProxy, of the PostgreSQL backends serving the
+ * bench's database (the pools' connections) and of a Redis server started for the bench alone;
+ * Redis commands per request; PostgreSQL connections held. The gateway simulator, which stands
+ * in for an external processor, is not counted.
  * Two sides, interleaved over ROUNDS rounds at the same open-model rate: one instance reached
  * directly, and two instances behind HAProxy (scripts/scale.sh). docs/capacity.md turns these
  * into the machines a 10,000 req/s target needs.
@@ -9,57 +11,72 @@
  *   bash scripts/services.sh start && npm run bench -- scale --filter capacity
  *   ROUNDS=3 ROUND_MS=6000 RATE=200 npm run bench -- scale --filter capacity
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { load, type RequestMix } from 'hotpath/load';
 import { environment, median, writeResult } from '../lib/report.js';
-import { adminUrl, redisUrl, startBenchCluster } from './cluster.js';
+import { adminUrl, startBenchCluster } from './cluster.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const ROUND_MS = Number(process.env.ROUND_MS ?? 6000);
 const RATE = Number(process.env.RATE ?? 200);
 const TICKS = 100;
 
-/** CPU-seconds of a process; with `reaped`, also of its children that have exited. */
-function cpuOf(pid: number, reaped = false): number {
+/** CPU-seconds of a process (0 once it has exited). */
+function cpuOf(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const own = Number(f[11]) + Number(f[12]);
-    return (reaped ? own + Number(f[13]) + Number(f[14]) : own) / TICKS;
+    return (Number(f[11]) + Number(f[12])) / TICKS;
   } catch {
-    return 0; // exited meanwhile: its time is in its parent's reaped children
+    return 0;
   }
 }
 
-function childrenOf(parent: number): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === parent) pids.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
 }
 
-/** The PostgreSQL server's CPU-seconds: the postmaster, its reaped and its live backends. */
-function postgresCpu(postmaster: number): number {
-  return childrenOf(postmaster).reduce((sum, pid) => sum + cpuOf(pid), cpuOf(postmaster, true));
+/** CPU-seconds of each PostgreSQL backend serving `database` (the pools' connections). */
+async function postgresCpu(): Promise<Map<number, number>> {
+  const { rows } = await admin.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = $1',
+    [database],
+  );
+  return new Map(rows.map(({ pid }) => [pid, cpuOf(pid)]));
+}
+
+/** CPU used between two snapshots; a backend opened meanwhile counts whole. */
+function postgresUsed(before: Map<number, number>, after: Map<number, number>): number {
+  let used = 0;
+  for (const [pid, cpu] of after) used += cpu - (before.get(pid) ?? 0);
+  return used;
 }
 
 const admin = new pg.Client({ connectionString: adminUrl });
 await admin.connect();
-const dataDir = (await admin.query<{ data_directory: string }>('SHOW data_directory')).rows[0]!
-  .data_directory;
-const postmaster = Number(readFileSync(`${dataDir}/postmaster.pid`, 'utf8').split('\n')[0]);
-const redis = new Redis(redisUrl);
+// A Redis server of its own: the shared one serves other work whose commands and CPU would
+// count here.
+const redisPort = await freePort();
+const redisServer = spawn(
+  'redis-server',
+  ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+  { stdio: 'ignore' },
+);
+const redisUrl = `redis://127.0.0.1:${redisPort}`;
+const redis = new Redis(redisUrl, { retryStrategy: (n) => (n > 50 ? null : 100) });
+redis.on('error', () => undefined); // refused until the server listens: retried
+await redis.ping();
 
 async function redisCounters(): Promise<{ cpu: number; commands: number }> {
   const info = await redis.info();
@@ -81,6 +98,7 @@ const cluster = await startBenchCluster({
     GATEWAY_FAILURE_RATE: '0',
     SHEDDING: 'off',
     RATE_LIMIT_PER_SECOND: '0',
+    REDIS_URL: redisUrl,
   },
 });
 const database = new URL(cluster.databaseUrl).pathname.slice(1);
@@ -121,7 +139,7 @@ async function measure(url: string, pids: number[], durationMs: number): Promise
   const before = {
     instances: pids.reduce((s, pid) => s + cpuOf(pid), 0),
     haproxy: cpuOf(cluster.haproxyPid),
-    postgres: postgresCpu(postmaster),
+    postgres: await postgresCpu(),
     redis: await redisCounters(),
   };
   let peak = 0;
@@ -136,7 +154,7 @@ async function measure(url: string, pids: number[], durationMs: number): Promise
   const after = {
     instances: pids.reduce((s, pid) => s + cpuOf(pid), 0),
     haproxy: cpuOf(cluster.haproxyPid),
-    postgres: postgresCpu(postmaster),
+    postgres: await postgresCpu(),
     redis: await redisCounters(),
   };
   const n = result.completed;
@@ -150,7 +168,7 @@ async function measure(url: string, pids: number[], durationMs: number): Promise
     failed: bad + errors,
     instanceUs: us(after.instances - before.instances),
     haproxyUs: us(after.haproxy - before.haproxy),
-    postgresUs: us(after.postgres - before.postgres),
+    postgresUs: us(postgresUsed(before.postgres, after.postgres)),
     redisUs: us(after.redis.cpu - before.redis.cpu),
     redisCommands: (after.redis.commands - before.redis.commands) / n,
     connections: peak,
@@ -168,6 +186,7 @@ try {
   await cluster.stop();
   await admin.end();
   redis.disconnect();
+  redisServer.kill('SIGTERM');
 }
 
 const summary = Object.fromEntries(
