@@ -134,6 +134,32 @@ describe('fastifyRateLimit', () => {
     await fastify.close();
   });
 
+  test('with routes, limits only the routes it picks, and the others get no hook and no fields', async () => {
+    const limiter = new LocalRateLimiter({ rate: 1, burst: 1, clock: manualClock() });
+    const fastify = Fastify();
+    const hooked: string[] = [];
+    await fastify.register(fastifyRateLimit, {
+      limiter,
+      routes: (route) => route.method === 'POST' && route.url === '/items',
+    });
+    fastify.addHook('onRoute', (route) => {
+      if (route.onRequest !== undefined) hooked.push(`${String(route.method)} ${route.url}`);
+    });
+    fastify.post('/items', () => ({ created: true }));
+    fastify.get('/items', () => ({ items: [] }));
+    const first = await fastify.inject({ method: 'POST', url: '/items' });
+    assert.equal(first.statusCode, 200);
+    assert.equal(first.headers['ratelimit'], '"default";r=0;t=1');
+    assert.equal((await fastify.inject({ method: 'POST', url: '/items' })).statusCode, 429);
+    for (let i = 0; i < 3; i++) {
+      const read = await fastify.inject('/items');
+      assert.equal(read.statusCode, 200);
+      assert.equal(read.headers['ratelimit'], undefined);
+    }
+    assert.deepEqual(hooked, ['POST /items']);
+    await fastify.close();
+  });
+
   test('a cost above the burst fails the request as a bug (500), not a 429', async () => {
     const limiter = new LocalRateLimiter({ rate: 1, burst: 2 });
     const fastify = await app({ limiter, cost: 3 });
@@ -159,6 +185,16 @@ describe('fastifyRateLimit', () => {
         });
       },
       { code: 'HP_ERR_INVALID_OPTION', option: 'headers' } as object,
+    );
+    const third = Fastify();
+    await assert.rejects(
+      async () => {
+        await third.register(fastifyRateLimit, {
+          limiter: new LocalRateLimiter({ rate: 1 }),
+          routes: '/items' as never,
+        });
+      },
+      { code: 'HP_ERR_INVALID_OPTION', message: /routes/ },
     );
   });
 });
