@@ -77,7 +77,7 @@ const variants: Variant[] = [
   },
   {
     name: 'no-rate-limit',
-    what: 'production, RATE_LIMIT_PER_SECOND=0 (no onRequest hook)',
+    what: 'production, RATE_LIMIT_PER_SECOND=0 (no limiter; its hook is on POST /api/payments alone)',
     kind: 'service',
     env: { NODE_ENV: 'production', RATE_LIMIT_PER_SECOND: '0' },
   },
