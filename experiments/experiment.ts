@@ -107,7 +107,7 @@ export interface Experiment {
   /**
    * What a knee step must hold besides serving 95% of its rate, as a `hotpath load`
    * threshold; or `'capacity'`: the knee is the service's throughput in the closed model (32
-   * requests in flight, best of 3 runs of twice the knee step), which an overload experiment
+   * requests in flight, best of 3 runs of twice the knee step after one unrecorded), which an overload experiment
    * wants, and which a latency threshold misreads on a machine whose other processes stall
    * this one (a search stops at the first stalled step). @defaultValue `'p99<100ms'`
    */

@@ -114,14 +114,16 @@ export interface CapacityOptions {
  * flight, each sent when one is answered), the best of `runs` runs. A stall of the machine
  * lowers one run's throughput by its share of the run, where it fails a latency threshold
  * outright, so this is the knee of an experiment that must overload the service: twice it
- * is twice what the service serves. Every run is a step, passed, at its measured rate.
+ * is twice what the service serves. Every run is a step, passed, at its measured rate; an
+ * unrecorded run comes first.
  */
 export async function measureCapacity(
   service: ServiceProcess,
   options: CapacityOptions,
 ): Promise<KneeResult> {
   const steps: KneeStep[] = [];
-  for (let i = 0; i < options.runs; i++) {
+  // A fresh service is slower (compiling, cold caches and pools): one unrecorded run first.
+  for (let i = -1; i < options.runs; i++) {
     const result = await load({
       url: service.url,
       mix: options.mix,
@@ -131,6 +133,7 @@ export async function measureCapacity(
       timeoutMs: 5000,
       seed: options.nextSeed(),
     });
+    if (i < 0) continue;
     steps.push({
       rate: Math.round(result.requestsPerSecond),
       isPassed: true,
