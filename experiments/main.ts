@@ -26,7 +26,8 @@ const root = resolve(import.meta.dirname, '..');
 const usage = `usage: npm run experiments -- [name ...] [options]
 
 Runs each experiment on the payments service (one process per variant, from source) with
-PostgreSQL and Redis servers: the knee of each variant (open model, p99 < 100 ms), then
+PostgreSQL and Redis servers: the knee of each variant (open model, p99 < 100 ms; for an
+overload experiment, the naive variant's capacity in the closed model), then
 interleaved rounds at a common rate with p50/p99 from the intended send time, server CPU per
 request, queries per request, event-loop delay p99 and RSS; medians and the ratio of each
 optimized variant over its naive twin. Without names it runs them all.
