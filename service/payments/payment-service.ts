@@ -274,8 +274,9 @@ export class PaymentService {
         ? undefined
         : this.#cache === undefined
           ? await repo.readById(id)
-          : // A cache fill reads the primary: a fill from a lagging replica would cache a state
-            // older than the invalidation that made the fill necessary.
+          : // A cache fill reads `db` (the primary): with a replica, app.ts wires the cache so a
+            // fill reads it only once it has replayed the payment's last write (never a state
+            // older than the invalidation that made the fill necessary).
             await this.#cache.getOrSet(paymentKey(id), () => repo.findById(id), PAYMENT_READ);
     if (payment === undefined)
       throw new ApiError('PAYMENT_NOT_FOUND', `payment ${id} does not exist`);
@@ -343,7 +344,7 @@ export class PaymentService {
     return summary!;
   }
 
-  /** The summary from `from` (the primary by default: cache fills never read a lagging replica). */
+  /** The summary from `from` (by default `db`, the primary, where cache fills read; see `get`). */
   async #summarize(userId: number, from?: QueryExecutor): Promise<UserSummary> {
     const breakdown = await this.#shards.forUser(userId).summarize(userId, from);
     const byStatus: Record<PaymentStatus, number> = {
