@@ -292,6 +292,16 @@ describe('ReplicaRouter', () => {
       await router.close();
     });
 
+    test('a fill asked by a caller whose own write is not replayed reads the primary only', async () => {
+      const { primary, replica, router } = setup();
+      await router.poll();
+      primary.lsn = '0/200';
+      await router.runAs(['user:1'], () => router.writer.query('UPDATE payments SET x = 1'));
+      assert.equal(await router.runAs(['user:1'], () => fillOf(router)), 'primary');
+      assert.deepEqual(replica.queries, []);
+      await router.close();
+    });
+
     test('a value the owners of which cannot be told (a row the replica lacks) is read again on the primary', async () => {
       const { router } = setup();
       await router.poll();

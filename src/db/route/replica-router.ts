@@ -254,7 +254,9 @@ export class ReplicaRouter {
     const callers = this.#context.getStore()?.callers ?? [];
     // The replica's state when the fill starts: what it serves during the fill is at least this.
     const replayed = this.#available && !this.#closed ? this.#replayLsn : null;
-    if (replayed !== null) {
+    // A fill asked by a caller whose own write the replica lacks is most likely of that
+    // caller's data: the primary at once spares a replica read that would be thrown away.
+    if (replayed !== null && this.#locallyReplayed(callers, replayed)) {
       const value = await this.#context.run({ callers, fill: true }, load);
       const owners = ownersOf(value);
       if (owners !== null && (await this.#replayedWritesOf(owners, replayed))) {
@@ -271,6 +273,17 @@ export class ReplicaRouter {
     this.#closed = true;
     clearInterval(this.#timer);
     return Promise.resolve();
+  }
+
+  /** True when this process knows no write of `callers` past `replayed` (no shared store asked). */
+  #locallyReplayed(callers: readonly string[], replayed: bigint): boolean {
+    const now = this.#clock.now();
+    for (const caller of callers) {
+      const w = this.#lastWrites.get(caller);
+      if (w === undefined) continue;
+      if (w.lsn === null ? now - w.at < this.#fallbackWindowMs : w.lsn > replayed) return false;
+    }
+    return true;
   }
 
   /** True when every last write of `owners`, and of no caller, is at or before `replayed`. */
