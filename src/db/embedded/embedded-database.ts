@@ -47,30 +47,42 @@ function startParams(settings: Readonly<Record<string, string | number>> | undef
 }
 
 /**
- * Runs initdb for a new data directory in a child process that then exits: initdb grows
- * PGlite's WASM memory to some 600 MB, which a process keeps for good (it never shrinks, and
- * a worker thread's share is not all returned either); the engine that serves then opens the
- * ready directory with a fraction of it.
+ * Runs initdb in a child process that then exits: initdb grows PGlite's WASM memory by
+ * hundreds of MB, which a process keeps for good (it never shrinks, and a worker thread's
+ * share is not all returned either). A new directory on disk is initialised in place; for
+ * `memory://` the child answers the initialised files as a gzipped tar (PGlite's
+ * `dumpDataDir`), from which the serving engine loads its in-memory files.
+ * @returns the tar image for `memory://`, undefined for a directory
  */
-function initInChildProcess(dataDir: string, params: readonly string[]): Promise<void> {
+function initInChildProcess(
+  dataDir: string,
+  params: readonly string[],
+  memory: boolean,
+): Promise<Uint8Array | undefined> {
   const pglite = import.meta.resolve('@electric-sql/pglite');
   const code =
     `const { PGlite } = await import(${JSON.stringify(pglite)});\n` +
     `const db = await PGlite.create(${JSON.stringify(dataDir)}, ` +
     `{ startParams: [...PGlite.defaultStartParams, ...${JSON.stringify(params)}] });\n` +
-    `await db.close();\n`;
+    (memory
+      ? `const image = await db.dumpDataDir('gzip');\n` +
+        `await db.close();\n` +
+        `process.stdout.write(new Uint8Array(await image.arrayBuffer()));\n`
+      : `await db.close();\n`);
   return new Promise((resolveInit, rejectInit) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', memory ? 'pipe' : 'ignore', 'pipe'],
     });
+    const image: Buffer[] = [];
+    child.stdout?.on('data', (chunk: Buffer) => image.push(chunk));
     let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
       if (stderr.length < 4000) stderr += chunk.toString();
     });
     child.once('error', rejectInit);
-    child.once('exit', (code) => {
-      if (code === 0) resolveInit();
-      else rejectInit(new Error(`initdb process exited with ${code}: ${stderr.trim()}`));
+    child.once('close', (code) => {
+      if (code !== 0) rejectInit(new Error(`initdb process exited with ${code}: ${stderr.trim()}`));
+      else resolveInit(memory ? new Uint8Array(Buffer.concat(image)) : undefined);
     });
   });
 }
@@ -241,10 +253,11 @@ export async function startEmbedded(options: EmbeddedDatabaseOptions): Promise<E
   }
   // PGlite does not lock its files: a second process on them corrupts the catalog.
   const lock = memory ? undefined : DataDirLock.acquire(dataDir);
-  if (!memory && !existsSync(join(dataDir, 'PG_VERSION'))) {
+  let image: Uint8Array | undefined;
+  if (memory || !existsSync(join(dataDir, 'PG_VERSION'))) {
     options.onProgress?.(`initialising a new embedded database in ${dataDir} ...`);
     try {
-      await initInChildProcess(dataDir, params);
+      image = await initInChildProcess(dataDir, params, memory);
     } catch (error) {
       lock?.release();
       throw new ConnectError(
@@ -257,7 +270,8 @@ export async function startEmbedded(options: EmbeddedDatabaseOptions): Promise<E
   let worker: Worker;
   try {
     worker = startWorker(siblingModule('pglite-worker', import.meta.url), {
-      workerData: { dataDir, startParams: params },
+      workerData: { dataDir, startParams: params, image },
+      transferList: image === undefined ? [] : [image.buffer as ArrayBuffer],
       // Named, so a CPU or heap profile can target it (`/debug/pprof/profile?worker=...`).
       name: EmbeddedDatabase.workerName,
     });

@@ -64,3 +64,31 @@ test('a new data directory is initialised before the engine starts, and its data
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a memory:// database is initialised in a child process and loaded empty, with its settings, apart from any other', async () => {
+  const progress: string[] = [];
+  const a = await startEmbedded({
+    dataDir: 'memory://',
+    settings: { work_mem: '3MB' },
+    onProgress: (m) => progress.push(m),
+  });
+  const b = await startEmbedded({ dataDir: 'memory://' });
+  try {
+    assert.ok(
+      progress.some((m) => m.startsWith('initialising a new embedded database in memory://')),
+    );
+    const tables = await a.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'",
+    );
+    assert.equal(tables.rows[0]!.n, 0);
+    const wm = await a.query<{ work_mem: string }>('SHOW work_mem');
+    assert.equal(wm.rows[0]!.work_mem, '3MB');
+    await a.query('CREATE TABLE only_in_a (id int)');
+    await a.query('INSERT INTO only_in_a VALUES (1)');
+    assert.deepEqual((await a.query('SELECT id FROM only_in_a')).rows, [{ id: 1 }]);
+    await assert.rejects(b.query('SELECT id FROM only_in_a'), /only_in_a/);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});

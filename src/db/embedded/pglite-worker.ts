@@ -7,6 +7,7 @@
  * `{ id, ok: true, rows, rowCount }` or `{ id, ok: false, error }`. After start-up it posts
  * `{ ready: true, bootMs }` or `{ ready: false, error }`.
  */
+import { setFlagsFromString } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 
 interface Request {
@@ -20,6 +21,8 @@ interface WorkerInput {
   dataDir: string;
   /** `-c name=value` pairs after PGlite's own start parameters. */
   startParams?: string[];
+  /** For `memory://`: the initialised files as a (gzipped) tar, from `dumpDataDir`. */
+  image?: Uint8Array;
 }
 
 function serializeError(error: unknown): Record<string, unknown> {
@@ -37,17 +40,28 @@ function serializeError(error: unknown): Record<string, unknown> {
 const port = parentPort;
 if (port === null) throw new Error('pglite-worker must run in a worker thread');
 
-const { dataDir, startParams = [] } = workerData as WorkerInput;
+const { dataDir, startParams = [], image } = workerData as WorkerInput;
 const started = performance.now();
 
 try {
   const { PGlite } = await import('@electric-sql/pglite');
   // int8 (bigint) as a JS number when exact, so both backends hand the same types to callers
   // (the pg backend does the same through its type parser).
-  const db = await PGlite.create(dataDir, {
-    parsers: { 20: (value: string) => parseInt8(value) },
-    startParams: [...PGlite.defaultStartParams, ...startParams],
-  });
+  // PGlite's WASM module is compiled by Liftoff only: V8's tier-up to TurboFan keeps a second,
+  // optimized copy of the hot code and grows the process by some 50 MB for no measured gain
+  // in query latency (docs/db.md "Memory"). V8 flags are process-wide: set while PGlite
+  // compiles its module, then put back unless the process itself was started with it.
+  setFlagsFromString('--liftoff-only');
+  let db: InstanceType<typeof PGlite>;
+  try {
+    db = await PGlite.create(dataDir, {
+      parsers: { 20: (value: string) => parseInt8(value) },
+      startParams: [...PGlite.defaultStartParams, ...startParams],
+      ...(image === undefined ? {} : { loadDataDir: new Blob([image]) }),
+    });
+  } finally {
+    if (!process.execArgv.includes('--liftoff-only')) setFlagsFromString('--no-liftoff-only');
+  }
   port.postMessage({ ready: true, bootMs: performance.now() - started });
 
   port.on('message', (request: Request) => {
