@@ -6,6 +6,12 @@
  *
  *   npm run bench -- service --filter overhead-memory
  *   RATE=300 DURATION_S=120 npm run bench -- service --filter overhead-memory
+ *   VARIANTS=disk,memory npm run bench -- service --filter overhead-memory
+ *
+ * VARIANTS picks some of disk (a new directory), restart (the same directory again), memory
+ * (`memory://`) and server (default: all). Each line also gives the RSS's anonymous and
+ * file-backed parts (/proc/<pid>/status) and the load's p50/p99 latency from its intended
+ * send time, so a memory setting's cost in latency shows in the same run.
  *
  * Needs Linux (/proc). For comparison, the same service on the PostgreSQL server of
  * scripts/services.sh when it is up (a fresh database, dropped after).
@@ -24,6 +30,7 @@ const adminUrl =
   process.env.TEST_DATABASE_URL ??
   `postgres://postgres@127.0.0.1:${process.env.HOTPATH_PG_PORT ?? 54329}/postgres`;
 const DURATION_S = Number(process.env.DURATION_S ?? 120);
+const VARIANTS = new Set((process.env.VARIANTS ?? 'disk,restart,memory,server').split(','));
 
 const mix = {
   requests: [
@@ -41,11 +48,13 @@ const mix = {
   ],
 };
 
-function rssMb(pid: number): number {
+function statusMb(pid: number, field: 'VmRSS' | 'RssAnon' | 'RssFile'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
+  const kb = Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
   return kb / 1024;
 }
+
+const rssMb = (pid: number): number => statusMb(pid, 'VmRSS');
 
 async function heapMb(base: string): Promise<number | undefined> {
   const res = await fetch(`${base}/metrics`);
@@ -82,7 +91,7 @@ function startService(env: Record<string, string>): Promise<{ child: ChildProces
   });
 }
 
-function runLoad(base: string, mixFile: string): Promise<string> {
+function runLoad(base: string, mixFile: string, jsonFile: string): Promise<string> {
   const [cmd, ...args] = hotpathCommand(
     'load',
     base,
@@ -93,6 +102,8 @@ function runLoad(base: string, mixFile: string): Promise<string> {
     '--duration',
     `${DURATION_S}s`,
     '--quiet',
+    '--json',
+    jsonFile,
   );
   return new Promise((resolve, reject) => {
     const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -111,6 +122,12 @@ interface VariantResult {
   rssPeakMb: number;
   rssEndMb: number;
   heapEndMb: number | undefined;
+  /** The RSS at the end: anonymous memory (heaps, WASM memory, code) and file-backed pages. */
+  rssAnonEndMb: number;
+  rssFileEndMb: number;
+  /** The load's latency from the intended send time, in ms. */
+  p50Ms: number;
+  p99Ms: number;
   samples: number[];
 }
 
@@ -129,17 +146,25 @@ async function measure(name: string, env: Record<string, string>, mixFile: strin
     const rssAfterStartMb = rssMb(pid);
     const samples: number[] = [];
     const sampler = setInterval(() => samples.push(rssMb(pid)), 1000);
-    const summary = await runLoad(base, mixFile);
+    const jsonFile = `${mixFile}.${name.replace(/\W+/g, '-')}.json`;
+    const summary = await runLoad(base, mixFile, jsonFile);
     clearInterval(sampler);
+    const load = JSON.parse(readFileSync(jsonFile, 'utf8')) as {
+      latency: { percentiles: Record<string, number> };
+    };
     const result: VariantResult = {
       rssAfterStartMb,
       rssPeakMb: Math.max(rssAfterStartMb, ...samples),
       rssEndMb: rssMb(pid),
       heapEndMb: await heapMb(base),
+      rssAnonEndMb: statusMb(pid, 'RssAnon'),
+      rssFileEndMb: statusMb(pid, 'RssFile'),
+      p50Ms: (load.latency.percentiles['50'] ?? NaN) / 1000,
+      p99Ms: (load.latency.percentiles['99'] ?? NaN) / 1000,
       samples,
     };
     console.log(
-      `${name.padEnd(24)} RSS after start ${result.rssAfterStartMb.toFixed(0)} MB, peak ${result.rssPeakMb.toFixed(0)} MB, end ${result.rssEndMb.toFixed(0)} MB; JS heap used ${result.heapEndMb?.toFixed(0) ?? '?'} MB`,
+      `${name.padEnd(24)} RSS after start ${result.rssAfterStartMb.toFixed(0)} MB, peak ${result.rssPeakMb.toFixed(0)} MB, end ${result.rssEndMb.toFixed(0)} MB (anonymous ${result.rssAnonEndMb.toFixed(0)}, files ${result.rssFileEndMb.toFixed(0)}); JS heap used ${result.heapEndMb?.toFixed(0) ?? '?'} MB; latency p50 ${result.p50Ms.toFixed(1)} ms, p99 ${result.p99Ms.toFixed(1)} ms`,
     );
     if (process.env.VERBOSE === '1') console.log(summary);
     return result;
@@ -159,27 +184,35 @@ try {
   console.log(
     `embedded service memory under the request mix at ${RATE} req/s for ${DURATION_S} s  (node ${env.node}, ${env.cpu}, ${env.cores} cores)`,
   );
-  results['disk, first start'] = await measure(
-    'disk, first start',
-    { DATA_DIR: join(dir, 'data') },
-    mixFile,
-  );
-  results['disk, restart'] = await measure(
-    'disk, restart',
-    { DATA_DIR: join(dir, 'data') },
-    mixFile,
-  );
-  results['memory://'] = await measure('memory://', { DATA_DIR: 'memory://' }, mixFile);
+  if (VARIANTS.has('disk') || VARIANTS.has('restart')) {
+    results['disk, first start'] = await measure(
+      'disk, first start',
+      { DATA_DIR: join(dir, 'data') },
+      mixFile,
+    );
+  }
+  if (VARIANTS.has('restart')) {
+    results['disk, restart'] = await measure(
+      'disk, restart',
+      { DATA_DIR: join(dir, 'data') },
+      mixFile,
+    );
+  }
+  if (VARIANTS.has('memory')) {
+    results['memory://'] = await measure('memory://', { DATA_DIR: 'memory://' }, mixFile);
+  }
   // For comparison: the same service on the PostgreSQL server of scripts/services.sh, when up.
   const admin = new pg.Client({ connectionString: adminUrl });
   const name = `hp_memory_${process.pid}`;
   let created = false;
-  try {
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    created = true;
-  } catch (error) {
-    console.log(`(no PostgreSQL server at ${adminUrl}: ${(error as Error).message})`);
+  if (VARIANTS.has('server')) {
+    try {
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${name}`);
+      created = true;
+    } catch (error) {
+      console.log(`(no PostgreSQL server at ${adminUrl}: ${(error as Error).message})`);
+    }
   }
   if (created) {
     try {
