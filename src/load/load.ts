@@ -138,6 +138,18 @@ export async function load(options: LoadOptions, controls: LoadControls = {}): P
       },
       signal,
     );
+    // Seconds that not every worker delivered (a worker whose last, partial second had no
+    // response sends none): reported now, so the last progress counts every response.
+    for (const second of [...seen.keys()].sort((a, b) => a - b)) {
+      const point = timeline.latest(second);
+      let totalCompleted = 0;
+      let totalErrors = 0;
+      for (const w of perWorker.values()) {
+        totalCompleted += w.completed;
+        totalErrors += w.errors;
+      }
+      if (point !== undefined) onProgress?.(progress(second, point, totalCompleted, totalErrors));
+    }
   }
   result.timeline = timeline.points();
   return assessHealth(result);

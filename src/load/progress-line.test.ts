@@ -117,7 +117,8 @@ describe('live progress line', () => {
         { onProgress: (p) => seen.push(p) },
       );
       assert.ok(seen.length >= 2);
-      assert.equal(seen.at(-1)!.targetRate, 100);
+      // The first second is a whole one; the last may be the run's partial tail.
+      assert.equal(seen[0]!.targetRate, 100);
       assert.equal(seen.at(-1)!.checksFailed, result.checks!.failed);
       assert.equal(result.checks!.failed, result.completed);
       assert.equal(seen.at(-1)!.p99SoFar, result.latency.percentiles['99']);
