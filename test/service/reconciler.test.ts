@@ -55,7 +55,14 @@ for (const [name, backend, skip] of backends) {
       const svc = await startTestService(backend);
       const gateway = await startGateway({ latency: 'fixed:20' });
       const inFlight = trackInFlight(gateway.server);
-      const client = new GatewayClient({ url: gateway.url, retries: 0, connections: 64 });
+      // A generous timeout: on a loaded machine a 20 ms answer can take seconds, and a timed-out
+      // lookup would leave its payment claimed for the lease and counted twice in the sweep.
+      const client = new GatewayClient({
+        url: gateway.url,
+        retries: 0,
+        connections: 64,
+        timeoutMs: 60_000,
+      });
       const reconciler = new Reconciler({
         payments: svc.app.payments,
         gateway: client,
