@@ -1,29 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
-import { createTestDatabase, postgresForTests } from '../../../test/helpers/services.js';
+import { before, describe, test } from 'node:test';
+import type pg from 'pg';
+import { usePaymentsTable } from '../../../test/helpers/payments-table.js';
+import { postgresForTests } from '../../../test/helpers/services.js';
 import { IndexAdvisor, filterColumns } from './index-advisor.js';
 
 const server = await postgresForTests();
 
 describe('index advice on PostgreSQL', { skip: server.skip }, () => {
-  let db: { url: string; drop: () => Promise<void> };
+  const paymentsPool = usePaymentsTable(server.url);
   let pool: pg.Pool;
-  before(async () => {
-    db = await createTestDatabase(server.url);
-    pool = new pg.Pool({ connectionString: db.url, max: 3 });
-    await pool.query(`CREATE TABLE payments (
-      id bigint PRIMARY KEY, user_id bigint NOT NULL, amount int NOT NULL,
-      created_at timestamptz NOT NULL, note text)`);
-    await pool.query(`INSERT INTO payments
-      SELECT g, g % 50, g * 10, timestamptz '2026-01-01' + g * interval '1 minute', NULL
-      FROM generate_series(1, 20000) g`);
-    await pool.query('CREATE INDEX payments_user_created ON payments (user_id, created_at, id)');
-    await pool.query('ANALYZE payments');
-  });
-  after(async () => {
-    await pool?.end();
-    await db?.drop();
+  before(() => {
+    pool = paymentsPool();
   });
 
   test('index advice proposes an index for a selective seq scan and HypoPG confirms it', async () => {

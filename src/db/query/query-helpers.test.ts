@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
-import { createTestDatabase, postgresForTests } from '../../../test/helpers/services.js';
+import { before, describe, test } from 'node:test';
+import type pg from 'pg';
+import { usePaymentsTable } from '../../../test/helpers/payments-table.js';
+import { postgresForTests } from '../../../test/helpers/services.js';
 import { BatchLoader } from './batch-loader.js';
 import { copyRows, insertMultiRow, insertUnnest } from './bulk-insert.js';
 import { checkKeysetIndex, decodeCursor, encodeCursor, keysetPage } from './keyset.js';
@@ -11,23 +12,10 @@ import { InvalidCursorError, MissingIndexError } from '../errors.js';
 const server = await postgresForTests();
 
 describe('query helpers on PostgreSQL', { skip: server.skip }, () => {
-  let db: { url: string; drop: () => Promise<void> };
+  const paymentsPool = usePaymentsTable(server.url);
   let pool: pg.Pool;
-  before(async () => {
-    db = await createTestDatabase(server.url);
-    pool = new pg.Pool({ connectionString: db.url, max: 3 });
-    await pool.query(`CREATE TABLE payments (
-      id bigint PRIMARY KEY, user_id bigint NOT NULL, amount int NOT NULL,
-      created_at timestamptz NOT NULL, note text)`);
-    await pool.query(`INSERT INTO payments
-      SELECT g, g % 50, g * 10, timestamptz '2026-01-01' + g * interval '1 minute', NULL
-      FROM generate_series(1, 20000) g`);
-    await pool.query('CREATE INDEX payments_user_created ON payments (user_id, created_at, id)');
-    await pool.query('ANALYZE payments');
-  });
-  after(async () => {
-    await pool?.end();
-    await db?.drop();
+  before(() => {
+    pool = paymentsPool();
   });
 
   test('keyset pages walk every row of a user once, in order, then stop', async () => {
