@@ -7,38 +7,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { connectPostgres, migrate, type Database } from 'hotpath/db';
-import pg from 'pg';
 import { buildApp } from '../../service/app.js';
 import { migrations } from '../../service/migrations/index.js';
 import { Redis } from 'ioredis';
 import { redisForTests } from '../helpers/services.js';
 import { pgPairOrSkip, processTree, startPgPair, type PgPair } from './lib/pg-pair.js';
+import { calls, until } from './lib/replica-checks.js';
 
 const redisServer = await redisForTests();
 const skip = pgPairOrSkip() || redisServer.skip;
-
-async function until(condition: () => Promise<boolean>, what: string, limitMs = 30_000) {
-  const deadline = Date.now() + limitMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Calls of statements on `url` whose text matches `pattern` (pg_stat_statements). */
-async function calls(url: string, pattern: string): Promise<number> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    const { rows } = await c.query<{ n: string | null }>(
-      'SELECT sum(calls) AS n FROM pg_stat_statements WHERE query LIKE $1',
-      [pattern],
-    );
-    return Number(rows[0]!.n ?? 0);
-  } finally {
-    await c.end();
-  }
-}
 
 describe('a read replica with read-your-writes', { skip }, () => {
   let pair: PgPair;
