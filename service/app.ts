@@ -7,7 +7,7 @@ import { type Cache, cachePanels, createCache, registerCacheMetrics } from 'hotp
 import { instrumentDatabase, ReplicaRouter, type Database } from 'hotpath/db';
 import { fastifyCompression } from 'hotpath/http';
 import type { Redis } from 'ioredis';
-import type { ServiceConfig } from './config.js';
+import type { ServiceConfig, TrustProxy } from './config.js';
 import type { GatewayClient } from './gateway/client.js';
 import {
   clientErrorHandler,
@@ -86,6 +86,11 @@ declare module 'fastify' {
   }
 }
 
+/** Fastify's `trustProxy` from TRUST_PROXY: it takes a mutable list. */
+function trustProxyOption(trust: TrustProxy): boolean | number | string[] {
+  return typeof trust === 'object' ? [...trust] : trust;
+}
+
 export async function buildApp(
   config: Pick<ServiceConfig, 'bodyLimitBytes' | 'logLevel'> &
     Partial<
@@ -109,6 +114,7 @@ export async function buildApp(
         | 'receipts'
         | 'receiptKey'
         | 'instanceId'
+        | 'trustProxy'
       >
     >,
   deps: AppDeps,
@@ -125,6 +131,9 @@ export async function buildApp(
     // A request's pino child (its reqId bound) is made only when the request logs.
     childLoggerFactory: lazyChildLoggerFactory,
     bodyLimit: config.bodyLimitBytes,
+    // TRUST_PROXY: request.ip (the rate limit's key) is the client named by a trusted balancer's
+    // X-Forwarded-For; the loopback-only endpoints check the socket and ignore it.
+    trustProxy: trustProxyOption(config.trustProxy ?? false),
     serverFactory: httpServerFactory({
       requestTimeoutMs,
       isClosing: (): boolean => closing || app.draining,

@@ -3,6 +3,7 @@
  * `--kebab-case` flags (flags win). Validated at start: a bad value is one line naming the
  * variable, and exit code 1.
  */
+import { isIP } from 'node:net';
 import { availableParallelism, hostname } from 'node:os';
 
 export interface ServiceConfig {
@@ -45,6 +46,12 @@ export interface ServiceConfig {
   gatewayRetryBudget: number;
   /** `off` leaves the gateway client's circuit breaker out (to measure what it buys). */
   gatewayBreaker: 'on' | 'off';
+  /**
+   * Which peers' `X-Forwarded-For` names the client (Fastify's `trustProxy`): `false` (the
+   * socket's address, always), the addresses and CIDRs of the load balancers, or a hop count.
+   * Sets `request.ip`, which the rate limit keys on; the loopback-only endpoints read the socket.
+   */
+  trustProxy: TrustProxy;
   /** Payments per second one client may create (0 = no limit), and the burst above it. */
   rateLimitPerSecond: number;
   rateLimitBurst: number;
@@ -87,6 +94,12 @@ export interface ServiceConfig {
   /** With workers > 1: port of the primary's /metrics, the merge of every worker. */
   metricsPort: number;
 }
+
+/**
+ * TRUST_PROXY parsed: `false` trusts no proxy, a list trusts those peers (addresses and CIDRs),
+ * a number trusts that many hops in front of the service whoever they are.
+ */
+export type TrustProxy = false | readonly string[] | number;
 
 /** A configuration value that is not acceptable; the message starts with the variable's name. */
 export class ConfigError extends Error {
@@ -196,6 +209,11 @@ export const configSpec: readonly Spec[] = [
     help: 'payments one client (X-Client-Id, else its address) may create per second; 0 = off',
   },
   { env: 'RATE_LIMIT_BURST', default: '2000', help: 'payments a client may create at once' },
+  {
+    env: 'TRUST_PROXY',
+    default: 'off',
+    help: "load balancers whose X-Forwarded-For names the client (the rate limit's address): off, comma-separated addresses/CIDRs of the balancers, or a hop count; /metrics, /dashboard and /debug/pprof still refuse forwarded requests",
+  },
   {
     env: 'SHEDDING',
     default: 'on',
@@ -372,6 +390,39 @@ function url(name: string, raw: string | undefined, protocols: string[]): string
   return raw;
 }
 
+/**
+ * `off` -> false; `2` -> two hops; `10.0.0.5,10.1.0.0/16,::1` -> those peers. Whole
+ * addresses only: a CIDR's prefix is checked against its family's width.
+ */
+function trustProxy(raw: string): TrustProxy {
+  const name = 'TRUST_PROXY';
+  const value = raw.trim();
+  if (value === 'off') return false;
+  if (/^\d+$/.test(value)) return integer(name, value, 1, 32);
+  const entries = value.split(',').map((part) => part.trim());
+  entries.forEach((entry, i) => {
+    const [address = '', prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    if (family === 0) {
+      throw new ConfigError(
+        name,
+        `entry ${i} "${entry}": expected off, a hop count (1 to 32), or comma-separated IP addresses or CIDRs (10.0.0.0/8)`,
+      );
+    }
+    const width = family === 4 ? 32 : 128;
+    if (
+      extra !== undefined ||
+      (prefix !== undefined && (!/^\d+$/.test(prefix) || Number(prefix) > width))
+    ) {
+      throw new ConfigError(
+        name,
+        `entry ${i} "${entry}": a CIDR prefix is an integer in [0, ${width}] for IPv${family}`,
+      );
+    }
+  });
+  return entries;
+}
+
 /** Most shards: a payment id keeps its shard's index in 6 bits (service/payments/uuid7.ts). */
 export const MAX_SHARDS = 64;
 
@@ -518,6 +569,7 @@ export function loadConfig(
     ),
     gatewayBreaker: onOff('GATEWAY_BREAKER', get('GATEWAY_BREAKER')),
     gatewayRetryBudget: decimal('GATEWAY_RETRY_BUDGET', get('GATEWAY_RETRY_BUDGET'), 0, 10),
+    trustProxy: trustProxy(get('TRUST_PROXY')),
     rateLimitPerSecond: integer(
       'RATE_LIMIT_PER_SECOND',
       get('RATE_LIMIT_PER_SECOND'),

@@ -54,6 +54,35 @@ describe('service configuration', () => {
     });
   }
 
+  test('TRUST_PROXY is off by default and takes a hop count or addresses and CIDRs', () => {
+    assert.equal(loadConfig({}, []).trustProxy, false);
+    assert.equal(loadConfig({ TRUST_PROXY: 'off' }, []).trustProxy, false);
+    assert.equal(loadConfig({ TRUST_PROXY: '2' }, []).trustProxy, 2);
+    assert.deepEqual(
+      loadConfig({ TRUST_PROXY: '10.0.0.5, 10.1.0.0/16,::1,fd00::/8' }, []).trustProxy,
+      ['10.0.0.5', '10.1.0.0/16', '::1', 'fd00::/8'],
+    );
+    assert.deepEqual(loadConfig({}, ['--trust-proxy', '127.0.0.1']).trustProxy, ['127.0.0.1']);
+  });
+
+  for (const [value, message] of [
+    ['on', /TRUST_PROXY: entry 0 "on": expected off, a hop count/],
+    ['0', /TRUST_PROXY: expected an integer in \[1, 32\], got "0"/],
+    ['10.0.0.5,', /TRUST_PROXY: entry 1 "": expected off, a hop count/],
+    ['haproxy.local', /entry 0 "haproxy.local": expected off/],
+    ['10.0.0.0/33', /entry 0 "10.0.0.0\/33": a CIDR prefix is an integer in \[0, 32\] for IPv4/],
+    ['::1/129', /a CIDR prefix is an integer in \[0, 128\] for IPv6/],
+    ['10.0.0.0/8/1', /entry 0 "10.0.0.0\/8\/1": a CIDR prefix/],
+  ] as const) {
+    test(`TRUST_PROXY=${value} is a ConfigError saying what is expected`, () => {
+      assert.throws(
+        () => loadConfig({ TRUST_PROXY: value }, []),
+        (e: unknown) =>
+          e instanceof ConfigError && e.variable === 'TRUST_PROXY' && message.test(e.message),
+      );
+    });
+  }
+
   test('unknown flags and flags without a value are refused', () => {
     assert.throws(() => parseFlags(['--nope', '1']), ConfigError);
     assert.throws(() => parseFlags(['--port']), /missing value/);

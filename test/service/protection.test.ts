@@ -80,6 +80,59 @@ describe('per-client rate limit on creating payments', () => {
   });
 });
 
+/** A payment created through a peer at `peer`, the header naming `forwardedFor`. */
+const payVia = (peer: string, forwardedFor: string) => ({
+  ...pay(),
+  remoteAddress: peer,
+  headers: { ...pay().headers, 'x-forwarded-for': forwardedFor },
+});
+
+describe('the rate limit behind a load balancer (TRUST_PROXY)', () => {
+  const balancer = '10.0.0.5';
+  const limit = { rateLimitPerSecond: 1, rateLimitBurst: 1 };
+
+  test('with the balancer trusted, each forwarded client has its own bucket', async () => {
+    await withApp({ ...limit, trustProxy: [balancer] }, async (app) => {
+      assert.equal((await app.inject(payVia(balancer, '203.0.113.1'))).statusCode, 201);
+      assert.equal((await app.inject(payVia(balancer, '203.0.113.1'))).statusCode, 429);
+      assert.equal((await app.inject(payVia(balancer, '203.0.113.2'))).statusCode, 201);
+    });
+  });
+
+  test('with no proxy trusted (the default), the socket address is the key and the header changes nothing', async () => {
+    await withApp(limit, async (app) => {
+      assert.equal((await app.inject(payVia(balancer, '203.0.113.1'))).statusCode, 201);
+      assert.equal((await app.inject(payVia(balancer, '203.0.113.2'))).statusCode, 429);
+    });
+  });
+
+  test('a header spoofed by a peer that is not a trusted balancer changes nothing', async () => {
+    await withApp({ ...limit, trustProxy: [balancer] }, async (app) => {
+      const stranger = '198.51.100.7';
+      assert.equal((await app.inject(payVia(stranger, '203.0.113.1'))).statusCode, 201);
+      assert.equal((await app.inject(payVia(stranger, '203.0.113.2'))).statusCode, 429);
+      // The balancer's clients keep their own buckets.
+      assert.equal((await app.inject(payVia(balancer, '203.0.113.1'))).statusCode, 201);
+    });
+  });
+
+  test('a trusted loopback balancer does not open the loopback-only endpoints to forwarded requests', async () => {
+    await withApp({ trustProxy: ['127.0.0.1'] }, async (app) => {
+      for (const url of ['/metrics', '/dashboard', '/debug/pprof/']) {
+        const forwarded = await app.inject({
+          method: 'GET',
+          url,
+          remoteAddress: '127.0.0.1',
+          headers: { 'x-forwarded-for': '127.0.0.1' },
+        });
+        assert.equal(forwarded.statusCode, 403, `${url} through the balancer`);
+        const direct = await app.inject({ method: 'GET', url, remoteAddress: '127.0.0.1' });
+        assert.equal(direct.statusCode, 200, `${url} from loopback directly`);
+      }
+    });
+  });
+});
+
 describe('load shedding in the service', () => {
   test('stalls before and just after the server listens are not taken for overload', async () => {
     await withApp({ shedding: 'on', shedDelayMs: 10 }, async (app) => {
