@@ -87,7 +87,7 @@ declare module 'fastify' {
 }
 
 /** Fastify's `trustProxy` from TRUST_PROXY: it takes a mutable list. */
-function trustProxyOption(trust: TrustProxy): boolean | number | string[] {
+function trustProxyOption(trust: TrustProxy): boolean | string[] {
   return typeof trust === 'object' ? [...trust] : trust;
 }
 

@@ -48,8 +48,8 @@ export interface ServiceConfig {
   gatewayBreaker: 'on' | 'off';
   /**
    * Which peers' `X-Forwarded-For` names the client (Fastify's `trustProxy`): `false` (the
-   * socket's address, always), the addresses and CIDRs of the load balancers, or a hop count.
-   * Sets `request.ip`, which the rate limit keys on; the loopback-only endpoints read the socket.
+   * socket's address, always) or the addresses and CIDRs of the load balancers. Sets
+   * `request.ip`, which the rate limit keys on; the loopback-only endpoints read the socket.
    */
   trustProxy: TrustProxy;
   /** Payments per second one client may create (0 = no limit), and the burst above it. */
@@ -95,11 +95,8 @@ export interface ServiceConfig {
   metricsPort: number;
 }
 
-/**
- * TRUST_PROXY parsed: `false` trusts no proxy, a list trusts those peers (addresses and CIDRs),
- * a number trusts that many hops in front of the service whoever they are.
- */
-export type TrustProxy = false | readonly string[] | number;
+/** TRUST_PROXY parsed: `false` trusts no proxy, a list trusts those peers (addresses and CIDRs). */
+export type TrustProxy = false | readonly string[];
 
 /** A configuration value that is not acceptable; the message starts with the variable's name. */
 export class ConfigError extends Error {
@@ -212,7 +209,7 @@ export const configSpec: readonly Spec[] = [
   {
     env: 'TRUST_PROXY',
     default: 'off',
-    help: "load balancers whose X-Forwarded-For names the client (the rate limit's address): off, comma-separated addresses/CIDRs of the balancers, or a hop count; /metrics, /dashboard and /debug/pprof still refuse forwarded requests",
+    help: "load balancers whose X-Forwarded-For names the client (the rate limit's address): off, or comma-separated addresses/CIDRs of the balancers; /metrics, /dashboard and /debug/pprof still refuse forwarded requests",
   },
   {
     env: 'SHEDDING',
@@ -391,14 +388,20 @@ function url(name: string, raw: string | undefined, protocols: string[]): string
 }
 
 /**
- * `off` -> false; `2` -> two hops; `10.0.0.5,10.1.0.0/16,::1` -> those peers. Whole
- * addresses only: a CIDR's prefix is checked against its family's width.
+ * `off` -> false; `10.0.0.5,10.1.0.0/16,::1` -> those peers. No hop count: it cannot tell the
+ * balancer from a client that connects directly with a forged header (Fastify 5 trusts no one
+ * for a number), and no host names: the peer is matched by address.
  */
 function trustProxy(raw: string): TrustProxy {
   const name = 'TRUST_PROXY';
   const value = raw.trim();
   if (value === 'off') return false;
-  if (/^\d+$/.test(value)) return integer(name, value, 1, 32);
+  if (/^\d+$/.test(value)) {
+    throw new ConfigError(
+      name,
+      `got the hop count "${value}": list the balancers' addresses or CIDRs instead (a hop count cannot tell a balancer from a client forging X-Forwarded-For)`,
+    );
+  }
   const entries = value.split(',').map((part) => part.trim());
   entries.forEach((entry, i) => {
     const [address = '', prefix, extra] = entry.split('/');
@@ -406,7 +409,7 @@ function trustProxy(raw: string): TrustProxy {
     if (family === 0) {
       throw new ConfigError(
         name,
-        `entry ${i} "${entry}": expected off, a hop count (1 to 32), or comma-separated IP addresses or CIDRs (10.0.0.0/8)`,
+        `entry ${i} "${entry}": expected off, or comma-separated IP addresses or CIDRs (10.0.0.5,10.1.0.0/16)`,
       );
     }
     const width = family === 4 ? 32 : 128;
