@@ -94,6 +94,7 @@ start_instance() { # index
   (cd "$ROOT"
     PORT="$port" HOST=127.0.0.1 DATABASE_URL="$DATABASE_URL" REDIS_URL="$REDIS_URL" \
     GATEWAY_URL="$GATEWAY_URL" LOG_LEVEL="${LOG_LEVEL:-warn}" \
+    TRUST_PROXY="${TRUST_PROXY:-127.0.0.1}" \
     nohup "$NODE" --conditions=source --import tsx service/main.ts >>"$DIR/instance-$i.log" 2>&1 &
     echo $! >"$DIR/instance-$i.pid")
   pid=$(cat "$DIR/instance-$i.pid")
