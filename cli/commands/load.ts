@@ -52,7 +52,8 @@ request's intended send time, so a stalled server cannot hide (coordinated omiss
   -w, --workers N        worker threads sharing the load; histograms merge exactly (1)
       --json FILE        write the result as JSON ('-' for stdout)
       --html FILE        write a self-contained HTML report with plots
-      --compare FILE     compare with an earlier --json result (deltas, noise)
+      --compare FILE     compare with an earlier --json result (deltas, noise; per request
+                         name too: req/s, p50, p99, errors)
       --threshold EXPR   fail (exit 1) unless it holds, e.g. 'p99<250ms', 'errors<1%',
                          'rps>=1000', 'checks_failed<1%' (repeatable; latency from the
                          intended send); '{name=NAME}' after the metric reads one request
@@ -346,6 +347,21 @@ function readResult(file: string, flag: string): LoadResult {
   }
 }
 
+/**
+ * The comparison of each request name (req/s, p50, p99, errors), or '' when the results have
+ * no names or a single one (the whole run's table says it all).
+ */
+function formatNamedComparison(comparison: ReturnType<typeof compareResults>, file: string) {
+  const named = Object.entries(comparison.byName ?? {});
+  const unmatched = comparison.unmatchedNames ?? { base: [], current: [] };
+  if (named.length <= 1 && unmatched.base.length === 0 && unmatched.current.length === 0) return '';
+  const parts = named.map(([name, rows]) => `\nby name: ${name}\n${formatComparison(rows)}\n`);
+  if (unmatched.base.length > 0) parts.push(`\nonly in ${file}: ${unmatched.base.join(', ')}\n`);
+  if (unmatched.current.length > 0)
+    parts.push(`\nonly in this run: ${unmatched.current.join(', ')}\n`);
+  return parts.join('');
+}
+
 /** Writes outputs and evaluates thresholds; returns the exit code. */
 function report(
   result: LoadResult,
@@ -356,9 +372,9 @@ function report(
   let baseline: LoadResult | undefined;
   if (p.compare !== null) {
     baseline = readResult(p.compare, '--compare');
-    out.write(
-      `\ncompared with ${p.compare}:\n${formatComparison(compareResults(baseline, result))}\n`,
-    );
+    const comparison = compareResults(baseline, result);
+    out.write(`\ncompared with ${p.compare}:\n${formatComparison(comparison)}\n`);
+    out.write(formatNamedComparison(comparison, p.compare));
   }
   if (p.json === '-') process.stdout.write(`${JSON.stringify(result)}\n`);
   else if (p.json !== null) writeFileSync(p.json, JSON.stringify(result));

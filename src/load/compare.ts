@@ -7,7 +7,12 @@
  * the combined standard error of the two runs (about 95% confidence), or within 2%, the
  * width of one histogram bucket (two percentiles in neighbouring buckets differ by that much). Tail percentiles above p99 and max have too few samples per
  * second to estimate; they borrow the per-second p99's relative noise.
+ *
+ * Per request name (when both results have names), req/s, p50, p99 and the error share are
+ * compared the same way; see {@link compareByName} for their noise.
  */
+import { compareByName } from './compare-by-name.js';
+import { binomialError, comparedRow } from './compare-row.js';
 import type { LoadResult, TimelinePoint } from './result.js';
 
 /** One compared metric. */
@@ -26,6 +31,21 @@ export interface ComparedMetric {
   isBetter: boolean | null;
 }
 
+/**
+ * What {@link compareResults} returns: the whole run's rows, in order, and the rows of each
+ * request name that both results have.
+ */
+export interface Comparison extends Array<ComparedMetric> {
+  /**
+   * `rps`, `p50`, `p99` and `errors` of each request name present in both results, keyed by
+   * name, in the current result's order. Absent when either result has no per-name figures
+   * (files written before names existed).
+   */
+  byName?: Record<string, ComparedMetric[]>;
+  /** Names of only one of the two results (a mix entry added or removed); with `byName`. */
+  unmatchedNames?: { base: string[]; current: string[] };
+}
+
 function standardError(values: number[]): number {
   if (values.length < 2) return Infinity;
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
@@ -39,13 +59,17 @@ function fullSeconds(r: LoadResult): TimelinePoint[] {
 }
 
 /**
- * Compares `current` against `base`.
+ * Compares `current` against `base`: the whole run's rows, plus `byName` when both results
+ * have per-name figures.
  * @example
  * ```ts
- * for (const m of compareResults(before, after)) console.log(m.metric, m.relative, m.isNoise);
+ * const rows = compareResults(before, after);
+ * for (const m of rows) console.log(m.metric, m.relative, m.isNoise);
+ * for (const [name, named] of Object.entries(rows.byName ?? {}))
+ *   console.log(name, named.find((m) => m.metric === 'p99')?.relative);
  * ```
  */
-export function compareResults(base: LoadResult, current: LoadResult): ComparedMetric[] {
+export function compareResults(base: LoadResult, current: LoadResult): Comparison {
   const bt = fullSeconds(base);
   const ct = fullSeconds(current);
   const se = (f: (p: TimelinePoint) => number) => ({
@@ -58,7 +82,7 @@ export function compareResults(base: LoadResult, current: LoadResult): ComparedM
   const p99Noise = se((p) => p.p99);
   const relP99 = p99Noise.baseMean > 0 ? p99Noise.base / p99Noise.baseMean : Infinity;
   const relCurP99 = p99Noise.baseMean > 0 ? p99Noise.current / p99Noise.baseMean : Infinity;
-  const rows: ComparedMetric[] = [];
+  const rows: Comparison = [];
   const add = (
     metric: string,
     b: number,
@@ -66,22 +90,7 @@ export function compareResults(base: LoadResult, current: LoadResult): ComparedM
     noise: number,
     higherIsBetter: boolean,
     resolution = 0.02,
-  ) => {
-    const delta = c - b;
-    const relative = b === 0 ? 0 : delta / b;
-    const isNoise =
-      Math.abs(delta) <= 2 * noise ||
-      Math.abs(delta) <= resolution * Math.max(Math.abs(b), Math.abs(c));
-    rows.push({
-      metric,
-      base: b,
-      current: c,
-      delta,
-      relative,
-      isNoise,
-      isBetter: isNoise ? null : higherIsBetter ? delta > 0 : delta < 0,
-    });
-  };
+  ) => rows.push(comparedRow(metric, b, c, noise, higherIsBetter, resolution));
   const combined = (n: { base: number; current: number }) => Math.hypot(n.base, n.current);
   add('rps', base.requestsPerSecond, current.requestsPerSecond, combined(rpsNoise), true, 0);
   const bp = base.latency.percentiles;
@@ -119,15 +128,25 @@ export function compareResults(base: LoadResult, current: LoadResult): ComparedM
   };
   const be = errorShare(base);
   const ce = errorShare(current);
-  // Binomial standard error of each share.
-  const binomial = (p: number, n: number) => (n > 0 ? Math.sqrt((p * (1 - p)) / n) : Infinity);
   add(
     'errors',
     be,
     ce,
-    Math.hypot(binomial(be, base.completed), binomial(ce, current.completed)),
+    Math.hypot(binomialError(be, base.completed), binomialError(ce, current.completed)),
     false,
     0,
   );
+  if (base.byName !== undefined && current.byName !== undefined) {
+    const relative = (n: { base: number; current: number; baseMean: number }) =>
+      n.baseMean > 0 ? Math.hypot(n.base, n.current) / n.baseMean : Infinity;
+    Object.assign(
+      rows,
+      compareByName(base.byName, current.byName, {
+        rps: relative(rpsNoise),
+        p50: relative(p50Noise),
+        p99: relative(p99Noise),
+      }),
+    );
+  }
   return rows;
 }
