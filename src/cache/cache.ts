@@ -98,7 +98,7 @@ export class Cache {
         repair: this.#repair,
         closed: this.#closeController.signal,
         owner: this,
-        deleteKey: (key) => this.#deleteInL2(key),
+        deleteKey: (key) => this.#deleteInL2([key]),
         deleteTag: (tag) => this.#deleteTagInL2(tag),
       });
     }
@@ -259,29 +259,45 @@ export class Cache {
   }
 
   /** Removes `key` from every instance's L1 and from L2. */
-  async delete(key: string): Promise<void> {
-    this.#assertOpen();
-    this.#mutated();
-    this.#loader.invalidate(key);
-    this.#l1.delete(key);
-    this.#queue?.drop(key);
-    if (this.#l2 === undefined) return;
-    if (!(await this.#deleteInL2(key))) this.#repair.markKey(key);
+  delete(key: string): Promise<void> {
+    return this.deleteMany([key]);
   }
 
-  async #deleteInL2(key: string): Promise<boolean> {
+  /**
+   * Removes each of `keys` as {@link Cache.delete} does, with one L2 round trip for all of
+   * them (the keys a change makes stale, e.g. an entity and an aggregate over it).
+   *
+   * @example
+   * await cache.deleteMany([`payment:${id}`, `summary:${userId}`]);
+   */
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    this.#assertOpen();
+    if (keys.length === 0) return;
+    this.#mutated();
+    for (const key of keys) {
+      this.#loader.invalidate(key);
+      this.#l1.delete(key);
+      this.#queue?.drop(key);
+    }
+    if (this.#l2 === undefined) return;
+    if (!(await this.#deleteInL2(keys))) for (const key of keys) this.#repair.markKey(key);
+  }
+
+  async #deleteInL2(keys: readonly string[]): Promise<boolean> {
     const core = this.#core;
-    const version = core.nextVersion();
-    const used = await this.#l2!.delete(
-      key,
-      core.tombstone(version),
-      version,
-      core.tombstoneMs,
-      formatMessage('i', core.origin, version, key),
-    );
+    const deletes = keys.map((key) => {
+      const version = core.nextVersion();
+      return {
+        key,
+        tombstone: core.tombstone(version),
+        version,
+        message: formatMessage('i', core.origin, version, key),
+      };
+    });
+    const used = await this.#l2!.delete(deletes, core.tombstoneMs);
     if (used === false) return false;
-    // Above the record it replaced: this instance's next versions follow it.
-    core.observeVersion(used);
+    // Above the records they replaced: this instance's next versions follow them.
+    for (const version of used) core.observeVersion(version);
     return true;
   }
 

@@ -386,7 +386,8 @@ export class Loader {
     if (l2 !== undefined && prepared.write !== undefined && current && flight.basis !== undefined) {
       const write = prepared.write;
       write.basis = flight.basis;
-      core.track(l2.write(write).then((ok) => release(!ok)));
+      // The lease, if held, is released by the same round trip (FILL_SCRIPT).
+      core.track(owner === undefined ? l2.write(write) : l2.fill(write, owner));
     } else {
       release(true);
     }

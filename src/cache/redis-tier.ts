@@ -10,44 +10,66 @@ import { LatencyRecorder } from './latency.js';
 const VERSION_GUARD = `
 local cur = redis.call('GET', KEYS[1])
 local v = cur and tonumber(string.match(cur, '^(%d+)|')) or 0
-if ARGV[7] ~= '' then
-  if v ~= tonumber(ARGV[7]) then return 0 end
-elseif v > tonumber(ARGV[2]) then return 0 end`;
+local current
+if ARGV[7] ~= '' then current = v == tonumber(ARGV[7]) else current = v <= tonumber(ARGV[2]) end`;
 
-const SET_SCRIPT = `${VERSION_GUARD}
+// The write, tags from KEYS[first] on.
+const WRITE = (first: number) => `
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-for i = 2, #KEYS do
+for i = ${first}, #KEYS do
   redis.call('SADD', KEYS[i], ARGV[6])
   redis.call('PEXPIRE', KEYS[i], ARGV[3], 'NX')
   redis.call('PEXPIRE', KEYS[i], ARGV[3], 'GT')
 end
-if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
+if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end`;
+
+const SET_SCRIPT = `${VERSION_GUARD}
+if not current then return 0 end${WRITE(2)}
 return 1`;
+
+// A load's result and the release of its compute lease (KEYS[2], held by ARGV[8]) in one
+// step: SET_SCRIPT then RELEASE_SCRIPT without a message, one round trip instead of two. The
+// write's own message wakes the waiters; one refused by the guard leaves that to the newer
+// write that refused it.
+const FILL_SCRIPT = `${VERSION_GUARD}
+if current then${WRITE(3)}
+end
+if redis.call('GET', KEYS[2]) == ARGV[8] then redis.call('DEL', KEYS[2]) end
+return current and 1 or 0`;
 
 // A delete always leaves its tombstone. A cache entry is a copy of the source: removing a copy
 // newer than the delete costs one extra load, while keeping one older than the change that
 // caused the delete serves that change stale for a whole TTL. The tombstone's version is above
-// the record it replaces (ARGV[2], or that record's version + 1 when ARGV[2] is not higher: the
-// record may come from an instance whose clock runs ahead, or a deleter's cached clock may lag
-// behind its event loop), and the published message carries the same version, so no instance
-// promotes the replaced record from a read already under way. Returns the version used.
+// the record it replaces (the given version, or that record's version + 1 when the given one
+// is not higher: the record may come from an instance whose clock runs ahead, or a deleter's
+// cached clock may lag behind its event loop), and the published message carries the same
+// version, so no instance promotes the replaced record from a read already under way.
+// Each of KEYS so, with ARGV[1] the tombstones' TTL, ARGV[2] the channel and, from ARGV[3],
+// three per key: tombstone, version, message. Several keys cost one round trip, not one each.
+// Returns the versions used.
 const DELETE_SCRIPT = `
-local ver = tonumber(ARGV[2])
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  local v = tonumber(string.match(cur, '^(%d+)|'))
-  if v and v >= ver then ver = v + 1 end
+local used = {}
+for i = 1, #KEYS do
+  local a = i * 3
+  local given = ARGV[a + 1]
+  local ver = tonumber(given)
+  local cur = redis.call('GET', KEYS[i])
+  if cur then
+    local v = tonumber(string.match(cur, '^(%d+)|'))
+    if v and v >= ver then ver = v + 1 end
+  end
+  local tomb, msg = ARGV[a], ARGV[a + 2]
+  if ver ~= tonumber(given) then
+    local vs = string.format('%.0f', ver)
+    tomb = vs .. string.sub(tomb, #given + 1)
+    local s, e = string.find(msg, '|' .. given .. '|', 1, true)
+    msg = string.sub(msg, 1, s) .. vs .. string.sub(msg, e)
+  end
+  redis.call('SET', KEYS[i], tomb, 'PX', ARGV[1])
+  redis.call('PUBLISH', ARGV[2], msg)
+  used[i] = ver
 end
-local tomb, msg = ARGV[1], ARGV[5]
-if ver ~= tonumber(ARGV[2]) then
-  local vs = string.format('%.0f', ver)
-  tomb = vs .. string.sub(ARGV[1], #ARGV[2] + 1)
-  local s, e = string.find(msg, '|' .. ARGV[2] .. '|', 1, true)
-  msg = string.sub(msg, 1, s) .. vs .. string.sub(msg, e)
-end
-redis.call('SET', KEYS[1], tomb, 'PX', ARGV[3])
-redis.call('PUBLISH', ARGV[4], msg)
-return ver`;
+return used`;
 
 // The tag's keys, tombstoned as DELETE_SCRIPT does one key: at a version above every record
 // replaced, carried by the message too.
@@ -81,7 +103,8 @@ return 1`;
 
 type ScriptClient = Redis & {
   hotpathCacheSet(...args: (string | number)[]): Promise<number>;
-  hotpathCacheDelete(...args: (string | number)[]): Promise<number>;
+  hotpathCacheFill(...args: (string | number)[]): Promise<number>;
+  hotpathCacheDelete(...args: (string | number)[]): Promise<number[]>;
   hotpathCacheTag(...args: (string | number)[]): Promise<number>;
   hotpathCacheRelease(...args: (string | number)[]): Promise<number>;
 };
@@ -100,6 +123,16 @@ export interface L2Write {
    * write happens only if that record is still there (see VERSION_GUARD).
    */
   basis?: string;
+}
+
+/** One key's delete for {@link RedisTier.delete}. */
+export interface L2Delete {
+  key: string;
+  /** The tombstone record, at `version`. */
+  tombstone: string;
+  version: number;
+  /** The pub/sub message announcing the delete, at `version`. */
+  message: string;
 }
 
 /** Options of the Redis tier. */
@@ -151,7 +184,8 @@ export class RedisTier {
     const c = client as ScriptClient;
     if (typeof c.hotpathCacheSet !== 'function') {
       client.defineCommand('hotpathCacheSet', { lua: SET_SCRIPT });
-      client.defineCommand('hotpathCacheDelete', { lua: DELETE_SCRIPT, numberOfKeys: 1 });
+      client.defineCommand('hotpathCacheFill', { lua: FILL_SCRIPT });
+      client.defineCommand('hotpathCacheDelete', { lua: DELETE_SCRIPT });
       client.defineCommand('hotpathCacheTag', { lua: TAG_SCRIPT, numberOfKeys: 1 });
       client.defineCommand('hotpathCacheRelease', { lua: RELEASE_SCRIPT, numberOfKeys: 1 });
     }
@@ -194,7 +228,19 @@ export class RedisTier {
   /** Writes one record if no newer version is stored; false when it could not be written. */
   async write(w: L2Write): Promise<boolean> {
     if (!this.usable) return false;
-    const result = await this.#guard(this.client.hotpathCacheSet(...this.#setArgs(w)));
+    const result = await this.#guard(this.client.hotpathCacheSet(...this.#setArgs(w, undefined)));
+    return result !== FAILED;
+  }
+
+  /**
+   * Writes a load's result (as {@link write}) and releases the compute lease `token` holds,
+   * in one round trip; false when L2 could not be reached (the lease then expires).
+   */
+  async fill(w: L2Write, token: string): Promise<boolean> {
+    if (!this.usable) return false;
+    const args = this.#setArgs(w, this.#leasePrefix + w.key);
+    args.push(token);
+    const result = await this.#guard(this.client.hotpathCacheFill(...args));
     return result !== FAILED;
   }
 
@@ -204,18 +250,21 @@ export class RedisTier {
     const pipeline = this.client.pipeline() as ReturnType<Redis['pipeline']> & {
       hotpathCacheSet(...args: (string | number)[]): unknown;
     };
-    for (const w of writes) pipeline.hotpathCacheSet(...this.#setArgs(w));
+    for (const w of writes) pipeline.hotpathCacheSet(...this.#setArgs(w, undefined));
     const result = await this.#guard(pipeline.exec());
     if (result === FAILED || result === null) return false;
     return result.every(([error]) => error === null);
   }
 
-  #setArgs(w: L2Write): (string | number)[] {
+  /** The arguments of SET_SCRIPT, or of FILL_SCRIPT with `leaseKey` (its token comes last). */
+  #setArgs(w: L2Write, leaseKey: string | undefined): (string | number)[] {
     const tags = w.tags ?? [];
+    const keys = [this.#prefix + w.key];
+    if (leaseKey !== undefined) keys.push(leaseKey);
+    for (const t of tags) keys.push(this.#tagPrefix + t);
     return [
-      1 + tags.length,
-      this.#prefix + w.key,
-      ...tags.map((t) => this.#tagPrefix + t),
+      keys.length,
+      ...keys,
       w.record,
       w.version,
       Math.max(1, Math.ceil(w.ttlMs)),
@@ -227,28 +276,18 @@ export class RedisTier {
   }
 
   /**
-   * Replaces a key by a tombstone and publishes `message`. The tombstone's version (and the
-   * message's) is `version`, or one above the replaced record's when that one is not lower.
-   * Resolves to the version used, or false when L2 could not be reached.
+   * Replaces each key by its tombstone and publishes its message, in one round trip. A
+   * tombstone's version (and its message's) is the one given, or one above the replaced
+   * record's when that one is not lower. Resolves to the versions used, in order, or false
+   * when L2 could not be reached.
    */
-  async delete(
-    key: string,
-    tombstone: string,
-    version: number,
-    ttlMs: number,
-    message: string,
-  ): Promise<number | false> {
+  async delete(deletes: readonly L2Delete[], ttlMs: number): Promise<number[] | false> {
     if (!this.usable) return false;
-    const result = await this.#guard(
-      this.client.hotpathCacheDelete(
-        this.#prefix + key,
-        tombstone,
-        version,
-        Math.ceil(ttlMs),
-        this.channel,
-        message,
-      ),
-    );
+    const args: (string | number)[] = [deletes.length];
+    for (const d of deletes) args.push(this.#prefix + d.key);
+    args.push(Math.ceil(ttlMs), this.channel);
+    for (const d of deletes) args.push(d.tombstone, d.version, d.message);
+    const result = await this.#guard(this.client.hotpathCacheDelete(...args));
     return result === FAILED ? false : result;
   }
 
