@@ -1,13 +1,17 @@
 /**
- * buildApp(config, deps): the payments service as a Fastify instance, with no listening
- * socket, so tests drive it with `inject()` and main.ts decides where it listens.
+ * buildApp(options, deps): the payments service as a Fastify instance, with no listening
+ * socket, so tests drive it with `inject()` and main.ts decides where it listens. `options` are
+ * settings only, each required (main.ts maps them from the parsed config with
+ * {@link appOptions}: the config parser is the one place with defaults); `deps` are what the
+ * composition root built (databases, gateway client, Redis, observability, cache). Every plugin
+ * and route below gets what it uses as an argument.
  */
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { type Cache, cachePanels, createCache, registerCacheMetrics } from 'hotpath/cache';
 import { instrumentDatabase, ReplicaRouter, type Database } from 'hotpath/db';
 import { fastifyCompression } from 'hotpath/http';
 import type { Redis } from 'ioredis';
-import type { ServiceConfig, TrustProxy } from './config.js';
+import { loadConfig, type ServiceConfig, type TrustProxy } from './config.js';
 import type { GatewayClient } from './gateway/client.js';
 import {
   clientErrorHandler,
@@ -25,8 +29,8 @@ import { PaymentService } from './payments/payment-service.js';
 import { shardedStorage } from './payments/sharded-storage.js';
 import { shardMetrics } from './payments/shard-metrics.js';
 import { databasePanels, instrumentServiceDatabase } from './plugins/database-insights.js';
-import { observability } from './plugins/observability.js';
-import { protection } from './plugins/protection.js';
+import { createObservability, observability, type Observability } from './plugins/observability.js';
+import { protection, type ProtectionOptions } from './plugins/protection.js';
 import { registerProfiling } from './plugins/profiling.js';
 import { lazyChildLoggerFactory } from './plugins/request-logger.js';
 import { Readiness, type ReadinessCheck } from './readiness.js';
@@ -44,6 +48,70 @@ import { receiptRoutes } from './receipts/routes.js';
 
 export type { ReadinessCheck } from './readiness.js';
 
+/** The settings of {@link buildApp}, each required; {@link appOptions} maps them from the config. */
+export interface AppOptions {
+  logLevel: ServiceConfig['logLevel'];
+  bodyLimitBytes: number;
+  /** Longest time to receive a whole request; slower clients get 408. */
+  requestTimeoutMs: number;
+  /** The balancers whose X-Forwarded-For names the client (`request.ip`); false = none. */
+  trustProxy: TrustProxy;
+  /** Queries at least this slow are logged with their plan. */
+  slowQueryMs: number;
+  /** Each request runs in an N+1 detection scope. */
+  detectNPlusOne: boolean;
+  /** Responses at least this long are compressed, and GETs get ETags; undefined = neither. */
+  compressionMinBytes: number | undefined;
+  /** Load shedding and the per-client rate limit. */
+  protection: ProtectionOptions;
+  /** /metrics and /dashboard to non-loopback clients with this bearer token; undefined = loopback only. */
+  metricsToken: string | undefined;
+  /** Dashboard event streams open at once. */
+  dashboardMaxStreams: number;
+  /** The /debug/pprof endpoints. */
+  profiling: boolean;
+  /** GET /api/users/latest-payments: one query or one per user. */
+  nPlusOne: 'batched' | 'naive';
+  /** A user's payment pages: keyset cursors or OFFSET. */
+  pagination: 'keyset' | 'offset';
+  /** Receipt signing: on a worker thread or on the event loop, with this key (undefined = generated). */
+  receipts: { mode: 'inline' | 'pool'; privateKeyPem: string | undefined };
+}
+
+/** The app's settings from the parsed config: no default here, loadConfig has them all. */
+export function appOptions(config: ServiceConfig): AppOptions {
+  return {
+    logLevel: config.logLevel,
+    bodyLimitBytes: config.bodyLimitBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
+    trustProxy: config.trustProxy,
+    slowQueryMs: config.slowQueryMs,
+    detectNPlusOne: config.nPlusOneDetector === 'on',
+    compressionMinBytes: config.compression === 'on' ? config.compressionMinBytes : undefined,
+    protection: {
+      shedDelayMs: config.shedding === 'on' ? config.shedDelayMs : undefined,
+      rateLimitPerSecond: config.rateLimitPerSecond,
+      rateLimitBurst: config.rateLimitBurst,
+    },
+    metricsToken: config.metricsToken,
+    dashboardMaxStreams: config.dashboardMaxStreams,
+    profiling: config.profiling === 'on',
+    nPlusOne: config.nPlusOne,
+    pagination: config.pagination,
+    receipts: { mode: config.receipts, privateKeyPem: config.receiptKey },
+  };
+}
+
+/** The read cache of payments and user summaries (CACHE=on), with Redis as L2 when given. */
+export function createPaymentsCache(redis: Redis | undefined): Cache {
+  return createCache({
+    namespace: 'hotpath:payments',
+    l1: { max: 100_000, maxBytes: 64 * 1024 * 1024 },
+    ...(redis === undefined ? {} : { l2: redis }),
+  });
+}
+
+/** What the composition root built for the app. */
 export interface AppDeps {
   db: Database;
   /**
@@ -52,6 +120,10 @@ export interface AppDeps {
    */
   gateway: Pick<GatewayClient, 'charge'> &
     Partial<Pick<GatewayClient, 'stats' | 'chargeBudgetMs' | 'registerMetrics'>>;
+  /** The metrics and dashboard every part reports to ({@link createObservability}); closed with the app. */
+  observability: Observability;
+  /** The read cache (CACHE=on, {@link createPaymentsCache}), or undefined; closed with the app. */
+  cache: Cache | undefined;
   /**
    * A streaming replica of `db` (DATABASE_REPLICA_URL): reads that may lag go there through
    * hotpath/db's ReplicaRouter, with read-your-writes per caller; readiness pings it (not
@@ -65,7 +137,7 @@ export interface AppDeps {
   shards?: readonly Database[];
   /** A Redis client when REDIS_URL is set: readiness pings it. */
   redis?: { ping(): Promise<unknown> };
-  /** The ioredis client for the cache's L2 tier and invalidation bus (REDIS_URL). */
+  /** The ioredis client for the rate limit and the replica's write positions (REDIS_URL). */
   cacheRedis?: Redis;
   /**
    * More readiness checks (the gateway), after the database's and Redis's. One that is not
@@ -76,64 +148,82 @@ export interface AppDeps {
   logStream?: { write(line: string): void };
 }
 
+/** The app and the parts the composition root hands on (the reconciler takes `payments`). */
+export interface ServiceApp {
+  app: FastifyInstance;
+  payments: PaymentService;
+}
+
 declare module 'fastify' {
   interface FastifyInstance {
-    payments: PaymentService;
-    /** The read cache (CACHE=on), or null. */
+    /**
+     * Kept for callers outside service/ that read it from the app (bench/); nothing in this
+     * folder does: the routes get the cache as an argument.
+     */
     cache: Cache | null;
-    /** True once shutdown began: readiness answers 503 so load balancers stop sending. */
+    /**
+     * True once shutdown began: readiness answers 503 so load balancers stop sending, and the
+     * server answers new requests on kept-alive sockets 503. Request-time state, set by the
+     * shutdown of main.ts while requests run, hence on the instance.
+     */
     draining: boolean;
   }
 }
 
-/** Fastify's `trustProxy` from TRUST_PROXY: it takes a mutable list. */
-function trustProxyOption(trust: TrustProxy): boolean | string[] {
-  return typeof trust === 'object' ? [...trust] : trust;
+/**
+ * The settings a benchmark gives when it calls buildApp with a partial object: filled from
+ * loadConfig's defaults, with shedding, the rate limit and the instance label off.
+ * @deprecated For bench/ call sites only, until they build options with {@link appOptions}.
+ */
+export type PartialAppConfig = Pick<ServiceConfig, 'bodyLimitBytes' | 'logLevel'> &
+  Partial<Pick<ServiceConfig, 'cache' | 'nPlusOne' | 'receipts'>>;
+
+/** @deprecated See {@link PartialAppConfig}. */
+export type PartialAppDeps = Omit<AppDeps, 'observability' | 'cache'>;
+
+/**
+ * Builds the service. With `options` and `deps` from the composition root it returns the app
+ * and its payment service.
+ */
+export async function buildApp(options: AppOptions, deps: AppDeps): Promise<ServiceApp>;
+/** @deprecated See {@link PartialAppConfig}: returns the Fastify instance alone. */
+export async function buildApp(
+  config: PartialAppConfig,
+  deps: PartialAppDeps,
+): Promise<FastifyInstance>;
+export async function buildApp(
+  options: AppOptions | PartialAppConfig,
+  deps: AppDeps | PartialAppDeps,
+): Promise<ServiceApp | FastifyInstance> {
+  if ('protection' in options && 'observability' in deps) return buildService(options, deps);
+  const config: ServiceConfig = {
+    ...loadConfig({ SHEDDING: 'off', RATE_LIMIT_PER_SECOND: '0', N_PLUS_ONE_DETECTOR: 'on' }),
+    ...(options as PartialAppConfig),
+  };
+  const built = await buildService(appOptions(config), {
+    ...deps,
+    observability: createObservability({ instance: undefined }),
+    cache: config.cache === 'on' ? createPaymentsCache(deps.cacheRedis) : undefined,
+  });
+  return built.app;
 }
 
-export async function buildApp(
-  config: Pick<ServiceConfig, 'bodyLimitBytes' | 'logLevel'> &
-    Partial<
-      Pick<
-        ServiceConfig,
-        | 'nPlusOne'
-        | 'nPlusOneDetector'
-        | 'pagination'
-        | 'slowQueryMs'
-        | 'cache'
-        | 'compression'
-        | 'compressionMinBytes'
-        | 'profiling'
-        | 'requestTimeoutMs'
-        | 'metricsToken'
-        | 'dashboardMaxStreams'
-        | 'shedding'
-        | 'shedDelayMs'
-        | 'rateLimitPerSecond'
-        | 'rateLimitBurst'
-        | 'receipts'
-        | 'receiptKey'
-        | 'instanceId'
-        | 'trustProxy'
-      >
-    >,
-  deps: AppDeps,
-): Promise<FastifyInstance> {
-  const requestTimeoutMs = config.requestTimeoutMs ?? 30_000;
+async function buildService(options: AppOptions, deps: AppDeps): Promise<ServiceApp> {
+  const requestTimeoutMs = options.requestTimeoutMs;
   let closing = false;
   const app = Fastify({
     logger: {
-      level: config.logLevel,
+      level: options.logLevel,
       ...(deps.logStream === undefined ? {} : { stream: deps.logStream }),
     },
     // Per-request log lines cost more than the requests of a cached route; errors still log.
     logController: new LogController({ disableRequestLogging: true }),
     // A request's pino child (its reqId bound) is made only when the request logs.
     childLoggerFactory: lazyChildLoggerFactory,
-    bodyLimit: config.bodyLimitBytes,
+    bodyLimit: options.bodyLimitBytes,
     // TRUST_PROXY: request.ip (the rate limit's key) is the client named by a trusted balancer's
     // X-Forwarded-For; the loopback-only endpoints check the socket and ignore it.
-    trustProxy: trustProxyOption(config.trustProxy ?? false),
+    trustProxy: trustProxyOption(options.trustProxy),
     serverFactory: httpServerFactory({
       requestTimeoutMs,
       isClosing: (): boolean => closing || app.draining,
@@ -151,19 +241,13 @@ export async function buildApp(
   // Before any route: the start-up banner lists what this records.
   recordRoutes(app);
 
+  const { observability: parts, cache } = deps;
+  const { registry, dashboard } = parts;
   const insights = instrumentServiceDatabase(deps.db, {
-    slowQueryMs: config.slowQueryMs ?? 200,
+    slowQueryMs: options.slowQueryMs,
     log: (entry, message) => app.log.warn(entry, message),
-    nPlusOneDetector: config.nPlusOneDetector ?? 'on',
+    nPlusOneDetector: options.detectNPlusOne ? 'on' : 'off',
   });
-  const cache =
-    (config.cache ?? 'on') === 'on'
-      ? createCache({
-          namespace: 'hotpath:payments',
-          l1: { max: 100_000, maxBytes: 64 * 1024 * 1024 },
-          ...(deps.cacheRedis === undefined ? {} : { l2: deps.cacheRedis }),
-        })
-      : undefined;
   const router =
     deps.replica === undefined
       ? undefined
@@ -181,7 +265,7 @@ export async function buildApp(
     deps.shards === undefined
       ? undefined
       : shardedStorage(app, deps.shards, insights, {
-          slowQueryMs: config.slowQueryMs ?? 200,
+          slowQueryMs: options.slowQueryMs,
           log: (entry, message) => app.log.warn(entry, message),
         });
   const payments = new PaymentService({
@@ -208,49 +292,45 @@ export async function buildApp(
       ? {}
       : { cache: router === undefined ? cache : replicaFills(cache, router) }),
   });
-  app.decorate('payments', payments);
   app.decorate('cache', cache ?? null);
   app.decorate('draining', false);
-  if ((config.compression ?? 'on') === 'on') {
+  if (options.compressionMinBytes !== undefined) {
     // The only onSend hook: it sees each payload as the route or error handler left it. The
     // dashboard's assets are Buffers read once at start: compressed once, then reused.
     await app.register(fastifyCompression, {
-      minBytes: config.compressionMinBytes ?? 1024,
+      minBytes: options.compressionMinBytes,
       immutableBuffers: true,
     });
   }
-  // Before any route: shedding reads each route's priority as it is declared. Both are off
-  // unless the config asks (main.ts passes the service's defaults: on).
-  await protection(app, {
-    ...(config.shedding === 'on' ? { shedDelayMs: config.shedDelayMs ?? 100 } : {}),
-    rateLimitPerSecond: config.rateLimitPerSecond ?? 0,
-    ...(config.rateLimitBurst === undefined ? {} : { rateLimitBurst: config.rateLimitBurst }),
-    ...(deps.cacheRedis === undefined ? {} : { redis: deps.cacheRedis }),
+  // Before any route: shedding reads each route's priority as it is declared.
+  await protection(app, options.protection, {
+    observability: parts,
+    redis: deps.cacheRedis,
   });
-  await observability(app, {
-    ...(config.metricsToken === undefined ? {} : { token: config.metricsToken }),
-    maxStreams: config.dashboardMaxStreams ?? 16,
-    ...(config.instanceId === undefined ? {} : { instance: config.instanceId }),
+  await observability(app, parts, {
+    token: options.metricsToken,
+    maxStreams: options.dashboardMaxStreams,
   });
-  await registerProfiling(app, config);
-  databasePanels(app, insights, deps.db, { perDatabase: sharded === undefined });
+  if (options.profiling) await registerProfiling(app, dashboard);
+  databasePanels(app, insights, deps.db, {
+    perDatabase: sharded === undefined,
+    observability: parts,
+  });
   if (sharded !== undefined) shardMetrics(app, sharded.metrics);
   if (router !== undefined) {
     readYourWrites(app, router);
-    replicaRouterMetrics(app, router);
+    replicaRouterMetrics(registry, router);
     app.addHook('onClose', () => router.close());
   }
   const gateway = deps.gateway;
-  if (gateway.stats !== undefined) gatewayPanels(app, () => gateway.stats!);
+  if (gateway.stats !== undefined) gatewayPanels(parts, () => gateway.stats!);
   if (gateway.registerMetrics !== undefined) {
-    gateway.registerMetrics(app.observability.registry);
+    gateway.registerMetrics(registry);
     gatewayHttpPanel(app);
   }
   if (cache !== undefined) {
-    registerCacheMetrics(cache, app.observability.registry, { name: 'payments' });
-    for (const panel of cachePanels(cache, { name: 'payments' })) {
-      app.observability.dashboard.addPanel(panel);
-    }
+    registerCacheMetrics(cache, registry, { name: 'payments' });
+    for (const panel of cachePanels(cache, { name: 'payments' })) dashboard.addPanel(panel);
     app.addHook('onClose', () => cache.close());
   }
 
@@ -285,7 +365,7 @@ export async function buildApp(
   checks.push(...(deps.checks ?? []));
   // "timed out after 1000 ms" names a dependency that hangs.
   const readiness = new Readiness(checks, { timeoutMs: 1000 });
-  dependencyPanels(app, readiness);
+  dependencyPanels(parts, readiness);
   // Listening (not under inject()): keep the gauge and the dashboard fresh between probes.
   app.addHook('onListen', async () => {
     readiness.poll(5000);
@@ -294,13 +374,14 @@ export async function buildApp(
     readiness.close();
   });
   healthRoutes(app, readiness, () => app.draining);
-  paymentRoutes(app, payments, config.nPlusOne ?? 'batched', config.pagination ?? 'keyset');
-  const receipts = new Receipts({
-    mode: config.receipts ?? 'pool',
-    privateKeyPem: config.receiptKey,
-    registry: app.observability.registry,
-  });
+  paymentRoutes(app, { payments, latestMode: options.nPlusOne, pagination: options.pagination });
+  const receipts = new Receipts({ ...options.receipts, registry });
   app.addHook('onClose', () => receipts.close());
   receiptRoutes(app, payments, receipts);
-  return app;
+  return { app, payments };
+}
+
+/** Fastify's `trustProxy` from TRUST_PROXY: it takes a mutable list. */
+function trustProxyOption(trust: TrustProxy): boolean | string[] {
+  return typeof trust === 'object' ? [...trust] : trust;
 }

@@ -6,13 +6,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDatabase, instrumentPool, PostgresDatabase, type Database } from 'hotpath/db';
 import type { Redis } from 'ioredis';
-import { buildApp } from './app.js';
+import { appOptions, buildApp, createPaymentsCache } from './app.js';
 import { isClusterPrimary, runPrimary, shareWorkerMetrics } from './cluster.js';
 import { ConfigError, configHelp, loadConfig, type ServiceConfig } from './config.js';
 import { GatewayClient } from './gateway/client.js';
 import { spawnGateway, type SupervisedGateway } from './gateway/spawn.js';
 import { migrations } from './migrations/index.js';
 import { Reconciler } from './payments/reconciler.js';
+import { createObservability } from './plugins/observability.js';
 import { reconcilerPanels } from './plugins/reconciler-panels.js';
 import { routesOf, startupBanner } from './route-table.js';
 
@@ -163,7 +164,10 @@ async function start(config: ServiceConfig): Promise<void> {
     breaker: config.gatewayBreaker === 'on',
   });
   const simulator = gateway;
-  const app = await buildApp(config, {
+  const observability = createObservability({ instance: config.instanceId });
+  const { app, payments } = await buildApp(appOptions(config), {
+    observability,
+    cache: config.cache === 'on' ? createPaymentsCache(redis) : undefined,
     db,
     ...(replica === undefined ? {} : { replica }),
     ...(shards === undefined ? {} : { shards }),
@@ -193,7 +197,7 @@ async function start(config: ServiceConfig): Promise<void> {
   // Pending payments (an unknown outcome, a crash) are settled by asking the gateway, now and
   // every RECOVERY_INTERVAL_MS; a sweep never overlaps the previous one.
   const reconciler = new Reconciler({
-    payments: app.payments,
+    payments,
     gateway: client,
     concurrency: config.reconcileConcurrency,
     leaseMs: client.chargeBudgetMs + 5000,
@@ -204,10 +208,10 @@ async function start(config: ServiceConfig): Promise<void> {
     'reconciler sweep failed',
     10_000,
   );
-  reconcilerPanels(app, () => reconciler.stats);
+  reconcilerPanels(observability, () => reconciler.stats);
   reconciler.start(config.recoveryIntervalMs);
   // In a cluster worker (WORKERS > 1): the primary merges every worker's metrics.
-  const stopSharing = shareWorkerMetrics(app.observability);
+  const stopSharing = shareWorkerMetrics(observability);
 
   try {
     await app.listen({ host: config.host, port: config.port });

@@ -5,6 +5,7 @@
  * on a PostgreSQL server) and as Prometheus metrics.
  */
 import type { FastifyInstance } from 'fastify';
+import type { Observability } from './observability.js';
 import {
   NPlusOneDetector,
   PostgresDatabase,
@@ -67,7 +68,7 @@ export function databasePanels(
   app: FastifyInstance,
   insights: DatabaseInsights,
   raw: Database,
-  options: { perDatabase?: boolean } = {},
+  options: { perDatabase: boolean; observability: Pick<Observability, 'dashboard' | 'registry'> },
 ): void {
   // Each route's handler runs inside the detector's scope. A wrapper set when the route is
   // declared, not an `onRequest` hook: a request hook of any kind costs Fastify a few
@@ -85,7 +86,7 @@ export function databasePanels(
       };
     });
 
-  const { dashboard, registry } = app.observability;
+  const { dashboard, registry } = options.observability;
   // Read when a scrape collects them: no per-request hook for metrics.
   let counted = 0;
   const nPlusOneTotal = registry.counter({

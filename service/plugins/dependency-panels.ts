@@ -3,11 +3,13 @@
  * the gauge `payments_dependency_up{dependency}` (1 up, 0 down or degraded), both read from
  * readiness's last round when sampled or scraped (nothing on the request path).
  */
-import type { FastifyInstance } from 'fastify';
 import type { Readiness } from '../readiness.js';
+import type { Observability } from './observability.js';
 
-export function dependencyPanels(app: FastifyInstance, readiness: Readiness): void {
-  const { dashboard, registry } = app.observability;
+export function dependencyPanels(
+  { dashboard, registry }: Pick<Observability, 'dashboard' | 'registry'>,
+  readiness: Readiness,
+): void {
   dashboard.addPanel({
     id: 'dependencies',
     title: 'Dependencies',

@@ -4,13 +4,15 @@
  * and Prometheus gauges of these and of retries, all read from the gateway client when
  * sampled or scraped (nothing on the request path).
  */
-import type { FastifyInstance } from 'fastify';
 import type { GatewayStats } from '../gateway/client.js';
+import type { Observability } from './observability.js';
 
 const CIRCUIT_STATES = ['closed', 'half-open', 'open'] as const;
 
-export function gatewayPanels(app: FastifyInstance, stats: () => GatewayStats): void {
-  const { dashboard, registry } = app.observability;
+export function gatewayPanels(
+  { dashboard, registry }: Pick<Observability, 'dashboard' | 'registry'>,
+  stats: () => GatewayStats,
+): void {
   dashboard.addPanel({
     id: 'gateway-circuit',
     title: 'Gateway circuit breaker',

@@ -2,8 +2,8 @@
  * Metrics, runtime monitoring and the live dashboard of the payments service, all from
  * hotpath/metrics: request instrumentation on every route, GET /metrics (Prometheus),
  * /dashboard (live charts over Server-Sent Events), SLO rules and the heap leak detector
- * logged through the app's logger. Other parts of the service add dashboard panels through
- * `app.observability.dashboard.addPanel(...)`.
+ * logged through the app's logger. The composition root (main.ts) makes the parts with
+ * {@link createObservability} and hands them to whatever adds a panel or a series.
  *
  * /metrics and /dashboard answer loopback clients only, like /debug/pprof, whatever HOST the
  * service listens on; with METRICS_TOKEN set, any client sending it as a bearer token.
@@ -21,32 +21,43 @@ import {
 } from 'hotpath/metrics';
 import { isLoopback, tokensEqual } from 'hotpath/profile';
 
-/** What the service's other parts can reach. */
+/** The metrics and the dashboard: what the service's other parts add panels and series to. */
 export interface Observability {
   registry: MetricsRegistry;
   requests: RequestMetrics;
   runtime: RuntimeMetrics;
   slo: SloMonitor;
+  leaks: LeakDetector;
   dashboard: Dashboard;
+  /** Stops every sampler and closes the dashboard's streams. */
+  close(): Promise<void>;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
+    /**
+     * Kept for readers outside this folder that still take the app (the sharded service's
+     * per-shard series, the gateway's HTTP panel); everything here gets the object itself.
+     */
     observability: Observability;
   }
 }
 
-/** Options of {@link observability}. */
-export interface ObservabilityOptions {
+/** Options of {@link createObservability}. */
+export interface ObservabilityParts {
+  /** The `instance` label on every series of /metrics; undefined = no label. */
+  instance: string | undefined;
+}
+
+/** Options of {@link observability}: who may read /metrics and /dashboard. */
+export interface ObservabilityAccess {
   /**
    * A bearer token that opens /metrics and /dashboard to non-loopback clients
-   * (`Authorization: Bearer <token>`). Without it they answer loopback clients only.
+   * (`Authorization: Bearer <token>`); undefined = loopback clients only.
    */
-  token?: string;
-  /** Dashboard event streams open at once; more are refused with 503. @defaultValue 16 */
-  maxStreams?: number;
-  /** The `instance` label on every series of /metrics. @defaultValue none */
-  instance?: string;
+  token: string | undefined;
+  /** Dashboard event streams open at once; more are refused with 503. */
+  maxStreams: number;
 }
 
 /** SLOs of the payments API (deploy/prometheus/slo.json holds the same, for the alert rules). */
@@ -90,20 +101,46 @@ function isObservabilityRoute(url: string): boolean {
   return url === '/metrics' || url === '/dashboard' || url.startsWith('/dashboard/');
 }
 
-/**
- * Registers the observability stack on the root instance (call it before declaring routes so
- * its hooks see all of them).
- */
-export async function observability(
-  app: FastifyInstance,
-  options: ObservabilityOptions = {},
-): Promise<void> {
+/** The registry, request and runtime metrics, SLOs, leak detector and dashboard of the service. */
+export function createObservability(options: ObservabilityParts): Observability {
   const registry = new MetricsRegistry(
     options.instance === undefined ? {} : { labels: { instance: options.instance } },
   );
   const requests = new RequestMetrics({ registry, slowMs: 500, buckets: REQUEST_BUCKETS });
   const runtime = new RuntimeMetrics({ registry });
   const slo = new SloMonitor({ requests, rules: SLO_RULES, minRequests: 20 });
+  const leaks = new LeakDetector({ registry });
+  const dashboard = new Dashboard({ requests, runtime, slo, title: 'hotpath payments' });
+  return {
+    registry,
+    requests,
+    runtime,
+    slo,
+    leaks,
+    dashboard,
+    close: async () => {
+      await Promise.all([
+        dashboard.close(),
+        slo.close(),
+        leaks.close(),
+        runtime.close(),
+        requests.close(),
+      ]);
+    },
+  };
+}
+
+/**
+ * Serves `parts` on the root instance: request instrumentation, GET /metrics, /dashboard, and
+ * SLO and leak events logged through the app's logger. Call it before declaring routes so its
+ * hooks see all of them. Closing the app closes `parts`.
+ */
+export async function observability(
+  app: FastifyInstance,
+  parts: Observability,
+  access: ObservabilityAccess,
+): Promise<void> {
+  const { registry, requests, slo, leaks, dashboard } = parts;
   slo.on('breach', (e) =>
     app.log.warn(
       { rule: e.rule.expression, value: e.value, threshold: e.threshold },
@@ -113,31 +150,21 @@ export async function observability(
   slo.on('recovery', (e) =>
     app.log.info({ rule: e.rule.expression, value: e.value }, 'SLO recovered'),
   );
-  const leaks = new LeakDetector({ registry });
   leaks.on('leak', (e) =>
     app.log.error(
       { mbPerMinute: e.slopeMbPerMinute, r2: e.r2, samples: e.samples.length, spanMs: e.spanMs },
       'heap keeps growing after GC',
     ),
   );
-  const dashboard = new Dashboard({ requests, runtime, slo, title: 'hotpath payments' });
-  app.decorate('observability', { registry, requests, runtime, slo, dashboard });
+  app.decorate('observability', parts);
   // A hook on these routes only: a root hook would cost every API request its microseconds.
-  const guard = accessGuard(options.token);
+  const guard = accessGuard(access.token);
   app.addHook('onRoute', (route) => {
     if (!isObservabilityRoute(route.url)) return;
     const hooks = route.onRequest === undefined ? [] : [route.onRequest].flat();
     if (!hooks.includes(guard)) route.onRequest = [guard, ...hooks];
   });
   await app.register(fastifyMetrics, { requests, registry });
-  await app.register(fastifyDashboard, { dashboard, maxStreams: options.maxStreams ?? 16 });
-  app.addHook('onClose', async () => {
-    await Promise.all([
-      dashboard.close(),
-      slo.close(),
-      leaks.close(),
-      runtime.close(),
-      requests.close(),
-    ]);
-  });
+  await app.register(fastifyDashboard, { dashboard, maxStreams: access.maxStreams });
+  app.addHook('onClose', () => parts.close());
 }

@@ -5,22 +5,18 @@
  * whatever HOST the service listens on, and refuse proxied requests.
  */
 import type { FastifyInstance } from 'fastify';
+import type { Dashboard } from 'hotpath/metrics';
 import { fastifyProfiling } from 'hotpath/profile';
-import type { ServiceConfig } from '../config.js';
 
-/** Registers the endpoints unless `config.profiling` is `off`. */
-export async function registerProfiling(
-  app: FastifyInstance,
-  config: Partial<ServiceConfig>,
-): Promise<void> {
-  if (config.profiling === 'off') return;
+/** Registers the endpoints (PROFILING=on), with their buttons on `dashboard`. */
+export async function registerProfiling(app: FastifyInstance, dashboard: Dashboard): Promise<void> {
   await app.register(fastifyProfiling, {
     enabled: true,
     // A 10 s profile request is not API latency: keep it out of request metrics and SLOs.
     routeConfig: { hotpathMetrics: false },
   });
   // Buttons on the dashboard: each opens a flame graph of a fresh 10 s profile in a new tab.
-  app.observability.dashboard.addPanel({
+  dashboard.addPanel({
     id: 'profiling',
     title: 'Profile (loopback only)',
     kind: 'links',

@@ -20,15 +20,24 @@ import {
   type RateLimiter,
 } from 'hotpath/resilience';
 import type { Redis } from 'ioredis';
+import type { Observability } from './observability.js';
 
+/** What {@link protection} does: each field from one setting (main.ts maps them). */
 export interface ProtectionOptions {
-  /** Event-loop stall that starts shedding; undefined = no shedding. */
-  shedDelayMs?: number;
-  /** Payments per second per client; 0 or undefined = no limit. */
-  rateLimitPerSecond?: number;
-  rateLimitBurst?: number;
-  /** Decide the rate limit on Redis (shared by every instance). */
-  redis?: Redis;
+  /** Event-loop stall that starts shedding (SHED_DELAY_MS); undefined = no shedding (SHEDDING=off). */
+  shedDelayMs: number | undefined;
+  /** Payments per second per client (RATE_LIMIT_PER_SECOND); 0 = no limit. */
+  rateLimitPerSecond: number;
+  /** Payments a client may create at once above the rate (RATE_LIMIT_BURST). */
+  rateLimitBurst: number;
+}
+
+/** What {@link protection} uses. */
+export interface ProtectionDeps {
+  /** Where the shedding and rate-limit panels and series go. */
+  observability: Pick<Observability, 'dashboard' | 'registry'>;
+  /** Decide the rate limit on Redis (shared by every instance); undefined = in process. */
+  redis: Redis | undefined;
 }
 
 const CLIENT_ID = /^[\x21-\x7e]{1,128}$/;
@@ -72,7 +81,12 @@ function clientKey(request: FastifyRequest): string {
  * without one, the dashboard's included, are `low`) and the payments rate limit. Call it
  * before any route is declared.
  */
-export async function protection(app: FastifyInstance, options: ProtectionOptions): Promise<void> {
+export async function protection(
+  app: FastifyInstance,
+  options: ProtectionOptions,
+  deps: ProtectionDeps,
+): Promise<void> {
+  const { dashboard, registry } = deps.observability;
   if (options.shedDelayMs !== undefined) {
     const sampler = new ArmedSampler(new EventLoopSampler({ intervalMs: 100 }));
     const shedder = new LoadShedder({
@@ -94,17 +108,18 @@ export async function protection(app: FastifyInstance, options: ProtectionOption
       await shedder.close();
       sampler.close();
     });
-    app.addHook('onReady', async () => shedPanels(app, shedder));
+    app.addHook('onReady', async () => shedPanels(deps.observability, shedder));
   }
-  const perSecond = options.rateLimitPerSecond ?? 0;
+  const perSecond = options.rateLimitPerSecond;
   if (perSecond > 0) {
-    const rate = { rate: perSecond, burst: options.rateLimitBurst ?? perSecond };
+    const rate = { rate: perSecond, burst: options.rateLimitBurst };
+    const redis = deps.redis;
     const limiter: RateLimiter =
-      options.redis === undefined
+      redis === undefined
         ? new LocalRateLimiter({ ...rate, name: 'payments' })
         : new RedisRateLimiter({
             ...rate,
-            client: options.redis,
+            client: redis,
             prefix: 'hotpath:payments:rate:',
             // Redis away: each instance keeps the limit alone rather than letting all through.
             failPolicy: 'local',
@@ -119,8 +134,8 @@ export async function protection(app: FastifyInstance, options: ProtectionOption
     });
     app.addHook('onClose', () => limiter.close());
     app.addHook('onReady', async () => {
-      registerRateLimitMetrics(limiter, app.observability.registry, { name: 'payments' });
-      app.observability.dashboard.addPanel({
+      registerRateLimitMetrics(limiter, registry, { name: 'payments' });
+      dashboard.addPanel({
         id: 'rate-limit',
         title: 'Payments refused by the per-client rate limit',
         unit: 'requests',
@@ -134,8 +149,10 @@ export async function protection(app: FastifyInstance, options: ProtectionOption
   }
 }
 
-function shedPanels(app: FastifyInstance, shedder: LoadShedder): void {
-  const { dashboard, registry } = app.observability;
+function shedPanels(
+  { dashboard, registry }: Pick<Observability, 'dashboard' | 'registry'>,
+  shedder: LoadShedder,
+): void {
   dashboard.addPanel({
     id: 'load-shedding',
     title: 'Load shedding: share shed by priority',

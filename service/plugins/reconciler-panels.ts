@@ -3,16 +3,18 @@
  * dashboard and as Prometheus gauges, payments settled per sweep as a counter. All read from
  * the reconciler's stats, refreshed by each sweep (nothing on the request path).
  */
-import type { FastifyInstance } from 'fastify';
 import type { ReconcilerStats } from '../payments/reconciler.js';
+import type { Observability } from './observability.js';
 
 const ageSeconds = (stats: ReconcilerStats, now: number): number =>
   stats.pending.oldestCreatedAt === null
     ? 0
     : Math.max(0, (now - stats.pending.oldestCreatedAt.getTime()) / 1000);
 
-export function reconcilerPanels(app: FastifyInstance, stats: () => ReconcilerStats): void {
-  const { dashboard, registry } = app.observability;
+export function reconcilerPanels(
+  { dashboard, registry }: Pick<Observability, 'dashboard' | 'registry'>,
+  stats: () => ReconcilerStats,
+): void {
   dashboard.addPanel({
     id: 'payments-pending',
     title: 'Pending payments (outcome not known yet)',

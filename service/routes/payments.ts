@@ -93,11 +93,17 @@ function userIds(raw: string | string[] | undefined): number[] {
  * GET /api/users/latest-payments?ids= (batched, or N+1 with `latestMode` naive). Pages of a
  * user's payments use keyset cursors, or OFFSET with `pagination` offset (the naive shape).
  */
+export interface PaymentRouteOptions {
+  payments: PaymentService;
+  /** GET /api/users/latest-payments: one query (`batched`) or one per user (`naive`, N+1). */
+  latestMode: 'batched' | 'naive';
+  /** A user's pages: `keyset` cursors or `offset` (the naive shape). */
+  pagination: 'keyset' | 'offset';
+}
+
 export function paymentRoutes(
   app: FastifyInstance,
-  payments: PaymentService,
-  latestMode: 'batched' | 'naive' = 'batched',
-  pagination: 'keyset' | 'offset' = 'keyset',
+  { payments, latestMode, pagination }: PaymentRouteOptions,
 ): void {
   app.get<{ Querystring: { ids?: string | string[] } }>(
     '/api/users/latest-payments',

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Cache } from 'hotpath/cache';
 import type { ReplicaRouter, WritePositionStore } from 'hotpath/db';
+import type { MetricsRegistry } from 'hotpath/metrics';
 import type { Redis } from 'ioredis';
 
 /**
@@ -68,8 +69,7 @@ export function redisWritePositions(redis: Redis): WritePositionStore {
 }
 
 /** The router's counters on /metrics, read at each scrape (nothing on the request path). */
-export function replicaRouterMetrics(app: FastifyInstance, router: ReplicaRouter): void {
-  const { registry } = app.observability;
+export function replicaRouterMetrics(registry: MetricsRegistry, router: ReplicaRouter): void {
   const counted = (name: string, help: string, read: () => number) => {
     let seen = 0;
     const counter = registry.counter({

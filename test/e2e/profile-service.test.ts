@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import Fastify from 'fastify';
 import { decodePprof } from 'hotpath/profile';
 import { loadConfig } from '../../service/config.js';
-import { registerProfiling } from '../../service/plugins/profiling.js';
+import { buildTestApp } from '../helpers/app.js';
 import { startTestService, type TestService } from '../helpers/payments-service.js';
 
 describe('payments service profiling endpoints', () => {
@@ -44,8 +43,10 @@ describe('payments service profiling endpoints', () => {
     assert.equal(loadConfig({}).profiling, 'on');
     assert.equal(loadConfig({ PROFILING: 'off' }).profiling, 'off');
     assert.throws(() => loadConfig({ PROFILING: 'maybe' }), /^ConfigError: PROFILING/);
-    const app = Fastify();
-    await registerProfiling(app, { profiling: 'off' });
+    const app = await buildTestApp(
+      { profiling: 'off' },
+      { db: service.db, gateway: service.gateway },
+    );
     try {
       assert.equal((await app.inject({ method: 'GET', url: '/debug/pprof/' })).statusCode, 404);
     } finally {

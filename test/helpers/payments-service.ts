@@ -7,11 +7,12 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { connectPostgres, migrate, startEmbedded, type Database } from 'hotpath/db';
-import { buildApp } from '../../service/app.js';
+import { buildTestService } from './app.js';
 import { GatewayClient } from '../../service/gateway/client.js';
 import { parseLatency, seededRandom } from '../../service/gateway/latency.js';
 import { createGatewayServer } from '../../service/gateway/simulator.js';
 import { migrations } from '../../service/migrations/index.js';
+import type { PaymentService } from '../../service/payments/payment-service.js';
 import { Reconciler } from '../../service/payments/reconciler.js';
 import { createTestDatabase, postgresForTests } from './services.js';
 
@@ -40,6 +41,8 @@ export interface TestServiceOptions {
 
 export interface TestService {
   app: FastifyInstance;
+  /** The app's payment service (what the reconciler works on). */
+  payments: PaymentService;
   db: Database;
   gatewayUrl: string;
   /** The service's gateway client. */
@@ -86,12 +89,12 @@ export async function startTestService(
     timeoutMs: options.timeoutMs ?? 2000,
     backoffMs: 1,
   });
-  const app = await buildApp(
-    { bodyLimitBytes: 16_384, logLevel: 'silent', nPlusOne: options.nPlusOne ?? 'batched' },
+  const { app, payments } = await buildTestService(
+    { nPlusOne: options.nPlusOne ?? 'batched' },
     { db, gateway: client },
   );
   const reconciler = new Reconciler({
-    payments: app.payments,
+    payments,
     gateway: client,
     leaseMs: client.chargeBudgetMs + 1000,
     backoffMs: 1,
@@ -99,6 +102,7 @@ export async function startTestService(
   });
   return {
     app,
+    payments,
     db,
     gatewayUrl: gateway.url,
     gateway: client,

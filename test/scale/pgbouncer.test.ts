@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { connectPostgres, instrumentPool, migrate, type PostgresDatabase } from 'hotpath/db';
 import pg from 'pg';
-import { buildApp } from '../../service/app.js';
+import { buildTestApp } from '../helpers/app.js';
 import { migrations } from '../../service/migrations/index.js';
 import { createTestDatabase, postgresForTests } from '../helpers/services.js';
 import { binaryOrSkip } from './lib/scale-cluster.js';
@@ -49,8 +49,8 @@ describe('the service through PgBouncer in transaction mode', { skip }, () => {
     // 20 client connections over PgBouncer's 2 server connections.
     db = await connectPostgres(bouncer.url, { max: 20 });
     let n = 0;
-    app = await buildApp(
-      { bodyLimitBytes: 16_384, logLevel: 'silent', cache: 'off' },
+    app = await buildTestApp(
+      { cache: 'off' },
       {
         db,
         gateway: {

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { connectPostgres, migrate, parseLsn, ReplicaRouter, type Database } from 'hotpath/db';
 import { Redis } from 'ioredis';
-import { buildApp } from '../../service/app.js';
+import { buildTestApp } from '../helpers/app.js';
 import { migrations } from '../../service/migrations/index.js';
 import { redisForTests } from '../helpers/services.js';
 import { pgPairOrSkip, startPgPair, type PgPair } from './lib/pg-pair.js';
@@ -50,10 +50,10 @@ describe('cache fills on a read replica', { skip }, () => {
     const gateway = {
       charge: () => Promise.resolve({ status: 'authorized' as const, reference: `ch_${++n}` }),
     };
-    const config = { bodyLimitBytes: 16_384, logLevel: 'silent' as const, cache: 'on' as const };
+    const config = { cache: 'on' as const };
     apps = [
-      await buildApp(config, { db: primary, replica, gateway, cacheRedis: redis }),
-      await buildApp(config, { db: primary, replica, gateway, cacheRedis: redis }),
+      await buildTestApp(config, { db: primary, replica, gateway, cacheRedis: redis }),
+      await buildTestApp(config, { db: primary, replica, gateway, cacheRedis: redis }),
     ];
   });
 

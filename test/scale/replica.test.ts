@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { connectPostgres, migrate, type Database } from 'hotpath/db';
-import { buildApp } from '../../service/app.js';
+import { buildTestApp } from '../helpers/app.js';
 import { migrations } from '../../service/migrations/index.js';
 import { Redis } from 'ioredis';
 import { redisForTests } from '../helpers/services.js';
@@ -38,9 +38,9 @@ describe('a read replica with read-your-writes', { skip }, () => {
       'the schema on the replica',
     );
     let n = 0;
-    app = await buildApp(
+    app = await buildTestApp(
       // Without the cache every read reaches the database, so each one is routed.
-      { bodyLimitBytes: 16_384, logLevel: 'silent', cache: 'off' },
+      { cache: 'off' },
       {
         db: primary,
         replica,
@@ -54,10 +54,10 @@ describe('a read replica with read-your-writes', { skip }, () => {
     const gateway = {
       charge: () => Promise.resolve({ status: 'authorized' as const, reference: `ch_${++n}` }),
     };
-    const config = { bodyLimitBytes: 16_384, logLevel: 'silent' as const, cache: 'off' as const };
+    const config = { cache: 'off' as const };
     shared = [
-      await buildApp(config, { db: primary, replica, gateway, cacheRedis: redis }),
-      await buildApp(config, { db: primary, replica, gateway, cacheRedis: redis }),
+      await buildTestApp(config, { db: primary, replica, gateway, cacheRedis: redis }),
+      await buildTestApp(config, { db: primary, replica, gateway, cacheRedis: redis }),
     ];
   });
 

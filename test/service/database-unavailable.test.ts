@@ -12,7 +12,7 @@ import {
   type PostgresDatabase,
 } from 'hotpath/db';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../service/app.js';
+import { buildTestApp } from '../helpers/app.js';
 import { isDatabaseUnavailable } from '../../service/database-unavailable.js';
 import { ApiError } from '../../service/errors.js';
 import { GatewayClient } from '../../service/gateway/client.js';
@@ -244,8 +244,8 @@ describe('the service with PostgreSQL gone under load', { skip: pg.skip }, () =>
     await migrate(db, migrations);
     gateway = await startGateway();
     client = new GatewayClient({ url: gateway.url, retries: 0, timeoutMs: 2000, backoffMs: 1 });
-    app = await buildApp(
-      { bodyLimitBytes: 16_384, logLevel: 'info' },
+    app = await buildTestApp(
+      { logLevel: 'info' },
       {
         db,
         gateway: client,

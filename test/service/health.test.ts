@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { startEmbedded } from 'hotpath/db';
-import { buildApp } from '../../service/app.js';
+import { buildTestApp } from '../helpers/app.js';
 
 const gateway = {
   charge: () => Promise.resolve({ status: 'authorized' as const, reference: 'ch_x' }),
 };
-const config = { bodyLimitBytes: 16_384, logLevel: 'silent' as const };
+const config = {};
 
 describe('readiness', () => {
   test('200 degraded naming Redis when a configured Redis does not answer, ready once it does', async () => {
@@ -15,7 +15,7 @@ describe('readiness', () => {
     const redis = {
       ping: () => (up ? Promise.resolve('PONG') : Promise.reject(new Error('connection refused'))),
     };
-    const app = await buildApp(config, { db, gateway, redis });
+    const app = await buildTestApp(config, { db, gateway, redis });
     try {
       const down = await app.inject({ method: 'GET', url: '/health/ready' });
       assert.equal(down.statusCode, 200);
@@ -35,7 +35,7 @@ describe('readiness', () => {
 
   test('503 naming the database when it is gone; liveness stays 200', async () => {
     const db = await startEmbedded({ dataDir: 'memory://' });
-    const app = await buildApp(config, { db, gateway });
+    const app = await buildTestApp(config, { db, gateway });
     try {
       await db.close();
       const res = await app.inject({ method: 'GET', url: '/health/ready' });
@@ -50,7 +50,7 @@ describe('readiness', () => {
 
   test('503 while draining', async () => {
     const db = await startEmbedded({ dataDir: 'memory://' });
-    const app = await buildApp(config, { db, gateway });
+    const app = await buildTestApp(config, { db, gateway });
     try {
       app.draining = true;
       const res = await app.inject({ method: 'GET', url: '/health/ready' });

@@ -8,7 +8,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startEmbedded, type EmbeddedDatabase } from 'hotpath/db';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { buildApp } from '../../service/app.js';
+import { buildTestApp } from '../helpers/app.js';
 import { statusByCode } from '../../service/errors.js';
 
 const gateway = {
@@ -82,7 +82,7 @@ describe('error answers on a real socket', () => {
   let port: number;
   before(async () => {
     db = await startEmbedded({ dataDir: 'memory://' });
-    app = await buildApp({ bodyLimitBytes: 16_384, logLevel: 'silent' }, { db, gateway });
+    app = await buildTestApp({}, { db, gateway });
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = (app.server.address() as AddressInfo).port;
   });
@@ -172,7 +172,7 @@ describe('error answers through inject', () => {
   let app: FastifyInstance;
   before(async () => {
     db = await startEmbedded({ dataDir: 'memory://' });
-    app = await buildApp({ bodyLimitBytes: 16_384, logLevel: 'silent' }, { db, gateway });
+    app = await buildTestApp({}, { db, gateway });
   });
   after(async () => {
     await app.close();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { migrate, startEmbedded } from 'hotpath/db';
-import { buildApp } from '../../service/app.js';
+import { buildTestApp } from '../helpers/app.js';
 import { ConfigError, loadConfig } from '../../service/config.js';
 import { migrations } from '../../service/migrations/index.js';
 
@@ -18,10 +18,7 @@ async function reportsAfterNaiveRequest(nPlusOneDetector: 'on' | 'off'): Promise
      SELECT gen_random_uuid(), 1 + g % 6, 100, 'EUR', 'authorized', now()
      FROM generate_series(1, 12) AS g`,
   );
-  const app = await buildApp(
-    { bodyLimitBytes: 16_384, logLevel: 'silent', nPlusOne: 'naive', nPlusOneDetector },
-    { db, gateway },
-  );
+  const app = await buildTestApp({ nPlusOne: 'naive', nPlusOneDetector }, { db, gateway });
   try {
     const res = await app.inject({ url: '/api/users/latest-payments?ids=1,2,3,4,5,6' });
     assert.equal(res.statusCode, 200, res.body);

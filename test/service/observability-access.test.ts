@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startEmbedded, type EmbeddedDatabase } from 'hotpath/db';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../service/app.js';
+import { buildTestApp } from '../helpers/app.js';
 import { ConfigError, loadConfig } from '../../service/config.js';
 
 const gateway = {
@@ -23,9 +23,9 @@ describe('who may read /metrics and /dashboard', () => {
   let tokened: FastifyInstance;
   before(async () => {
     db = await startEmbedded({ dataDir: 'memory://' });
-    const config = { bodyLimitBytes: 16_384, logLevel: 'silent' as const };
-    open = await buildApp(config, { db, gateway });
-    tokened = await buildApp({ ...config, metricsToken: TOKEN }, { db, gateway });
+    const config = {};
+    open = await buildTestApp(config, { db, gateway });
+    tokened = await buildTestApp({ ...config, metricsToken: TOKEN }, { db, gateway });
   });
   after(async () => {
     await open.close();
@@ -142,10 +142,7 @@ describe('DASHBOARD_MAX_STREAMS', () => {
   let port: number;
   before(async () => {
     db = await startEmbedded({ dataDir: 'memory://' });
-    app = await buildApp(
-      { bodyLimitBytes: 16_384, logLevel: 'silent', dashboardMaxStreams: 2 },
-      { db, gateway },
-    );
+    app = await buildTestApp({ dashboardMaxStreams: 2 }, { db, gateway });
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = (app.server.address() as AddressInfo).port;
   });

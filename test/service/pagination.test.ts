@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { migrate, startEmbedded, type Database } from 'hotpath/db';
-import { buildApp } from '../../service/app.js';
+import { buildTestApp } from '../helpers/app.js';
 import { ConfigError, loadConfig } from '../../service/config.js';
 import { migrations } from '../../service/migrations/index.js';
 
@@ -24,9 +24,9 @@ describe('PAGINATION=offset and keyset', () => {
               g, 'EUR', 'authorized', now()
        FROM generate_series(1, 60) AS g`,
     );
-    const config = { bodyLimitBytes: 16_384, logLevel: 'silent' as const, cache: 'off' as const };
-    keyset = await buildApp({ ...config, pagination: 'keyset' }, { db, gateway });
-    offset = await buildApp({ ...config, pagination: 'offset' }, { db, gateway });
+    const config = { cache: 'off' as const };
+    keyset = await buildTestApp({ ...config, pagination: 'keyset' }, { db, gateway });
+    offset = await buildTestApp({ ...config, pagination: 'offset' }, { db, gateway });
   });
   after(async () => {
     await keyset.close();

@@ -2,25 +2,21 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { startEmbedded, migrate } from 'hotpath/db';
-import { buildApp } from '../../service/app.js';
+import type { ServiceConfig } from '../../service/config.js';
+import { buildTestApp } from '../helpers/app.js';
 import { GatewayClient } from '../../service/gateway/client.js';
 import { migrations } from '../../service/migrations/index.js';
 import { startGateway } from '../helpers/payments-service.js';
 
-type Config = Parameters<typeof buildApp>[0];
-
 async function withApp(
-  config: Partial<Config>,
+  config: Partial<ServiceConfig>,
   run: (app: FastifyInstance) => Promise<void>,
 ): Promise<void> {
   const db = await startEmbedded({ dataDir: 'memory://' });
   await migrate(db, migrations);
   const gateway = await startGateway();
   const client = new GatewayClient({ url: gateway.url, retries: 0 });
-  const app = await buildApp(
-    { bodyLimitBytes: 16_384, logLevel: 'silent', ...config },
-    { db, gateway: client },
-  );
+  const app = await buildTestApp(config, { db, gateway: client });
   try {
     await app.ready();
     await run(app);

@@ -3,7 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import { startEmbedded, type EmbeddedDatabase } from 'hotpath/db';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { buildApp, type ReadinessCheck } from '../../service/app.js';
+import type { ReadinessCheck } from '../../service/app.js';
+import { buildTestApp } from '../helpers/app.js';
 import { startTestService, type TestService } from '../helpers/payments-service.js';
 import { redisForTests } from '../helpers/services.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
@@ -11,7 +12,7 @@ import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 const gateway = {
   charge: () => Promise.resolve({ status: 'authorized' as const, reference: 'ch_x' }),
 };
-const config = { bodyLimitBytes: 16_384, logLevel: 'silent' as const };
+const config = {};
 const redisServer = await redisForTests();
 
 async function metricLines(app: FastifyInstance): Promise<string[]> {
@@ -79,7 +80,7 @@ describe('readiness with extra checks', () => {
   ];
   for (const [name, checks, status, body] of cases) {
     test(name, async () => {
-      const app = await buildApp(config, { db, gateway, checks });
+      const app = await buildTestApp(config, { db, gateway, checks });
       try {
         const res = await app.inject({ method: 'GET', url: '/health/ready' });
         assert.equal(res.statusCode, status);
@@ -91,7 +92,7 @@ describe('readiness with extra checks', () => {
   }
 
   test('the gauge and the dashboard show each dependency after a check', async () => {
-    const app = await buildApp(config, {
+    const app = await buildTestApp(config, {
       db,
       gateway,
       redis: { ping: () => Promise.reject(new Error('connection refused')) },
@@ -112,7 +113,7 @@ describe('readiness with extra checks', () => {
 
   test('two checks with one name are refused', async () => {
     await assert.rejects(
-      buildApp(config, {
+      buildTestApp(config, {
         db,
         gateway,
         checks: [{ name: 'database', critical: false, check: () => Promise.resolve() }],
@@ -140,7 +141,12 @@ describe('Redis killed under load', { skip: redisServer.skip }, () => {
     await redis.connect();
     svc = await startTestService({ kind: 'pglite' });
     await svc.app.close();
-    app = await buildApp(config, { db: svc.db, gateway: svc.gateway, redis, cacheRedis: redis });
+    app = await buildTestApp(config, {
+      db: svc.db,
+      gateway: svc.gateway,
+      redis,
+      cacheRedis: redis,
+    });
   });
   after(async () => {
     await app?.close();

@@ -109,7 +109,7 @@ describe('GET /api/payments/:id/receipt', () => {
 
   test('answers 409 PAYMENT_PENDING while the payment is pending', async () => {
     const id = '0190b3c2-0000-7000-8000-00000000beef';
-    await svc.app.payments.repository.insertPending(
+    await svc.payments.repository.insertPending(
       id,
       { user_id: 43, amount: 500, currency: 'EUR' },
       null,

@@ -64,7 +64,7 @@ for (const [name, backend, skip] of backends) {
         timeoutMs: 60_000,
       });
       const reconciler = new Reconciler({
-        payments: svc.app.payments,
+        payments: svc.payments,
         gateway: client,
         concurrency: 32,
       });
@@ -101,7 +101,7 @@ for (const [name, backend, skip] of backends) {
           concurrency: 8,
           onSettled: (p) => settledBy[i]!.push(p.id),
         });
-      const a = make(svc.app.payments, 0);
+      const a = make(svc.payments, 0);
       const b = make(second, 1);
       try {
         const ids = await insertPending(svc.db, 300);
@@ -128,7 +128,7 @@ describe('reconciler while the gateway cannot answer', () => {
     await close(down.server);
     const deadClient = new GatewayClient({ url: deadUrl, retries: 0, timeoutMs: 200 });
     const blind = new Reconciler({
-      payments: svc.app.payments,
+      payments: svc.payments,
       gateway: deadClient,
       backoffMs: 60_000,
     });
@@ -165,7 +165,7 @@ describe('reconciler while the gateway cannot answer', () => {
     let requests = 0;
     failing.server.on('request', () => requests++);
     const client = new GatewayClient({ url: failing.url, retries: 0, breakerOpenMs: 60_000 });
-    const reconciler = new Reconciler({ payments: svc.app.payments, gateway: client });
+    const reconciler = new Reconciler({ payments: svc.payments, gateway: client });
     try {
       // Ten failed charges open the breaker.
       for (let i = 0; i < 10; i++) {

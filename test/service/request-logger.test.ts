@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, mock, test } from 'node:test';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { startEmbedded, type Database } from 'hotpath/db';
-import { buildApp } from '../../service/app.js';
+import { buildTestApp } from '../helpers/app.js';
 import { LazyChildLogger, lazyChildLoggerFactory } from '../../service/plugins/request-logger.js';
 
 interface LogLine {
@@ -98,8 +98,8 @@ describe('the service logs errors through the lazy request logger', () => {
   const { lines, stream } = collector();
   before(async () => {
     db = await startEmbedded({ dataDir: 'memory://' });
-    app = await buildApp(
-      { bodyLimitBytes: 16_384, logLevel: 'info' },
+    app = await buildTestApp(
+      { logLevel: 'info' },
       {
         db,
         gateway: { charge: async () => ({ status: 'authorized', reference: 'ch_1' }) },

@@ -7,7 +7,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { migrate, startEmbedded, type EmbeddedDatabase } from 'hotpath/db';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../service/app.js';
+import { buildTestApp } from '../helpers/app.js';
 import { ConfigError, loadConfig } from '../../service/config.js';
 import { migrations } from '../../service/migrations/index.js';
 
@@ -48,8 +48,8 @@ describe('REQUEST_TIMEOUT_MS', () => {
   before(async () => {
     db = await startEmbedded({ dataDir: 'memory://' });
     await migrate(db, migrations);
-    app = await buildApp(
-      { bodyLimitBytes: 16_384, logLevel: 'info', requestTimeoutMs: 500 },
+    app = await buildTestApp(
+      { logLevel: 'info', requestTimeoutMs: 500 },
       { db, gateway, logStream: { write: (line) => void logged.push(JSON.parse(line)) } },
     );
     await app.listen({ host: '127.0.0.1', port: 0 });

@@ -11,7 +11,8 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { ShardRouter, connectPostgres, migrate, type PostgresDatabase } from 'hotpath/db';
-import { buildApp } from '../../service/app.js';
+import { buildTestApp, buildTestService } from '../helpers/app.js';
+import type { PaymentService } from '../../service/payments/payment-service.js';
 import { GatewayClient } from '../../service/gateway/client.js';
 import { checkInvariant } from '../../service/invariant/index.js';
 import { migrations } from '../../service/migrations/index.js';
@@ -158,6 +159,7 @@ describe('the payments service sharded by user_id over two databases', { skip: p
   let client: GatewayClient;
   /** Two instances of the service on the same two shards. */
   let app: FastifyInstance;
+  let payments: PaymentService;
   let other: FastifyInstance;
 
   /** Rows of `sql` on each shard. */
@@ -189,13 +191,9 @@ describe('the payments service sharded by user_id over two databases', { skip: p
     await Promise.all(shards.map((db) => migrate(db, migrations)));
     gateway = await startGateway();
     client = new GatewayClient({ url: gateway.url, retries: 0, timeoutMs: 2000, backoffMs: 1 });
-    const build = () =>
-      buildApp(
-        { bodyLimitBytes: 16_384, logLevel: 'silent' },
-        { db: shards[0]!, shards, gateway: client },
-      );
-    app = await build();
-    other = await build();
+    const build = () => buildTestService({}, { db: shards[0]!, shards, gateway: client });
+    ({ app, payments } = await build());
+    other = (await build()).app;
   });
 
   after(async () => {
@@ -259,10 +257,7 @@ describe('the payments service sharded by user_id over two databases', { skip: p
     // Its own gateway: the shards' ledger must hold only the shards' charges.
     const aloneGateway = await startGateway();
     const aloneClient = new GatewayClient({ url: aloneGateway.url, retries: 0, backoffMs: 1 });
-    const alone = await buildApp(
-      { bodyLimitBytes: 16_384, logLevel: 'silent' },
-      { db: one, gateway: aloneClient },
-    );
+    const alone = await buildTestApp({}, { db: one, gateway: aloneClient });
     t.after(async () => {
       await alone.close();
       await aloneClient.close();
@@ -528,7 +523,7 @@ describe('the payments service sharded by user_id over two databases', { skip: p
   test('a reconciler sweep settles pending payments on both shards, and goes on with shard 0 while shard 1 is cut', async () => {
     const errors: unknown[] = [];
     const reconciler = new Reconciler({
-      payments: app.payments,
+      payments,
       gateway: client,
       leaseMs: 5000,
       backoffMs: 1,
@@ -536,7 +531,7 @@ describe('the payments service sharded by user_id over two databases', { skip: p
       onError: (error) => errors.push(error),
     });
     try {
-      const shardsOf = app.payments.shards;
+      const shardsOf = payments.shards;
       const pending = async (user: number) =>
         (await shardsOf
           .forUser(user)

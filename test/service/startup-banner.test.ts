@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { startEmbedded } from 'hotpath/db';
-import { buildApp } from '../../service/app.js';
+import { buildTestApp } from '../helpers/app.js';
 import { routesOf, startupBanner } from '../../service/route-table.js';
 
 const gateway = {
@@ -11,8 +11,8 @@ const base = 'http://127.0.0.1:3000';
 
 async function bannerOf(profiling: 'on' | 'off') {
   const db = await startEmbedded({ dataDir: 'memory://' });
-  const app = await buildApp(
-    { bodyLimitBytes: 16_384, logLevel: 'silent', profiling },
+  const app = await buildTestApp(
+    { profiling },
     {
       db,
       gateway,
