@@ -16,7 +16,9 @@ class FakeSampler implements LoopSampler {
 }
 
 /** A shedder on a hand-driven sampler and clock; `step()` advances 100 ms and updates. */
-function setup(options: { random?: () => number; gain?: number } = {}) {
+function setup(
+  options: { random?: () => number; gain?: number; queueDelayTargetMs?: number } = {},
+) {
   const sampler = new FakeSampler();
   let now = 0;
   const shedder = new LoadShedder({
@@ -26,6 +28,9 @@ function setup(options: { random?: () => number; gain?: number } = {}) {
     clock: { now: () => now },
     random: options.random ?? (() => 0.5),
     ...(options.gain === undefined ? {} : { gain: options.gain }),
+    ...(options.queueDelayTargetMs === undefined
+      ? {}
+      : { queueDelayTargetMs: options.queueDelayTargetMs }),
   });
   const step = (sample: LoopSample, times = 1) => {
     sampler.next = sample;
@@ -34,7 +39,11 @@ function setup(options: { random?: () => number; gain?: number } = {}) {
       shedder.update();
     }
   };
-  return { shedder, sampler, step };
+  /** Moves the clock within one loop turn, as the requests of a turn take their time. */
+  const advance = (ms: number) => {
+    now += ms;
+  };
+  return { shedder, sampler, step, advance };
 }
 
 /** Share of `n` decisions of a priority that were shed, with a deterministic random sequence. */
@@ -52,7 +61,8 @@ describe('LoadShedder', () => {
   test('sheds nothing while delay and utilization stay under their thresholds', async () => {
     const { shedder, step } = setup();
     step({ delayMs: 40, utilization: 0.85 }, 50);
-    assert.equal(shedder.isShedding, false);
+    // The loop is busy enough for the queue rule to watch each request, which finds no queue.
+    assert.equal(shedder.stats().isShedding, false);
     assert.equal(shedder.level, 0);
     for (const p of ['low', 'normal', 'high', 'critical'] as const) {
       assert.equal(shedder.shouldShed(p), false);
@@ -119,17 +129,82 @@ describe('LoadShedder', () => {
 
   test('utilization held above its threshold raises the level step by step, and it decays after', async () => {
     const { shedder, step } = setup({ gain: 2 });
-    step({ delayMs: 5, utilization: 0.99 }, 10);
-    // Each 100 ms step adds 2 * (0.99 / 0.9 - 1) * 0.1 = 0.02: ten make 0.2.
+    step({ delayMs: 5, utilization: 0.92 }, 5);
+    // Error (0.92 - 0.9) / (1 - 0.9) = 0.2: each 100 ms step adds 2 * 0.2 * 0.1 = 0.04.
     assert.ok(Math.abs(shedder.level - 0.2) < 1e-9, `level ${shedder.level}`);
     assert.equal(shedder.isShedding, true);
     step({ delayMs: 5, utilization: 0.45 }, 1);
-    // Pressure 0.5: the level falls by 2 * 0.5 * 0.1 = 0.1 per step.
+    // Error 0.45 / 0.9 - 1 = -0.5: the level falls by 2 * 0.5 * 0.1 = 0.1 per step.
     assert.ok(Math.abs(shedder.level - 0.1) < 1e-9, `level ${shedder.level}`);
     step({ delayMs: 5, utilization: 0.45 }, 1);
     assert.equal(shedder.level, 0);
     assert.equal(shedder.isShedding, false);
     assert.equal(shedder.shouldShed('low'), false);
+    await shedder.close();
+  });
+
+  test('a saturated loop raises the level at the full gain, however small the headroom', async () => {
+    const { shedder, step } = setup({ gain: 2 });
+    step({ delayMs: 5, utilization: 1 }, 3);
+    // Error 1: 2 * 1 * 0.1 per step.
+    assert.ok(Math.abs(shedder.level - 0.6) < 1e-9, `level ${shedder.level}`);
+    await shedder.close();
+  });
+
+  test('a loop slowed by other processes holding the CPU is not shed for', async () => {
+    const { shedder, step } = setup();
+    // Busy and stalling in wall time, but the process ran 30% of the time: starved.
+    step({ delayMs: 80, utilization: 1, cpuUtilization: 0.3 }, 30);
+    assert.equal(shedder.level, 0);
+    assert.equal(shedder.shouldShed('low'), false);
+    const stats = shedder.stats();
+    assert.equal(stats.utilization, 1);
+    assert.ok(Math.abs(stats.ownUtilization - 0.3) < 1e-9, `own ${stats.ownUtilization}`);
+    await shedder.close();
+  });
+
+  test('the same loop read in wall time alone is shed for', async () => {
+    const sampler = new FakeSampler();
+    let now = 0;
+    const shedder = new LoadShedder({
+      delayThresholdMs: 50,
+      utilizationThreshold: 0.9,
+      shouldDiscountStarvation: false,
+      sampler,
+      clock: { now: () => now },
+    });
+    sampler.next = { delayMs: 80, utilization: 1, cpuUtilization: 0.3 };
+    now += 100;
+    shedder.update();
+    assert.equal(shedder.isShedding, true);
+    assert.ok(shedder.level >= 0.6, `level ${shedder.level}`);
+    await shedder.close();
+  });
+
+  test('a loop busy and stalling on its own CPU time is shed for', async () => {
+    const { shedder, step } = setup();
+    step({ delayMs: 80, utilization: 1, cpuUtilization: 1 });
+    // Floor (80 / 50 - 1) = 0.6, the integral 0.2 under it.
+    assert.ok(Math.abs(shedder.level - 0.6) < 1e-9, `level ${shedder.level}`);
+    step({ delayMs: 10, utilization: 1, cpuUtilization: 1.2 }, 2);
+    // Worker threads' CPU on top of the loop's: the utilization counted is still the loop's.
+    assert.ok(Math.abs(shedder.level - 0.6) < 1e-9, `level ${shedder.level}`);
+    await shedder.close();
+  });
+
+  test('a stall longer than the CPU time the process used is not of its own making', async () => {
+    const { shedder, step } = setup();
+    // A 300 ms stall in an interval the process used 5 ms of CPU in: woken late, not busy.
+    step({ delayMs: 300, utilization: 0.1, cpuUtilization: 0.05 }, 10);
+    assert.equal(shedder.level, 0);
+    await shedder.close();
+  });
+
+  test('a starved process that is also overloaded sheds down to the CPU it gets', async () => {
+    const { shedder, step } = setup();
+    // It ran 95% of the time and its loop was never idle: its own work, whoever else runs.
+    step({ delayMs: 20, utilization: 1, cpuUtilization: 0.95 }, 5);
+    assert.ok(shedder.level > 0.4, `level ${shedder.level}`);
     await shedder.close();
   });
 
@@ -143,7 +218,7 @@ describe('LoadShedder', () => {
     assert.ok(Math.abs(shedder.level - 0.1111111) < 1e-6, `level ${shedder.level}`);
     assert.equal(shedder.shouldShed('critical'), false);
     step({ delayMs: 0, utilization: 0.5 }, 2);
-    assert.equal(shedder.isShedding, false);
+    assert.equal(shedder.stats().isShedding, false);
     await shedder.close();
   });
 
@@ -201,6 +276,8 @@ describe('LoadShedder', () => {
       [{ windowMs: 10 }, 'windowMs'],
       [{ gain: -1 }, 'gain'],
       [{ sampler: {} }, 'sampler'],
+      [{ shouldDiscountStarvation: 'yes' }, 'shouldDiscountStarvation'],
+      [{ queueDelayTargetMs: -1 }, 'queueDelayTargetMs'],
     ] as const) {
       assert.throws(
         () => new LoadShedder(options as never),
@@ -209,5 +286,48 @@ describe('LoadShedder', () => {
           (e as Error).message.includes(name),
       );
     }
+  });
+
+  test('while the loop is half busy, a request that waited past the target of its priority is shed at once', async () => {
+    const { shedder, step, advance } = setup();
+    step({ delayMs: 5, utilization: 0.7 });
+    assert.equal(shedder.level, 0);
+    assert.equal(shedder.isShedding, true, 'the queue rule watches each request');
+    // The turn's first request waited nothing.
+    assert.equal(shedder.shouldShed('low'), false);
+    advance(3); // 3 ms into the turn: over low's 2.5 ms, under normal's 5 ms
+    assert.deepEqual([shedder.shouldShed('low'), shedder.shouldShed('normal')], [true, false]);
+    advance(4); // 7 ms: over normal's 5 ms, under high's 10 ms
+    assert.deepEqual([shedder.shouldShed('normal'), shedder.shouldShed('high')], [true, false]);
+    advance(100); // critical is never shed for its wait
+    assert.deepEqual([shedder.shouldShed('high'), shedder.shouldShed('critical')], [true, false]);
+    step({ delayMs: 5, utilization: 0.7 });
+    assert.equal(shedder.stats().isShedding, true, 'the interval shed by the queue rule');
+    await shedder.close();
+  });
+
+  test('a loop under half busy is not watched, and a target of 0 turns the queue rule off', async () => {
+    const idle = setup();
+    idle.step({ delayMs: 5, utilization: 0.3 });
+    assert.equal(idle.shedder.isShedding, false);
+    idle.advance(50);
+    assert.equal(idle.shedder.shouldShed('low'), false);
+    await idle.shedder.close();
+    const off = setup({ queueDelayTargetMs: 0 });
+    off.step({ delayMs: 5, utilization: 0.8 });
+    assert.equal(off.shedder.isShedding, false);
+    await off.shedder.close();
+  });
+
+  test('the waits of a starved loop count for the share of its busy time the process ran', async () => {
+    const { shedder, step, advance } = setup();
+    step({ delayMs: 5, utilization: 1, cpuUtilization: 0.4 });
+    assert.equal(shedder.level, 0);
+    shedder.shouldShed('normal');
+    advance(10); // 10 ms of wall time, 4 of them running
+    assert.equal(shedder.shouldShed('normal'), false);
+    advance(5); // 15 ms, 6 running: a queue of its own
+    assert.equal(shedder.shouldShed('normal'), true);
+    await shedder.close();
   });
 });

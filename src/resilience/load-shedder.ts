@@ -2,6 +2,7 @@ import { channel } from 'node:diagnostics_channel';
 import { monotonicClock, type Clock } from '../internal/clock.js';
 import { checkNumber } from '../internal/validate-options.js';
 import { InvalidOptionError } from '../errors/index.js';
+import { LoopWait } from './shed-queue.js';
 import { EventLoopSampler, type LoopSampler } from './shed-sampler.js';
 
 /**
@@ -21,26 +22,49 @@ export const SHED_PRIORITIES: readonly ShedPriority[] = Object.freeze([
 /** Options of {@link LoadShedder}. */
 export interface LoadShedderOptions {
   /**
-   * Event-loop stall (the longest in a sample interval) above which the process counts as
-   * overloaded, in ms. At this delay shedding starts; at twice it, every sheddable request is
-   * shed at once. @defaultValue 50
+   * Event-loop stall (the longest in a sample interval, of the process's own making: see
+   * `shouldDiscountStarvation`) above which the process counts as overloaded, in ms. Above it
+   * the level rises; at twice it, every sheddable request is shed for one interval.
+   * @defaultValue 50
    */
   delayThresholdMs?: number;
   /**
-   * Event-loop utilization (busy share of a sample interval) above which the process counts
-   * as overloaded, in (0, 1]; 1 turns the check off. @defaultValue 0.9
+   * Event-loop utilization (busy share of a sample interval, of the process's own CPU: see
+   * `shouldDiscountStarvation`) the controller holds the loop at, in (0, 1]; 1 turns the check
+   * off. Below saturation, so that admitted requests find the loop free rather than queue.
+   * @defaultValue 0.85
    */
   utilizationThreshold?: number;
+  /**
+   * Longest a `normal` request may have waited for the event loop (the age of the loop turn
+   * handling it, plus the previous turn's when the loop did not idle in between) before it is
+   * shed at once, in ms; `low` requests wait at most half of it, `high` ones twice, `critical`
+   * ones are never shed by this rule. Checked per request while the loop is at least half busy,
+   * so admitted requests find a short queue even when the traffic changes faster than the
+   * sampled controller follows; with `shouldDiscountStarvation`, a wait counts for the share of
+   * the loop's busy time the process ran. 0 turns the rule off. @defaultValue 5
+   */
+  queueDelayTargetMs?: number;
   /** How often the loop is sampled and the shed probabilities recomputed, in ms. @defaultValue 100 */
   sampleIntervalMs?: number;
   /** Length of the recent window that {@link LoadShedder.stats} reports, in ms. @defaultValue 1000 */
   windowMs?: number;
   /**
-   * How fast the shed fraction follows the overload, per second: it moves by
-   * `gain * (pressure - 1)` per second, `pressure` being the larger of delay/threshold and
-   * utilization/threshold. @defaultValue 2
+   * How fast the shed level follows the overload, per second: it moves by `gain * error` per
+   * second, `error` in [-1, 1] being the larger of the stall's (`stall / delayThresholdMs - 1`)
+   * and the utilization's (`(u - threshold) / (1 - threshold)` above the threshold, so a
+   * saturated loop is an error of 1; `u / threshold - 1` below it). @defaultValue 2
    */
   gain?: number;
+  /**
+   * Judge the loop by the CPU time the process got (the sampler's `cpuUtilization`) rather than
+   * by wall time alone: the utilization counted is at most the CPU share, and a stall is
+   * scaled by the share of the loop's busy time the process ran and capped at the CPU time it
+   * used in the interval. A loop slowed because other processes hold the CPU then reads as
+   * starved, not overloaded, and is not shed for. `false` reads wall time only.
+   * @defaultValue true
+   */
+  shouldDiscountStarvation?: boolean;
   /** Where the loop's state comes from. @defaultValue a new {@link EventLoopSampler} */
   sampler?: LoopSampler;
   /** Random source in [0, 1). @defaultValue `Math.random` */
@@ -64,6 +88,11 @@ export interface LoadShedderStats {
   delayMs: number;
   /** Event-loop utilization over the recent window, 0 to 1. */
   utilization: number;
+  /**
+   * The process's own share of it over the recent window, 0 to 1: the utilization the
+   * controller judges (at most the process's CPU share when starvation is discounted).
+   */
+  ownUtilization: number;
   /** Length of the recent window, in ms. */
   windowMs: number;
 }
@@ -102,6 +131,11 @@ export function priorityIndex(priority: ShedPriority, option = 'priority'): numb
   return index;
 }
 
+/** The queue-delay target of each priority index, as a multiple of `queueDelayTargetMs`. */
+const QUEUE_FACTOR = [0.5, 1, 2, Number.POSITIVE_INFINITY];
+/** Loop utilization from which the queue rule watches every request (queues start to form). */
+const ARM_UTILIZATION = 0.5;
+
 /** Share of decisions of each priority, before any are seen: as if equally common. */
 const EVEN_SHARES = [0.25, 0.25, 0.25, 0.25];
 /** Weight of the newest interval's decisions in the priority shares. */
@@ -113,18 +147,26 @@ const SHARE_WEIGHT = 0.3;
  * is sampled on a timer (every `sampleIntervalMs`); the per-request decision is a field read
  * when not overloaded, and an array read plus one random draw when it is.
  *
- * Each sample gives a pressure: the larger of the longest event-loop stall over
- * `delayThresholdMs` and the utilization over `utilizationThreshold` (1 = at the threshold).
- * A controller turns it into the shed *level*, the share of traffic to refuse:
- * - integral part: it moves by `gain * (pressure - 1)` per second (clamped to ±1 per
- *   second of pressure error), so it settles where the pressure sits at its threshold: the
- *   loop busy `utilizationThreshold` of the time, or stalling `delayThresholdMs`, whichever
- *   binds, however much traffic that takes (utilization saturates at 1, so a proportional
- *   rule alone could not find the level a 2x overload needs);
+ * Each sample gives two errors, each in [-1, 1], 0 at its threshold:
+ * - utilization: the loop's busy share `u` against `utilizationThreshold` `t`, scaled to the
+ *   headroom on each side: `(u - t) / (1 - t)` above it (a saturated loop is 1 however far
+ *   past saturation the traffic is), `u / t - 1` below it;
+ * - stall: the longest event-loop stall over `delayThresholdMs`, less 1.
+ *
+ * By default both are of the process's own making: `u` is at most the CPU share the process
+ * got (`process.cpuUsage()` against wall time), and a stall is scaled by the share of the
+ * loop's busy time the process ran and capped at the CPU time it used, so a loop slowed by
+ * other processes holding the CPU (busy in wall time, idle in CPU time) is not shed for.
+ *
+ * A controller turns the larger error into the shed *level*, the share of traffic to refuse:
+ * - integral part: it moves by `gain * error` per second, so it settles where the loop is
+ *   busy `utilizationThreshold` of the time (or stalls `delayThresholdMs`), however much
+ *   traffic that takes: the loop is held below saturation, where admitted requests find it
+ *   free instead of queueing, and a saturated loop raises the level at full speed;
  * - proportional floor: the level is at least linear in the stall, from 0 at
  *   `delayThresholdMs` to 1 at twice it, so a long stall sheds the next requests at once.
  *   The floor holds for one interval and does not feed the integral, so a lone stall (a GC
- *   pause, the process descheduled) sheds for `sampleIntervalMs`, not for seconds.
+ *   pause) sheds for `sampleIntervalMs`, not for seconds.
  *
  * The level is spread over priorities from `low` up, in proportion to the share of recent
  * requests of each priority: at level 0.3 with 20% `low` and 80% `normal` traffic, every `low`
@@ -138,7 +180,7 @@ const SHARE_WEIGHT = 0.3;
  *          +------T-----2T------ stall
  * ```
  * @example
- * const shedder = new LoadShedder({ delayThresholdMs: 50, utilizationThreshold: 0.9 });
+ * const shedder = new LoadShedder({ delayThresholdMs: 50, utilizationThreshold: 0.85 });
  * if (shedder.shouldShed('low')) return respond503();
  * // on shutdown
  * await shedder.close();
@@ -149,6 +191,9 @@ export class LoadShedder {
   readonly #intervalMs: number;
   readonly #windowMs: number;
   readonly #gain: number;
+  readonly #isStarvationDiscounted: boolean;
+  readonly #queueTargetMs: number;
+  readonly #loopWait: LoopWait;
   readonly #sampler: LoopSampler;
   readonly #ownsSampler: boolean;
   readonly #random: () => number;
@@ -157,6 +202,13 @@ export class LoadShedder {
   readonly #timer: NodeJS.Timeout;
 
   #isShedding = false;
+  /** Whether a request may be shed: the level is above 0, or the queue rule is watching. */
+  #mayShed = false;
+  #isArmed = false;
+  /** Share of the loop's busy time the process ran, last interval (1 when not discounted). */
+  #ranShare = 1;
+  /** Requests the queue rule shed since the last update. */
+  #queueShed = 0;
   #level = 0;
   #integral = 0;
   /** Shed probability by priority index; read by every decision while shedding. */
@@ -166,6 +218,7 @@ export class LoadShedder {
   readonly #shed = new Float64Array(4);
   readonly #windowDelay: Float64Array;
   readonly #windowUtilization: Float64Array;
+  readonly #windowOwn: Float64Array;
   #windowNext = 0;
   #windowCount = 0;
   #lastUpdate: number;
@@ -178,7 +231,7 @@ export class LoadShedder {
     });
     this.#utilizationThreshold = checkNumber(
       'utilizationThreshold',
-      options.utilizationThreshold ?? 0.9,
+      options.utilizationThreshold ?? 0.85,
       { min: Number.MIN_VALUE, max: 1 },
     );
     this.#intervalMs = checkNumber('sampleIntervalMs', options.sampleIntervalMs ?? 100, {
@@ -188,6 +241,14 @@ export class LoadShedder {
       min: this.#intervalMs,
     });
     this.#gain = checkNumber('gain', options.gain ?? 2, { min: Number.MIN_VALUE });
+    const discount = options.shouldDiscountStarvation ?? true;
+    if (typeof discount !== 'boolean') {
+      throw new InvalidOptionError('shouldDiscountStarvation', 'expected a boolean');
+    }
+    this.#isStarvationDiscounted = discount;
+    this.#queueTargetMs = checkNumber('queueDelayTargetMs', options.queueDelayTargetMs ?? 5, {
+      min: 0,
+    });
     if (options.sampler !== undefined && typeof options.sampler?.sample !== 'function') {
       throw new InvalidOptionError('sampler', 'expected an object with sample() and close()');
     }
@@ -200,16 +261,21 @@ export class LoadShedder {
     const slots = Math.max(1, Math.round(this.#windowMs / this.#intervalMs));
     this.#windowDelay = new Float64Array(slots);
     this.#windowUtilization = new Float64Array(slots);
+    this.#windowOwn = new Float64Array(slots);
     this.#ownsSampler = options.sampler === undefined;
     this.#sampler = options.sampler ?? new EventLoopSampler({ intervalMs: this.#intervalMs });
     this.#lastUpdate = this.#clock.now();
+    this.#loopWait = new LoopWait(this.#clock);
     this.#timer = setInterval(() => this.update(), this.#intervalMs);
     this.#timer.unref();
   }
 
-  /** Whether any request may be shed now (the cheap check before {@link shouldShed}). */
+  /**
+   * Whether any request may be shed now (the cheap check before {@link shouldShed}): the level
+   * is above 0, or the loop is busy enough for the queue rule to judge each request.
+   */
   get isShedding(): boolean {
-    return this.#isShedding;
+    return this.#mayShed;
   }
 
   /** Target share of the traffic to shed now, 0 to 1. */
@@ -223,9 +289,17 @@ export class LoadShedder {
    * @param priority a {@link ShedPriority}, or its index (0 = `low` ... 3 = `critical`).
    */
   shouldShed(priority: ShedPriority | number = 1): boolean {
-    if (!this.#isShedding) return false;
+    if (!this.#mayShed) return false;
     const k = typeof priority === 'number' ? priority : PRIORITY_INDEX[priority];
     this.#decisions[k]!++;
+    if (
+      this.#isArmed &&
+      this.#loopWait.waitMs() * this.#ranShare > this.#queueTargetMs * QUEUE_FACTOR[k]!
+    ) {
+      this.#shed[k]!++;
+      this.#queueShed++;
+      return true;
+    }
     const p = this.#probability[k]!;
     if (p === 0 || (p < 1 && this.#random() >= p)) return false;
     this.#shed[k]!++;
@@ -239,26 +313,48 @@ export class LoadShedder {
   update(): void {
     if (this.#isClosed) return;
     const now = this.#clock.now();
-    const dtSeconds = Math.max(0, now - this.#lastUpdate) / 1000;
+    const dtMs = Math.max(0, now - this.#lastUpdate);
     this.#lastUpdate = now;
-    const { delayMs, utilization } = this.#sampler.sample();
-    this.#windowDelay[this.#windowNext] = delayMs;
-    this.#windowUtilization[this.#windowNext] = utilization;
-    this.#windowNext = (this.#windowNext + 1) % this.#windowDelay.length;
+    const { delayMs, utilization, cpuUtilization } = this.#sampler.sample();
+    let ownUtilization = utilization;
+    let ownDelayMs = delayMs;
+    this.#ranShare = 1;
+    if (this.#isStarvationDiscounted && cpuUtilization !== undefined) {
+      // Busy wall time without CPU time is time other processes held the CPU: the loop
+      // was slow, not overloaded. The share of its busy time the process ran scales the
+      // stall, and a stall cannot be of its own making beyond the CPU time it used.
+      ownUtilization = Math.min(utilization, cpuUtilization);
+      const ranShare = utilization > 0 ? Math.min(1, cpuUtilization / utilization) : 1;
+      ownDelayMs = Math.min(delayMs * ranShare, cpuUtilization * dtMs);
+      this.#ranShare = ranShare;
+    }
+    const slot = this.#windowNext;
+    this.#windowDelay[slot] = delayMs;
+    this.#windowUtilization[slot] = utilization;
+    this.#windowOwn[slot] = ownUtilization;
+    this.#windowNext = (slot + 1) % this.#windowDelay.length;
     if (this.#windowCount < this.#windowDelay.length) this.#windowCount++;
 
-    const delayRatio = delayMs / this.#delayThresholdMs;
-    const pressure = Math.max(delayRatio, utilization / this.#utilizationThreshold);
-    const error = Math.min(1, Math.max(-1, pressure - 1));
+    const t = this.#utilizationThreshold;
+    // Scaled to the headroom on each side, so a saturated loop (utilization cannot read past
+    // 1 however far past capacity the traffic is) raises the level at full speed.
+    const utilizationError =
+      ownUtilization > t ? (ownUtilization - t) / (1 - t) : ownUtilization / t - 1;
+    const delayRatio = ownDelayMs / this.#delayThresholdMs;
+    const error = Math.min(1, Math.max(-1, utilizationError, delayRatio - 1));
     const floor = Math.min(1, Math.max(0, delayRatio - 1));
-    const integral = Math.min(1, Math.max(0, this.#integral + this.#gain * error * dtSeconds));
+    const integral = Math.min(1, Math.max(0, this.#integral + (this.#gain * error * dtMs) / 1000));
     this.#integral = integral < 1e-6 ? 0 : integral;
-    // The floor does not feed the integral: one stall (a GC pause, the process descheduled)
-    // sheds for one interval, not until the integral has decayed from 1.
+    // The floor does not feed the integral: one stall (a GC pause) sheds for one interval, not
+    // until the integral has decayed from 1.
     this.#level = Math.max(this.#integral, floor);
     this.#updateShares();
     this.#updateProbabilities();
-    const isShedding = this.#level > 0;
+    // Armed on wall time: a starved loop's queue grows too (its waits are scaled, not ignored).
+    this.#isArmed = this.#queueTargetMs > 0 && (utilization >= ARM_UTILIZATION || this.#level > 0);
+    this.#mayShed = this.#level > 0 || this.#isArmed;
+    const isShedding = this.#level > 0 || this.#queueShed > 0;
+    this.#queueShed = 0;
     if (isShedding !== this.#isShedding) {
       this.#isShedding = isShedding;
       if (shedChannel.hasSubscribers) {
@@ -277,9 +373,11 @@ export class LoadShedder {
   stats(): LoadShedderStats {
     let delayMs = 0;
     let busy = 0;
+    let own = 0;
     for (let i = 0; i < this.#windowCount; i++) {
       delayMs = Math.max(delayMs, this.#windowDelay[i]!);
       busy += this.#windowUtilization[i]!;
+      own += this.#windowOwn[i]!;
     }
     const byPriority = (values: Float64Array): Record<ShedPriority, number> => ({
       critical: values[3]!,
@@ -294,6 +392,7 @@ export class LoadShedder {
       shed: byPriority(this.#shed),
       delayMs,
       utilization: this.#windowCount === 0 ? 0 : busy / this.#windowCount,
+      ownUtilization: this.#windowCount === 0 ? 0 : own / this.#windowCount,
       windowMs: this.#windowCount * this.#intervalMs,
     };
   }
@@ -305,6 +404,8 @@ export class LoadShedder {
     clearInterval(this.#timer);
     if (this.#ownsSampler) this.#sampler.close();
     this.#isShedding = false;
+    this.#mayShed = false;
+    this.#isArmed = false;
     this.#level = 0;
     this.#integral = 0;
     this.#probability.fill(0);

@@ -7,6 +7,14 @@ export interface LoopSample {
   delayMs: number;
   /** Share of the time since the previous sample the event loop was busy, 0 to 1. */
   utilization: number;
+  /**
+   * CPU time the process used since the previous sample (user + system, every thread) over
+   * the wall time, 0 to 1 (above 1 when other threads are busy too). Busy loop time the
+   * process did not run for (other processes held the CPU) is in `utilization` and not here,
+   * which is how a {@link LoadShedder} tells starvation from its own overload. Absent from a
+   * sampler that cannot tell; the shedder then takes the loop's figures as its own.
+   */
+  cpuUtilization?: number;
 }
 
 /**
@@ -30,11 +38,12 @@ export interface EventLoopSamplerOptions {
 
 /**
  * Samples this thread's event loop for a load shedder: a timer every `resolutionMs` measures
- * how late it fires (the loop's stalls; the longest since the previous sample is kept), and
+ * how late it fires (the loop's stalls; the longest since the previous sample is kept),
  * `performance.eventLoopUtilization()` deltas give the busy share of each interval (recent,
  * never cumulative since start as `@fastify/under-pressure`'s default mode is:
- * fastify/under-pressure#294). The stall is also at least how late `sample()` itself is
- * against `intervalMs`, since the caller's timer may run first after a long block.
+ * fastify/under-pressure#294), and `process.cpuUsage()` deltas the CPU the process actually
+ * got in it. The stall is also at least how late `sample()` itself is against `intervalMs`,
+ * since the caller's timer may run first after a long block.
  *
  * `monitorEventLoopDelay` is not used: its histogram can only be windowed by `reset()`, and
  * the interval after each reset is never recorded (Node 20.20: a 300 ms block right after a
@@ -50,6 +59,7 @@ export class EventLoopSampler implements LoopSampler {
   readonly #resolutionMs: number;
   readonly #timer: NodeJS.Timeout;
   #elu = performance.eventLoopUtilization();
+  #cpu = process.cpuUsage();
   #last = performance.now();
   #lastTick = this.#last;
   #maxLateMs = 0;
@@ -68,14 +78,18 @@ export class EventLoopSampler implements LoopSampler {
   sample(): LoopSample {
     const now = performance.now();
     this.#tick(now);
-    const late = now - this.#last - this.#intervalMs;
+    const wallMs = now - this.#last;
+    const late = wallMs - this.#intervalMs;
     this.#last = now;
     const delayMs = Math.max(0, this.#maxLateMs, late);
     this.#maxLateMs = 0;
     const elu = performance.eventLoopUtilization();
     const utilization = performance.eventLoopUtilization(elu, this.#elu).utilization;
     this.#elu = elu;
-    return { delayMs, utilization };
+    const cpu = process.cpuUsage();
+    const cpuMs = (cpu.user - this.#cpu.user + cpu.system - this.#cpu.system) / 1000;
+    this.#cpu = cpu;
+    return { delayMs, utilization, cpuUtilization: wallMs > 0 ? cpuMs / wallMs : 0 };
   }
 
   close(): void {
