@@ -21,8 +21,45 @@ interface PaymentRow {
   request_hash?: string | null;
 }
 
-const COLUMNS =
-  'id, user_id, amount, currency, status, gateway_ref, failure_reason, created_at, updated_at';
+const COLUMN_NAMES = [
+  'id',
+  'user_id',
+  'amount',
+  'currency',
+  'status',
+  'gateway_ref',
+  'failure_reason',
+  'created_at',
+  'updated_at',
+];
+
+// The times as UTC text, which toPayment turns into the API's ISO strings by slicing: no
+// Date parsed by the driver and then formatted again, two per row (a list of 100 payments
+// made 400 Date calls). PostgreSQL prints a timestamp the same way with or without the
+// conversion, so its cost stays the same.
+const COLUMNS = COLUMN_NAMES.map((c) =>
+  c.endsWith('_at') ? `(${c} AT TIME ZONE 'UTC')::text AS ${c}` : c,
+).join(', ');
+
+const UTC_TEXT = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})?$/;
+
+/**
+ * A time as `Date.prototype.toISOString` prints it: from a Date (a query that selects the
+ * column itself), or from a UTC timestamp as text, `YYYY-MM-DD HH:MM:SS[.ffffff]` in
+ * PostgreSQL's ISO DateStyle (the one the driver's own Date parsing reads too). Fractions
+ * are cut to milliseconds, as a Date made from them is.
+ */
+function isoTime(value: Date | string): string {
+  if (typeof value !== 'string') return value.toISOString();
+  if (UTC_TEXT.test(value)) {
+    const ms = value.length === 19 ? '000' : value.slice(20, 23).padEnd(3, '0');
+    return `${value.slice(0, 10)}T${value.slice(11, 19)}.${ms}Z`;
+  }
+  // Anything else (an offset, a year past 9999): through a Date, with no offset read as UTC.
+  return new Date(
+    /[zZ]|[+-]\d\d(:?\d\d)?$/.test(value) ? value : `${value.replace(' ', 'T')}Z`,
+  ).toISOString();
+}
 
 function toPayment(row: PaymentRow): Payment {
   return {
@@ -33,8 +70,8 @@ function toPayment(row: PaymentRow): Payment {
     status: row.status,
     gateway_ref: row.gateway_ref,
     failure_reason: row.failure_reason,
-    created_at: new Date(row.created_at).toISOString(),
-    updated_at: new Date(row.updated_at).toISOString(),
+    created_at: isoTime(row.created_at),
+    updated_at: isoTime(row.updated_at),
   };
 }
 
@@ -55,7 +92,7 @@ function storedPayment(
 const LATEST_BY_USERS = buildLateralQuery({
   table: 'payments',
   keyColumn: 'user_id',
-  select: COLUMNS.split(', '),
+  select: COLUMN_NAMES,
   orderBy: [{ column: 'id', direction: 'desc' }],
   limit: 1,
 });
