@@ -1,19 +1,22 @@
 /**
- * The payments service process: config -> gateway -> database (+ migrations) -> app -> listen,
+ * The payments service process and its composition root: the parsed config -> compose() builds
+ * every dependency (gateway simulator and client, databases + migrations, Redis, observability,
+ * cache) -> buildApp gets the settings it uses and what was built -> the reconciler -> listen,
  * then drain on SIGTERM/SIGINT: stop accepting, finish in-flight requests, close pools, exit 0.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Cache } from 'hotpath/cache';
 import { createDatabase, instrumentPool, PostgresDatabase, type Database } from 'hotpath/db';
 import type { Redis } from 'ioredis';
-import { appOptions, buildApp, createPaymentsCache } from './app.js';
+import { appOptions, buildApp, createPaymentsCache, type ReadinessCheck } from './app.js';
 import { isClusterPrimary, runPrimary, shareWorkerMetrics } from './cluster.js';
 import { ConfigError, configHelp, loadConfig, type ServiceConfig } from './config.js';
 import { GatewayClient } from './gateway/client.js';
 import { spawnGateway, type SupervisedGateway } from './gateway/spawn.js';
 import { migrations } from './migrations/index.js';
 import { Reconciler } from './payments/reconciler.js';
-import { createObservability } from './plugins/observability.js';
+import { createObservability, type Observability } from './plugins/observability.js';
 import { reconcilerPanels } from './plugins/reconciler-panels.js';
 import { routesOf, startupBanner } from './route-table.js';
 
@@ -67,93 +70,126 @@ async function connectRedis(url: string): Promise<Redis> {
   return redis;
 }
 
-async function start(config: ServiceConfig): Promise<void> {
-  let gateway: SupervisedGateway | undefined;
-  let gatewayLastDownAt = 0;
-  let gatewayUrl = config.gatewayUrl;
-  if (gatewayUrl === undefined) {
-    try {
-      // The simulator's ledger lives beside the embedded database, so a restarted service meets
-      // a gateway that still knows every charge (as a real one would).
-      const ledgerFile = config.dataDir.startsWith('memory://')
-        ? undefined
-        : join(config.dataDir, 'gateway-ledger.ndjson');
-      if (ledgerFile !== undefined) mkdirSync(config.dataDir, { recursive: true });
-      gateway = await spawnGateway(config, {
-        log: say,
-        onStateChange: (change) => {
-          if (change.state === 'down') gatewayLastDownAt = Date.now();
-        },
-        ...(ledgerFile === undefined ? {} : { ledgerFile }),
-      });
-    } catch (error) {
-      fatal(`GATEWAY_PORT: cannot start the gateway simulator: ${(error as Error).message}`);
-    }
-    gatewayUrl = gateway.url;
-  }
+/** A start-up failure: its message is the one line printed before exit code 1. */
+class StartError extends Error {
+  override readonly name = 'StartError';
+}
 
-  let db: Database;
-  // DATABASE_SHARD_URLS: every shard is connected and migrated before the service starts.
-  let shards: Database[] | undefined;
-  if (config.databaseShardUrls !== undefined) {
-    shards = await connectShards(config, gateway);
-    db = shards[0]!;
-  } else {
+/** What the service process runs on, built from the config by {@link compose}. */
+interface Services {
+  /** The supervised simulator child when GATEWAY_URL is unset. */
+  simulator: SupervisedGateway | undefined;
+  gatewayUrl: string;
+  gateway: GatewayClient;
+  /** The database (the first shard with DATABASE_SHARD_URLS). */
+  db: Database;
+  /** Every shard in order, `db` first, with DATABASE_SHARD_URLS. */
+  shards: Database[] | undefined;
+  replica: Database | undefined;
+  redis: Redis | undefined;
+  observability: Observability;
+  /** The read cache (CACHE=on); buildApp closes it with the app. */
+  cache: Cache | undefined;
+  /** Readiness checks the app adds to its own: the gateway. */
+  checks: ReadinessCheck[];
+  /** Closes what compose opened, last opened first (the app's parts close with the app). */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds every dependency of the service from the config, in order; on a failure closes what it
+ * had opened and throws a {@link StartError} naming the setting.
+ */
+async function compose(config: ServiceConfig): Promise<Services> {
+  const opened: (() => Promise<void> | void)[] = [];
+  const close = async () => {
+    for (const closer of opened.splice(0).reverse()) await closer();
+  };
+  const step = async <T>(what: (error: Error) => string, run: () => Promise<T>): Promise<T> => {
     try {
-      db = await createDatabase({
-        url: config.databaseUrl,
-        dataDir: config.dataDir,
-        poolMax: config.dbPoolMax,
-        onProgress: say,
-      });
+      return await run();
     } catch (error) {
-      await gateway?.stop();
-      fatal(
-        `${config.databaseUrl === undefined ? 'DATA_DIR' : 'DATABASE_URL'}: ${(error as Error).message}`,
-      );
+      await close();
+      throw new StartError(what(error as Error), { cause: error });
     }
-  }
+  };
+
+  let gatewayLastDownAt = 0;
+  const simulator =
+    config.gatewayUrl !== undefined
+      ? undefined
+      : await step(
+          (e) => `GATEWAY_PORT: cannot start the gateway simulator: ${e.message}`,
+          () =>
+            spawnGateway(config, {
+              log: say,
+              onStateChange: (change) => {
+                if (change.state === 'down') gatewayLastDownAt = Date.now();
+              },
+              ...ledgerOf(config.dataDir),
+            }),
+        );
+  if (simulator !== undefined) opened.push(() => simulator.stop());
+  const gatewayUrl = simulator?.url ?? config.gatewayUrl!;
+
+  const shards =
+    config.databaseShardUrls === undefined
+      ? undefined
+      : await step(
+          (e) => `DATABASE_SHARD_URLS: ${e.message}`,
+          () => connectShards(config),
+        );
+  const db =
+    shards?.[0] ??
+    (await step(
+      (e) => `${config.databaseUrl === undefined ? 'DATA_DIR' : 'DATABASE_URL'}: ${e.message}`,
+      () =>
+        createDatabase({
+          url: config.databaseUrl,
+          dataDir: config.dataDir,
+          poolMax: config.dbPoolMax,
+          onProgress: say,
+        }),
+    ));
   const databases = shards ?? [db];
-  for (const database of databases) {
-    if (config.prepared === 'on' && database instanceof PostgresDatabase) {
-      // Parameterized queries go as named statements, parsed and planned once per connection.
-      instrumentPool(database.pool, { prepare: true, stats: false });
-    }
-  }
-  const migrated = await migrateOrExit(databases, gateway);
+  opened.push(() => Promise.all(databases.map((d) => d.close())).then(() => {}));
+  // Parameterized queries go as named statements, parsed and planned once per connection.
+  for (const database of databases) preparedStatements(config, database);
+  const { migrate } = await import('hotpath/db');
+  const migrated = await step(
+    (e) => `database migration failed: ${e.message}`,
+    () => Promise.all(databases.map((d) => migrate(d, migrations))),
+  );
   migrated.forEach(({ applied, current }, index) =>
     say(
       `database${shards === undefined ? '' : ` shard ${index}`} schema at version ${current}${applied.length > 0 ? ` (applied ${applied.join(', ')})` : ''}`,
     ),
   );
 
-  let redis: Redis | undefined;
-  if (config.redisUrl !== undefined) {
-    try {
-      redis = await connectRedis(config.redisUrl);
-    } catch (error) {
-      await Promise.all(databases.map((d) => d.close()));
-      await gateway?.stop();
-      fatal((error as Error).message);
-    }
+  const redisUrl = config.redisUrl;
+  const redis =
+    redisUrl === undefined
+      ? undefined
+      : await step(
+          (e) => e.message,
+          () => connectRedis(redisUrl),
+        );
+  if (redis !== undefined) opened.push(() => redis.disconnect());
+
+  const replicaUrl = config.databaseReplicaUrl;
+  const replica =
+    replicaUrl === undefined
+      ? undefined
+      : await step(
+          (e) => `DATABASE_REPLICA_URL: ${e.message}`,
+          () => createDatabase({ url: replicaUrl, poolMax: config.dbPoolMax }),
+        );
+  if (replica !== undefined) {
+    opened.push(() => replica.close());
+    preparedStatements(config, replica);
   }
 
-  let replica: Database | undefined;
-  if (config.databaseReplicaUrl !== undefined) {
-    try {
-      replica = await createDatabase({ url: config.databaseReplicaUrl, poolMax: config.dbPoolMax });
-    } catch (error) {
-      await db.close();
-      redis?.disconnect();
-      await gateway?.stop();
-      fatal(`DATABASE_REPLICA_URL: ${(error as Error).message}`);
-    }
-    if (config.prepared === 'on' && replica instanceof PostgresDatabase) {
-      instrumentPool(replica.pool, { prepare: true, stats: false });
-    }
-  }
-
-  const client = new GatewayClient({
+  const gateway = new GatewayClient({
     url: gatewayUrl,
     timeoutMs: config.gatewayTimeoutMs,
     retries: config.gatewayRetries,
@@ -163,51 +199,91 @@ async function start(config: ServiceConfig): Promise<void> {
     retryBudget: config.gatewayRetryBudget,
     breaker: config.gatewayBreaker === 'on',
   });
-  const simulator = gateway;
-  const observability = createObservability({ instance: config.instanceId });
-  const { app, payments } = await buildApp(appOptions(config), {
-    observability,
-    cache: config.cache === 'on' ? createPaymentsCache(redis) : undefined,
+  opened.push(() => gateway.close());
+  const gatewayCheck: ReadinessCheck = {
+    name: 'gateway',
+    // Payments keep being accepted while the gateway is away: they stay pending.
+    critical: false,
+    check: async () => {
+      if (simulator !== undefined && simulator.state !== 'up')
+        throw new Error(`simulator ${simulator.state} (${simulator.restarts} restarts)`);
+      // A restart stays visible for a while: a crash loop shows even between crashes.
+      const sinceDownMs = Date.now() - gatewayLastDownAt;
+      if (simulator !== undefined && sinceDownMs < GATEWAY_RESTART_VISIBLE_MS) {
+        throw new Error(
+          `simulator restarted ${(sinceDownMs / 1000).toFixed(0)} s ago (${simulator.restarts} restarts)`,
+        );
+      }
+      if (gateway.stats.circuit === 'open') throw new Error('circuit open');
+    },
+  };
+
+  return {
+    simulator,
+    gatewayUrl,
+    gateway,
     db,
-    ...(replica === undefined ? {} : { replica }),
+    shards,
+    replica,
+    redis,
+    observability: createObservability({ instance: config.instanceId }),
+    cache: config.cache === 'on' ? createPaymentsCache(redis) : undefined,
+    checks: [gatewayCheck],
+    close,
+  };
+}
+
+/**
+ * The simulator's ledger lives beside the embedded database, so a restarted service meets a
+ * gateway that still knows every charge (as a real one would).
+ */
+function ledgerOf(dataDir: string): { ledgerFile?: string } {
+  if (dataDir.startsWith('memory://')) return {};
+  mkdirSync(dataDir, { recursive: true });
+  return { ledgerFile: join(dataDir, 'gateway-ledger.ndjson') };
+}
+
+/** PREPARED=on on a PostgreSQL server: parameterized queries go as named statements. */
+function preparedStatements(config: ServiceConfig, database: Database): void {
+  if (config.prepared === 'on' && database instanceof PostgresDatabase) {
+    instrumentPool(database.pool, { prepare: true, stats: false });
+  }
+}
+
+async function start(config: ServiceConfig): Promise<void> {
+  let services: Services;
+  try {
+    services = await compose(config);
+  } catch (error) {
+    if (error instanceof StartError) fatal(error.message);
+    throw error;
+  }
+  const { simulator, gatewayUrl, gateway, db, shards, replica, redis, observability } = services;
+  const { app, payments } = await buildApp(appOptions(config), {
+    db,
     ...(shards === undefined ? {} : { shards }),
-    gateway: client,
-    checks: [
-      {
-        name: 'gateway',
-        // Payments keep being accepted while the gateway is away: they stay pending.
-        critical: false,
-        check: async () => {
-          if (simulator !== undefined && simulator.state !== 'up')
-            throw new Error(`simulator ${simulator.state} (${simulator.restarts} restarts)`);
-          // A restart stays visible for a while: a crash loop shows even between crashes.
-          const sinceDownMs = Date.now() - gatewayLastDownAt;
-          if (simulator !== undefined && sinceDownMs < GATEWAY_RESTART_VISIBLE_MS) {
-            throw new Error(
-              `simulator restarted ${(sinceDownMs / 1000).toFixed(0)} s ago (${simulator.restarts} restarts)`,
-            );
-          }
-          if (client.stats.circuit === 'open') throw new Error('circuit open');
-        },
-      },
-    ],
-    ...(redis ? { redis, cacheRedis: redis } : {}),
+    ...(replica === undefined ? {} : { replica }),
+    gateway,
+    ...(redis === undefined ? {} : { redis, cacheRedis: redis }),
+    checks: services.checks,
+    observability,
+    cache: services.cache,
   });
 
   // Pending payments (an unknown outcome, a crash) are settled by asking the gateway, now and
   // every RECOVERY_INTERVAL_MS; a sweep never overlaps the previous one.
-  const reconciler = new Reconciler({
-    payments,
-    gateway: client,
-    concurrency: config.reconcileConcurrency,
-    leaseMs: client.chargeBudgetMs + 5000,
-    onError: (error) => reconcileErrors.report(error),
-  });
   const reconcileErrors = rateLimitedLog(
     (message) => app.log.error(message),
     'reconciler sweep failed',
     10_000,
   );
+  const reconciler = new Reconciler({
+    payments,
+    gateway,
+    concurrency: config.reconcileConcurrency,
+    leaseMs: gateway.chargeBudgetMs + 5000,
+    onError: (error) => reconcileErrors.report(error),
+  });
   reconcilerPanels(observability, () => reconciler.stats);
   reconciler.start(config.recoveryIntervalMs);
   // In a cluster worker (WORKERS > 1): the primary merges every worker's metrics.
@@ -224,9 +300,9 @@ async function start(config: ServiceConfig): Promise<void> {
   say(`payments service listening on ${base}`);
   for (const line of startupBanner(base, routesOf(app))) say(line);
   say(
-    gateway === undefined
+    simulator === undefined
       ? `gateway at ${gatewayUrl}`
-      : `gateway simulator (pid ${gateway.pid}) at ${gatewayUrl}`,
+      : `gateway simulator (pid ${simulator.pid}) at ${gatewayUrl}`,
   );
   say(
     `database: ${shards !== undefined ? `${shards.length} PostgreSQL shards, payments placed by user_id` : config.databaseUrl === undefined ? `embedded PGlite in ${config.dataDir}` : replica === undefined ? 'PostgreSQL server' : 'PostgreSQL server, reads on its replica'}`,
@@ -251,11 +327,8 @@ async function start(config: ServiceConfig): Promise<void> {
     clearTimeout(force);
     await stopSharing?.();
     await reconciler.close();
-    await client.close();
-    await Promise.all(databases.map((d) => d.close()));
-    await replica?.close();
-    redis?.disconnect();
-    await gateway?.stop();
+    // The gateway client, the databases, Redis and the simulator, last opened first.
+    await services.close();
     say('stopped');
     process.exit(0);
   };
@@ -263,11 +336,8 @@ async function start(config: ServiceConfig): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
-/** Connects every shard of DATABASE_SHARD_URLS at once; exits naming the first that fails. */
-async function connectShards(
-  config: ServiceConfig,
-  gateway: SupervisedGateway | undefined,
-): Promise<Database[]> {
+/** Connects every shard of DATABASE_SHARD_URLS at once; throws naming the first that fails. */
+async function connectShards(config: ServiceConfig): Promise<Database[]> {
   const urls = config.databaseShardUrls ?? [];
   const results = await Promise.allSettled(
     urls.map((url) => createDatabase({ url, poolMax: config.dbPoolMax })),
@@ -275,25 +345,9 @@ async function connectShards(
   const failed = results.findIndex((r) => r.status === 'rejected');
   if (failed === -1) return results.map((r) => (r as PromiseFulfilledResult<Database>).value);
   await Promise.all(results.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
-  await gateway?.stop();
-  fatal(
-    `DATABASE_SHARD_URLS: shard ${failed}: ${((results[failed] as PromiseRejectedResult).reason as Error).message}`,
+  throw new Error(
+    `shard ${failed}: ${((results[failed] as PromiseRejectedResult).reason as Error).message}`,
   );
-}
-
-/** Migrates every database (each shard) at once; exits when one fails. */
-async function migrateOrExit(
-  databases: readonly Database[],
-  gateway: SupervisedGateway | undefined,
-) {
-  const { migrate } = await import('hotpath/db');
-  try {
-    return await Promise.all(databases.map((d) => migrate(d, migrations)));
-  } catch (error) {
-    await Promise.all(databases.map((d) => d.close()));
-    await gateway?.stop();
-    fatal(`database migration failed: ${(error as Error).message}`);
-  }
 }
 
 const argv = process.argv.slice(2);
