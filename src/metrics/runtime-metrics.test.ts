@@ -34,6 +34,50 @@ test('the delay window forgets old samples after it slides past them', async () 
   await runtime.close();
 });
 
+test('an idle loop parks the delay sampler, and the idle time reads as no delay', async () => {
+  const runtime = new RuntimeMetrics();
+  // One timer, no other work: the sampler parks within a few ticks and waits for it.
+  await sleep(300);
+  assert.ok(runtime.delaySamplerParks >= 1);
+  const snap = runtime.snapshot();
+  assert.ok(snap.eventLoopDelay.p50 < 0.01, `p50 ${snap.eventLoopDelay.p50} ms`);
+  await runtime.close();
+});
+
+test('a 200 ms stall right after the sampler parked shows as about 200 ms', async () => {
+  const runtime = new RuntimeMetrics();
+  // A timer callback that blocks, due when the sampler has parked: the loop's first callback
+  // after the park resumes the sampler before its own code runs.
+  let parksBefore = 0;
+  await new Promise<void>((resolve) =>
+    setTimeout(() => {
+      parksBefore = runtime.delaySamplerParks;
+      busy(200);
+      resolve();
+    }, 100),
+  );
+  assert.ok(parksBefore >= 1, 'the sampler was parked before the stall');
+  await sleep(30);
+  const max = runtime.snapshot().eventLoopDelay.max;
+  // 200 ms less at most one 10 ms period (and histogram precision): a lower bound.
+  assert.ok(max >= 185, `max ${max} ms`);
+  await runtime.close();
+});
+
+test('the window slides with the clock, without a rotation timer', async () => {
+  let now = 0;
+  const runtime = new RuntimeMetrics({ windowMs: 2000, slotMs: 1000, clock: { now: () => now } });
+  runtime.recordDelay(500_000);
+  now = 1500;
+  assert.ok(runtime.snapshot().eventLoopDelay.max >= 500);
+  now = 2500;
+  assert.ok(runtime.snapshot().eventLoopDelay.max < 500);
+  now = 3_600_000;
+  const utilization = runtime.snapshot().eventLoopUtilization;
+  assert.ok(utilization >= 0 && utilization <= 1, `utilization ${utilization}`);
+  await runtime.close();
+});
+
 test('garbage collections are counted by kind and exposed with the memory gauges', async () => {
   const runtime = new RuntimeMetrics();
   let keep: unknown[] = [];
@@ -68,4 +112,5 @@ test('garbage collections are counted by kind and exposed with the memory gauges
 test('options are checked', () => {
   assert.throws(() => new RuntimeMetrics({ resolutionMs: 0 }), { option: 'resolutionMs' });
   assert.throws(() => new RuntimeMetrics({ windowMs: 1000, slotMs: 5000 }), { option: 'slotMs' });
+  assert.throws(() => new RuntimeMetrics({ idleAfterMs: -1 }), { option: 'idleAfterMs' });
 });

@@ -1,14 +1,11 @@
-import {
-  PerformanceObserver,
-  constants,
-  performance,
-  type EventLoopUtilization,
-} from 'node:perf_hooks';
+import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
 import { monotonicClock, type Clock } from '../internal/clock.js';
 import { checkNumber } from '../internal/validate-options.js';
+import type { Histogram } from './histogram.js';
 import type { HistogramMetric } from './histogram-metric.js';
 import type { Counter } from './metric.js';
 import { MetricsRegistry } from './registry.js';
+import { LoopDelaySampler } from './loop-delay-sampler.js';
 import { WindowedHistogram } from './windowed-histogram.js';
 
 /** Options of {@link RuntimeMetrics}. */
@@ -21,8 +18,14 @@ export interface RuntimeMetricsOptions {
   windowMs?: number;
   /** Slot length of the window. @defaultValue 1000 */
   slotMs?: number;
-  /** Event-loop delay sampling interval in milliseconds. @defaultValue 10 */
+  /** Event-loop delay sampling interval in milliseconds, while the loop is active. @defaultValue 10 */
   resolutionMs?: number;
+  /**
+   * How long the event loop must stay idle before the delay sampler stops its timer, in
+   * milliseconds; the next callback the loop runs starts it again. 0 keeps the timer running.
+   * @defaultValue 10
+   */
+  idleAfterMs?: number;
   /** Clock in milliseconds. @defaultValue `performance` */
   clock?: Clock;
 }
@@ -56,6 +59,13 @@ const GC_KINDS: Record<number, GcKind> = {
 };
 const KINDS: GcKind[] = ['minor', 'major', 'incremental', 'weakcb'];
 
+/** Cumulative event-loop busy and idle milliseconds at a clock time. */
+interface LoopTimes {
+  at: number;
+  active: number;
+  idle: number;
+}
+
 /**
  * Runtime metrics of this thread: event-loop delay (p50, p99, max) and utilization over a
  * *recent window* (not cumulative since start), GC pauses by kind, heap used and total, RSS,
@@ -64,22 +74,32 @@ const KINDS: GcKind[] = ['minor', 'major', 'incremental', 'weakcb'];
  *
  * Event-loop delay is sampled by a timer every `resolutionMs` (how late it fired) into a
  * windowed histogram; `monitorEventLoopDelay` is not used because its histogram only grows
- * and cannot be windowed or merged.
+ * and cannot be windowed or merged. The timer stops while the loop is idle and the next
+ * callback the loop runs starts it again ({@link LoopDelaySampler}): an idle stretch counts
+ * as samples of no delay, one per `resolutionMs`, so the percentiles weigh time as a timer
+ * that never stopped would. The window's slots advance when the metrics are recorded or read,
+ * not on a timer, so an idle process is not woken for them.
  */
 export class RuntimeMetrics {
   /** The registry holding the metrics. */
   readonly registry: MetricsRegistry;
   readonly #delay: WindowedHistogram;
-  readonly #elu: EventLoopUtilization[];
+  /** Loop times at the start of each slot, a ring of `slots + 1`. */
+  readonly #elu: LoopTimes[];
   #eluIndex = 0;
+  /** The latest loop times read, for placing the slot starts that pass unobserved. */
+  #eluLast: LoopTimes;
   readonly #gcWindow: Float64Array[];
+  /** Milliseconds the delay sampler was parked, per slot. */
+  readonly #parkedMs: Float64Array;
+  #parkedSince: number | undefined;
   readonly #gcRuns: Counter;
   readonly #gcPause: HistogramMetric;
   readonly #observer: PerformanceObserver;
-  readonly #sampler: NodeJS.Timeout;
-  readonly #rotator: NodeJS.Timeout;
+  readonly #sampler: LoopDelaySampler;
   readonly #clock: Clock;
-  #lastTick: number;
+  readonly #slotMs: number;
+  #slotStart: number;
   readonly #resolutionMs: number;
   #closed = false;
 
@@ -90,8 +110,10 @@ export class RuntimeMetrics {
     const windowMs = checkNumber('windowMs', options.windowMs ?? 10_000, { min: 1 });
     const slotMs = checkNumber('slotMs', options.slotMs ?? 1000, { min: 1, max: windowMs });
     this.#resolutionMs = checkNumber('resolutionMs', options.resolutionMs ?? 10, { min: 1 });
+    const idleAfterMs = checkNumber('idleAfterMs', options.idleAfterMs ?? 10, { min: 0 });
     this.#clock = options.clock ?? monotonicClock;
     const slots = Math.max(1, Math.round(windowMs / slotMs));
+    this.#slotMs = slotMs;
     this.#delay = new WindowedHistogram({
       windowMs: slots * slotMs,
       slots,
@@ -100,9 +122,11 @@ export class RuntimeMetrics {
       highest: 600e6,
       clock: this.#clock,
     });
-    const first = performance.eventLoopUtilization();
-    this.#elu = Array.from({ length: slots + 1 }, () => first);
+    this.#slotStart = this.#clock.now();
+    this.#eluLast = this.#loopTimes(this.#slotStart);
+    this.#elu = Array.from({ length: slots + 1 }, () => this.#eluLast);
     this.#gcWindow = Array.from({ length: slots }, () => new Float64Array(KINDS.length));
+    this.#parkedMs = new Float64Array(slots);
     const r = this.registry;
 
     const windowSeconds = (slots * slotMs) / 1000;
@@ -118,19 +142,19 @@ export class RuntimeMetrics {
     gauge(
       'eventloop_delay_p50_seconds',
       `Event-loop delay median over the last ${windowSeconds} s.`,
-      () => this.#delay.window().percentile(50) / 1e6,
+      () => this.#delayWindow().percentile(50) / 1e6,
       'max',
     );
     gauge(
       'eventloop_delay_p99_seconds',
       `Event-loop delay 99th percentile over the last ${windowSeconds} s.`,
-      () => this.#delay.window().percentile(99) / 1e6,
+      () => this.#delayWindow().percentile(99) / 1e6,
       'max',
     );
     gauge(
       'eventloop_delay_max_seconds',
       `Event-loop delay maximum over the last ${windowSeconds} s.`,
-      () => this.#delay.window().max / 1e6,
+      () => this.#delayWindow().max / 1e6,
       'max',
     );
     gauge(
@@ -166,6 +190,7 @@ export class RuntimeMetrics {
     const runs = KINDS.map((k) => this.#gcRuns.labels(k));
     const pauses = KINDS.map((k) => this.#gcPause.labels(k));
     this.#observer = new PerformanceObserver((list) => {
+      this.#advance(this.#clock.now());
       for (const entry of list.getEntries()) {
         const detail = (entry as { detail?: { kind?: number } }).detail;
         const kind = GC_KINDS[detail?.kind ?? -1];
@@ -178,24 +203,39 @@ export class RuntimeMetrics {
     });
     this.#observer.observe({ entryTypes: ['gc'] });
 
-    this.#lastTick = this.#clock.now();
-    this.#sampler = setInterval(() => this.#sample(), this.#resolutionMs);
-    this.#sampler.unref();
-    this.#rotator = setInterval(() => this.rotate(), slotMs);
-    this.#rotator.unref();
+    this.#sampler = new LoopDelaySampler({
+      resolutionMs: this.#resolutionMs,
+      idleAfterMs,
+      clock: this.#clock,
+      onSample: (micros, at) => {
+        this.#advance(at);
+        this.#delay.record(micros);
+      },
+      onPark: (at) => {
+        this.#advance(at);
+        this.#parkedSince = at;
+      },
+      onResume: (at) => {
+        this.#advance(at);
+        this.#parkedMs[this.#delay.slotIndex]! += this.#parkedIn(this.#slotStart, at);
+        this.#parkedSince = undefined;
+      },
+    });
   }
 
-  /** Starts a new window slot; called by the internal timer every `slotMs`. */
+  /** Starts a new window slot now (the slots also advance by themselves every `slotMs`). */
   rotate(): void {
-    this.#delay.rotate();
-    this.#gcWindow[this.#delay.slotIndex]!.fill(0);
-    this.#eluIndex = (this.#eluIndex + 1) % this.#elu.length;
-    this.#elu[this.#eluIndex] = performance.eventLoopUtilization();
+    const now = this.#clock.now();
+    this.#advance(now);
+    this.#parkedMs[this.#delay.slotIndex]! += this.#parkedIn(this.#slotStart, now);
+    this.#eluLast = this.#loopTimes(now);
+    this.#nextSlot(this.#eluLast);
+    this.#slotStart = now;
   }
 
   /** The figures of the recent window. */
   snapshot(): RuntimeSnapshot {
-    const delay = this.#delay.window();
+    const delay = this.#delayWindow();
     const gc = { minor: 0, major: 0, incremental: 0, weakcb: 0 };
     for (const slot of this.#gcWindow) KINDS.forEach((k, i) => (gc[k] += slot[i]!));
     const memory = process.memoryUsage();
@@ -219,29 +259,94 @@ export class RuntimeMetrics {
 
   /** Records one event-loop delay sample in microseconds (the sampler's job; public for tests). */
   recordDelay(micros: number): void {
+    this.#advance(this.#clock.now());
     this.#delay.record(micros);
   }
 
-  /** Stops the timers and the GC observer. */
+  /** How many times the delay sampler stopped its timer because the event loop was idle. */
+  get delaySamplerParks(): number {
+    return this.#sampler.parks;
+  }
+
+  /** Stops the sampler and the GC observer. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#sampler);
-    clearInterval(this.#rotator);
+    this.#sampler.close();
     this.#observer.disconnect();
     await this.#delay.close();
   }
 
-  #sample(): void {
+  /** The delay histogram of the window, parked stretches counted as samples of no delay. */
+  #delayWindow(): Histogram {
     const now = this.#clock.now();
-    const late = now - this.#lastTick - this.#resolutionMs;
-    this.#lastTick = now;
-    this.#delay.record(Math.max(1, late * 1000));
+    this.#advance(now);
+    const merged = this.#delay.window();
+    let parked = this.#parkedIn(this.#slotStart, now);
+    for (const ms of this.#parkedMs) parked += ms;
+    const samples = Math.round(parked / this.#resolutionMs);
+    if (samples > 0) merged.recordMany(1, samples);
+    return merged;
+  }
+
+  /** Milliseconds of [from, to] the sampler spent parked (so far, if still parked). */
+  #parkedIn(from: number, to: number): number {
+    if (this.#parkedSince === undefined) return 0;
+    return Math.max(0, to - Math.max(from, this.#parkedSince));
+  }
+
+  /** Moves the window to `now`: one slot per `slotMs` that passed since the current one began. */
+  #advance(now: number): void {
+    const passed = Math.floor((now - this.#slotStart) / this.#slotMs);
+    if (passed <= 0) return;
+    const last = this.#eluLast;
+    const current = this.#loopTimes(now);
+    // Slots older than the window are overwritten anyway: skip to the last slots + 1.
+    const skip = Math.max(0, passed - this.#elu.length);
+    for (let i = skip + 1; i <= passed; i++) {
+      const start = this.#slotStart + i * this.#slotMs;
+      this.#parkedMs[this.#delay.slotIndex]! += this.#parkedIn(start - this.#slotMs, start);
+      this.#nextSlot(interpolate(last, current, start));
+    }
+    this.#slotStart += passed * this.#slotMs;
+    this.#eluLast = current;
+  }
+
+  #nextSlot(loopTimes: LoopTimes): void {
+    this.#delay.rotate();
+    this.#gcWindow[this.#delay.slotIndex]!.fill(0);
+    this.#parkedMs[this.#delay.slotIndex] = 0;
+    this.#eluIndex = (this.#eluIndex + 1) % this.#elu.length;
+    this.#elu[this.#eluIndex] = loopTimes;
+  }
+
+  #loopTimes(at: number): LoopTimes {
+    const { active, idle } = performance.eventLoopUtilization();
+    return { at, active, idle };
   }
 
   #utilization(): number {
-    // The oldest snapshot in the ring is one window old (the slot after the current one).
+    const now = this.#clock.now();
+    this.#advance(now);
+    // The oldest entry in the ring is one window old (the slot after the current one).
     const oldest = this.#elu[(this.#eluIndex + 1) % this.#elu.length]!;
-    return performance.eventLoopUtilization(performance.eventLoopUtilization(), oldest).utilization;
+    const current = this.#loopTimes(now);
+    const active = current.active - oldest.active;
+    const total = active + current.idle - oldest.idle;
+    return total > 0 ? Math.min(1, Math.max(0, active / total)) : 0;
   }
+}
+
+/**
+ * The loop times at `at`, between two readings: nothing was read in between, so spread the
+ * change evenly (exact at both ends, and the ends are what a whole window sums).
+ */
+function interpolate(from: LoopTimes, to: LoopTimes, at: number): LoopTimes {
+  const span = to.at - from.at;
+  const f = span > 0 ? Math.min(1, Math.max(0, (at - from.at) / span)) : 1;
+  return {
+    at,
+    active: from.active + (to.active - from.active) * f,
+    idle: from.idle + (to.idle - from.idle) * f,
+  };
 }
