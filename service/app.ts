@@ -157,8 +157,9 @@ export interface ServiceApp {
 declare module 'fastify' {
   interface FastifyInstance {
     /**
-     * Kept for callers outside service/ that read it from the app (bench/); nothing in this
-     * folder does: the routes get the cache as an argument.
+     * Kept for callers that still read it from the app (bench/cache/payments-read.bench.ts,
+     * test/integration/cache-service.test.ts); nothing in service/ does: the composition root
+     * builds the cache and hands it to buildApp.
      */
     cache: Cache | null;
     /**

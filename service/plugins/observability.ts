@@ -36,8 +36,8 @@ export interface Observability {
 declare module 'fastify' {
   interface FastifyInstance {
     /**
-     * Kept for readers outside this folder that still take the app (the sharded service's
-     * per-shard series, the gateway's HTTP panel); everything here gets the object itself.
+     * Kept for the two readers that still take the app (service/payments/shard-metrics.ts,
+     * service/gateway/http-panel.ts); every other part gets the object as an argument.
      */
     observability: Observability;
   }

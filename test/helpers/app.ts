@@ -12,7 +12,7 @@ import {
   type ServiceApp,
 } from '../../service/app.js';
 import { loadConfig, type ServiceConfig } from '../../service/config.js';
-import { createObservability } from '../../service/plugins/observability.js';
+import { createObservability, type Observability } from '../../service/plugins/observability.js';
 
 /**
  * loadConfig's defaults, with logs silent, shedding and the rate limit off (a test turns them
@@ -33,17 +33,19 @@ export function testConfig(overrides: Partial<ServiceConfig> = {}): ServiceConfi
 /** What a test hands the app: what the composition root builds, less what this helper makes. */
 export type TestAppDeps = Omit<AppDeps, 'observability' | 'cache'>;
 
-/** The app and its payment service; metrics without an `instance` label. */
+/** The app, its payment service and its observability; metrics without an `instance` label. */
 export async function buildTestService(
   overrides: Partial<ServiceConfig>,
   deps: TestAppDeps,
-): Promise<ServiceApp> {
+): Promise<ServiceApp & { observability: Observability }> {
   const config = testConfig(overrides);
-  return buildApp(appOptions(config), {
+  const observability = createObservability({ instance: undefined });
+  const built = await buildApp(appOptions(config), {
     ...deps,
-    observability: createObservability({ instance: undefined }),
+    observability,
     cache: config.cache === 'on' ? createPaymentsCache(deps.cacheRedis) : undefined,
   });
+  return { ...built, observability };
 }
 
 /** The app alone, for tests that only send it requests. */

@@ -13,6 +13,7 @@ import { parseLatency, seededRandom } from '../../service/gateway/latency.js';
 import { createGatewayServer } from '../../service/gateway/simulator.js';
 import { migrations } from '../../service/migrations/index.js';
 import type { PaymentService } from '../../service/payments/payment-service.js';
+import type { Observability } from '../../service/plugins/observability.js';
 import { Reconciler } from '../../service/payments/reconciler.js';
 import { createTestDatabase, postgresForTests } from './services.js';
 
@@ -43,6 +44,8 @@ export interface TestService {
   app: FastifyInstance;
   /** The app's payment service (what the reconciler works on). */
   payments: PaymentService;
+  /** The app's metrics and dashboard. */
+  observability: Observability;
   db: Database;
   gatewayUrl: string;
   /** The service's gateway client. */
@@ -89,7 +92,7 @@ export async function startTestService(
     timeoutMs: options.timeoutMs ?? 2000,
     backoffMs: 1,
   });
-  const { app, payments } = await buildTestService(
+  const { app, payments, observability } = await buildTestService(
     { nPlusOne: options.nPlusOne ?? 'batched' },
     { db, gateway: client },
   );
@@ -103,6 +106,7 @@ export async function startTestService(
   return {
     app,
     payments,
+    observability,
     db,
     gatewayUrl: gateway.url,
     gateway: client,

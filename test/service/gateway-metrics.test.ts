@@ -47,7 +47,7 @@ describe("the gateway client's HTTP metrics on the service's /metrics", () => {
   });
 
   test("the dashboard's gateway HTTP panel shows the mean first byte of the requests since its last sample, then 0", async () => {
-    const { dashboard } = svc.app.observability;
+    const { dashboard } = svc.observability;
     assert.ok(dashboard.panels().some((p) => p.id === 'gateway-http'));
     dashboard.sample(); // the previous test's request is before this sample
     assert.equal((await svc.app.inject(create(3))).statusCode, 201);

@@ -106,7 +106,7 @@ for (const [name, backend, skip] of backends) {
     });
 
     test('the dashboard lists the top queries with their counts', async () => {
-      const dashboard = batched.app.observability.dashboard;
+      const dashboard = batched.observability.dashboard;
       assert.ok(dashboard.panels().some((p) => p.id === 'db-top-queries'));
       const profiling = dashboard.panels().find((p) => p.id === 'profiling');
       assert.ok(profiling?.kind === 'links');

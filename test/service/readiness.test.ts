@@ -4,7 +4,7 @@ import { startEmbedded, type EmbeddedDatabase } from 'hotpath/db';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { ReadinessCheck } from '../../service/app.js';
-import { buildTestApp } from '../helpers/app.js';
+import { buildTestApp, buildTestService } from '../helpers/app.js';
 import { startTestService, type TestService } from '../helpers/payments-service.js';
 import { redisForTests } from '../helpers/services.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
@@ -92,7 +92,7 @@ describe('readiness with extra checks', () => {
   }
 
   test('the gauge and the dashboard show each dependency after a check', async () => {
-    const app = await buildTestApp(config, {
+    const { app, observability } = await buildTestService(config, {
       db,
       gateway,
       redis: { ping: () => Promise.reject(new Error('connection refused')) },
@@ -105,7 +105,7 @@ describe('readiness with extra checks', () => {
         'payments_dependency_up{dependency="gateway"} 1',
         'payments_dependency_up{dependency="redis"} 0',
       ]);
-      assert.ok(app.observability.dashboard.panels().some((p) => p.id === 'dependencies'));
+      assert.ok(observability.dashboard.panels().some((p) => p.id === 'dependencies'));
     } finally {
       await app.close();
     }
