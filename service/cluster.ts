@@ -25,7 +25,7 @@ import {
 import { isLoopback, tokensEqual } from 'hotpath/profile';
 import { clusterPanels, ClusterView } from './cluster-dashboard.js';
 import type { ServiceConfig } from './config.js';
-import { spawnGateway, type SupervisedGateway } from './gateway/spawn.js';
+import { spawnGateway, type SimulatorConfig, type SupervisedGateway } from './gateway/spawn.js';
 
 /** Environment variable that tells a worker its slot (1..N); a replacement keeps the slot. */
 const SLOT_ENV = 'HOTPATH_WORKER_SLOT';
@@ -72,6 +72,20 @@ export function shareWorkerMetrics(observability: {
   };
 }
 
+/** The settings the primary uses: where it listens, its workers and the simulator it starts. */
+export type PrimaryConfig = Pick<
+  ServiceConfig,
+  | 'host'
+  | 'workers'
+  | 'instanceId'
+  | 'metricsPort'
+  | 'metricsToken'
+  | 'shutdownTimeoutMs'
+  | 'gatewayUrl'
+  | 'dataDir'
+> &
+  SimulatorConfig;
+
 interface PrimaryIo {
   say(message: string): void;
   fatal(message: string): never;
@@ -81,7 +95,7 @@ interface PrimaryIo {
  * The primary: simulator, workers, merged /metrics, restarts, drain. Resolves once every
  * worker listens; exits the process after a signal has drained everything.
  */
-export async function runPrimary(config: ServiceConfig, io: PrimaryIo): Promise<void> {
+export async function runPrimary(config: PrimaryConfig, io: PrimaryIo): Promise<void> {
   const { say, fatal } = io;
   let gateway: SupervisedGateway | undefined;
   let gatewayUrl = config.gatewayUrl;

@@ -76,7 +76,8 @@ export interface SpawnGatewayOptions {
   startTimeoutMs?: number;
 }
 
-type GatewayConfig = Pick<
+/** The settings of the simulator child: where it listens, its latency and its failure rates. */
+export type SimulatorConfig = Pick<
   ServiceConfig,
   'host' | 'gatewayPort' | 'gatewayLatency' | 'gatewayFailureRate' | 'gatewayDeclineRate'
 >;
@@ -121,7 +122,7 @@ export class SupervisedGateway
    * @throws GatewaySettingError when the latency, rates, faults or seed are not valid (before
    *   any child is forked).
    */
-  constructor(config: GatewayConfig, options: SpawnGatewayOptions = {}) {
+  constructor(config: SimulatorConfig, options: SpawnGatewayOptions = {}) {
     super();
     this.#log = options.log ?? ((message) => console.error(`hotpath: ${message}`));
     this.#minBackoffMs = positive('minBackoffMs', options.minBackoffMs ?? 100);
@@ -333,7 +334,7 @@ export class SupervisedGateway
 
 /** The settings every child of a supervisor starts with (its port set per start). */
 function childSettings(
-  config: GatewayConfig,
+  config: SimulatorConfig,
   options: SpawnGatewayOptions,
   ledgerFile: string,
 ): GatewaySettings {
@@ -372,7 +373,7 @@ function childSettings(
  * await gateway.stop();
  */
 export function spawnGateway(
-  config: GatewayConfig,
+  config: SimulatorConfig,
   options: SpawnGatewayOptions = {},
 ): Promise<SupervisedGateway> {
   return new SupervisedGateway(config, options).start();
