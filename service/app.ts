@@ -174,7 +174,8 @@ declare module 'fastify' {
 /**
  * The settings a benchmark gives when it calls buildApp with a partial object: filled from
  * loadConfig's defaults, with shedding, the rate limit and the instance label off.
- * @deprecated For bench/ call sites only, until they build options with {@link appOptions}.
+ * @deprecated For the call sites in bench/ and test/integration/cache-service.test.ts only,
+ * until they build options with {@link appOptions} (as test/helpers/app.ts does).
  */
 export type PartialAppConfig = Pick<ServiceConfig, 'bodyLimitBytes' | 'logLevel'> &
   Partial<Pick<ServiceConfig, 'cache' | 'nPlusOne' | 'receipts'>>;
@@ -184,7 +185,9 @@ export type PartialAppDeps = Omit<AppDeps, 'observability' | 'cache'>;
 
 /**
  * Builds the service. With `options` and `deps` from the composition root it returns the app
- * and its payment service.
+ * and its payment service. The payment service, its database instrumentation, readiness and
+ * receipts are made here rather than by the caller: they log through the app's logger and
+ * close with the app (a sharded storage hooks the app itself).
  */
 export async function buildApp(options: AppOptions, deps: AppDeps): Promise<ServiceApp>;
 /** @deprecated See {@link PartialAppConfig}: returns the Fastify instance alone. */
