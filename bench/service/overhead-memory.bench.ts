@@ -1,36 +1,69 @@
 /**
- * The embedded-mode payments service's memory: the service on PGlite (a fresh data directory
- * on disk, then `memory://`) under the request mix at a steady rate, its RSS read from
- * /proc/<pid>/status every second and its JS heap from /metrics. Prints RSS after start, at
- * the end and the peak, per variant, and writes bench/results/service-memory.json.
+ * The embedded-mode payments service's memory: the service on PGlite (a new data directory on
+ * disk, the same directory again, `memory://`) under the request mix at a steady rate. Prints,
+ * per variant, the RSS after start, its peak and at the end, the JS heap, where the RSS is
+ * (PGlite's WASM memory, other anonymous memory, file-backed pages), and the load's p50/p99
+ * latency, so a memory setting's cost in latency shows in the same run. Writes
+ * bench/results/service-memory.json.
  *
  *   npm run bench -- service --filter overhead-memory
- *   RATE=300 DURATION_S=120 npm run bench -- service --filter overhead-memory
- *   VARIANTS=disk,memory npm run bench -- service --filter overhead-memory
+ *   VARIANTS=disk,restart,memory ROUNDS=3 npm run bench -- service --filter overhead-memory
+ *   RUNNERS=start,tsx BASELINE=HEAD~1 npm run bench -- service --filter overhead-memory
  *
+ * RUNNERS picks how the service runs (default `start`):
+ *   start     what `npm start` runs: scripts/start.mjs compiles the sources to dist/ and runs
+ *             `node dist/service/main.js`; here they are compiled into a temporary directory
+ *             (never the checkout's dist/) and run the same way;
+ *   tsx       from the TypeScript sources through tsx (`npm run dev`), tsx's loader in the
+ *             main thread and in the PGlite worker;
+ *   baseline  like `start`, with src/db/embedded/ as it was at the git ref BASELINE (set by
+ *             BASELINE=<ref>): an A/B of the embedded engine in the same run.
  * VARIANTS picks some of disk (a new directory), restart (the same directory again), memory
- * (`memory://`) and server (default: all). Each line also gives the RSS's anonymous and
- * file-backed parts (/proc/<pid>/status) and the load's p50/p99 latency from its intended
- * send time, so a memory setting's cost in latency shows in the same run.
+ * (`memory://`) and server (default: disk,restart,memory,server). ROUNDS (default 1) repeats
+ * every runner and variant, interleaved, and prints the medians. RSS is read from
+ * /proc/<pid>/status every SAMPLE_MS (250) ms; the peak is the kernel's high-water mark
+ * (VmHWM), which no sampling can miss. The split is from /proc/<pid>/smaps: the WASM memory
+ * is the one anonymous mapping of several GiB (V8 reserves guard regions around it).
  *
  * Needs Linux (/proc). For comparison, the same service on the PostgreSQL server of
  * scripts/services.sh when it is up (a fresh database, dropped after).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { hotpathCommand, tsxCommand } from '../lib/commands.js';
-import { environment, writeResult } from '../lib/report.js';
+import { environment, median, writeResult } from '../lib/report.js';
 
+const root = resolve(import.meta.dirname, '..', '..');
 const RATE = Number(process.env.RATE ?? 300);
 const adminUrl =
   process.env.TEST_DATABASE_URL ??
   `postgres://postgres@127.0.0.1:${process.env.HOTPATH_PG_PORT ?? 54329}/postgres`;
 const DURATION_S = Number(process.env.DURATION_S ?? 120);
+const ROUNDS = Number(process.env.ROUNDS ?? 1);
+const SAMPLE_MS = Number(process.env.SAMPLE_MS ?? 250);
 const VARIANTS = new Set((process.env.VARIANTS ?? 'disk,restart,memory,server').split(','));
+const BASELINE = process.env.BASELINE;
+const RUNNERS = (process.env.RUNNERS ?? (BASELINE === undefined ? 'start' : 'baseline,start'))
+  .split(',')
+  .filter((r) => r !== '');
+for (const runner of RUNNERS) {
+  if (!['start', 'tsx', 'baseline'].includes(runner)) throw new Error(`RUNNERS: unknown ${runner}`);
+  if (runner === 'baseline' && BASELINE === undefined)
+    throw new Error('RUNNERS=baseline needs BASELINE=<git ref>');
+}
 
 const mix = {
   requests: [
@@ -48,13 +81,47 @@ const mix = {
   ],
 };
 
-function statusMb(pid: number, field: 'VmRSS' | 'RssAnon' | 'RssFile'): number {
+function statusMb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
   return kb / 1024;
 }
 
 const rssMb = (pid: number): number => statusMb(pid, 'VmRSS');
+
+/** Where the RSS is, in MB, from /proc/<pid>/smaps. */
+interface RssSplit {
+  /** PGlite's WASM memory: the anonymous mapping of several GiB that V8 reserves for it. */
+  wasm: number;
+  /** Other anonymous memory: JS heaps, malloc's arenas, ArrayBuffers, thread stacks. */
+  otherAnon: number;
+  /** File-backed pages: the node binary and libraries. */
+  file: number;
+}
+
+function rssSplit(pid: number): RssSplit {
+  const split: RssSplit = { wasm: 0, otherAnon: 0, file: 0 };
+  let sizeKb = 0;
+  let fileBacked = false;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (head !== null) {
+      fileBacked = head[1] !== '0';
+      continue;
+    }
+    const field = /^(Size|Rss):\s+(\d+) kB/.exec(line);
+    if (field === null) continue;
+    const kb = Number(field[2]);
+    if (field[1] === 'Size') {
+      sizeKb = kb;
+      continue;
+    }
+    if (fileBacked) split.file += kb / 1024;
+    else if (sizeKb >= 4 * 1024 * 1024) split.wasm += kb / 1024;
+    else split.otherAnon += kb / 1024;
+  }
+  return split;
+}
 
 async function heapMb(base: string): Promise<number | undefined> {
   const res = await fetch(`${base}/metrics`);
@@ -63,8 +130,64 @@ async function heapMb(base: string): Promise<number | undefined> {
   return line === null ? undefined : Number(line[1]) / 1048576;
 }
 
-function startService(env: Record<string, string>): Promise<{ child: ChildProcess; base: string }> {
-  const child = spawn(tsxCommand('service/main.ts')[0]!, tsxCommand('service/main.ts').slice(1), {
+/**
+ * Compiles the service as `npm start` does (tsc -p tsconfig.build.json) into `out`/dist, with
+ * a package.json and node_modules beside it so `hotpath/...` resolves to that build.
+ * `sourceRoot` is the tree to compile (the checkout, or a copy).
+ */
+function build(sourceRoot: string, out: string): string {
+  mkdirSync(out, { recursive: true });
+  if (sourceRoot !== out) cpSync(join(root, 'package.json'), join(out, 'package.json'));
+  for (const link of ['node_modules', 'dashboard']) {
+    if (!existsSync(join(out, link))) symlinkSync(join(root, link), join(out, link));
+  }
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = spawnSync(
+    process.execPath,
+    [tsc, '-p', join(sourceRoot, 'tsconfig.build.json'), '--outDir', join(out, 'dist')],
+    { encoding: 'utf8' },
+  );
+  const entry = join(out, 'dist', 'service', 'main.js');
+  // Type errors still emit JavaScript: a checkout another change has half-edited builds anyway.
+  if (result.status !== 0)
+    console.log(
+      `(tsc reported errors in ${sourceRoot}; ran what it emitted)\n${result.stdout.slice(0, 2000)}`,
+    );
+  if (!existsSync(entry)) throw new Error(`build of ${sourceRoot} emitted no ${entry}`);
+  return entry;
+}
+
+/** A copy of the checkout's sources with src/db/embedded/ as it was at `ref`. */
+function baselineTree(ref: string, out: string): string {
+  mkdirSync(out, { recursive: true });
+  for (const entry of [
+    'src',
+    'service',
+    'cli',
+    'package.json',
+    'tsconfig.json',
+    'tsconfig.build.json',
+  ]) {
+    cpSync(join(root, entry), join(out, entry), { recursive: true });
+  }
+  rmSync(join(out, 'src', 'db', 'embedded'), { recursive: true, force: true });
+  const tar = execFileSync('git', ['-C', root, 'archive', ref, '--', 'src/db/embedded'], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  execFileSync('tar', ['-x', '-C', out], { input: tar });
+  return out;
+}
+
+function serviceCommand(runner: string, entries: Record<string, string>): string[] {
+  if (runner === 'tsx') return tsxCommand('service/main.ts');
+  return [process.execPath, entries[runner]!];
+}
+
+function startService(
+  command: string[],
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; base: string }> {
+  const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -119,20 +242,33 @@ function runLoad(base: string, mixFile: string, jsonFile: string): Promise<strin
 
 interface VariantResult {
   rssAfterStartMb: number;
+  /** The kernel's high-water mark of the RSS (VmHWM) over the whole life of the process. */
   rssPeakMb: number;
+  /** The highest RSS sample (every SAMPLE_MS) under load. */
+  rssPeakSampledMb: number;
   rssEndMb: number;
   heapEndMb: number | undefined;
-  /** The RSS at the end: anonymous memory (heaps, WASM memory, code) and file-backed pages. */
-  rssAnonEndMb: number;
-  rssFileEndMb: number;
+  splitAfterStart: RssSplit;
+  splitEnd: RssSplit;
   /** The load's latency from the intended send time, in ms. */
   p50Ms: number;
   p99Ms: number;
+  /** The 1-minute load average when the load ended. */
+  loadAverage: number;
   samples: number[];
 }
 
-async function measure(name: string, env: Record<string, string>, mixFile: string) {
-  const { child, base } = await startService({
+const fmt = (mb: number): string => mb.toFixed(0);
+const fmtSplit = (s: RssSplit): string =>
+  `wasm ${fmt(s.wasm)} + anon ${fmt(s.otherAnon)} + files ${fmt(s.file)}`;
+
+async function measure(
+  name: string,
+  command: string[],
+  env: Record<string, string>,
+  mixFile: string,
+): Promise<VariantResult> {
+  const { child, base } = await startService(command, {
     HOST: '127.0.0.1',
     PORT: '0',
     GATEWAY_PORT: '0',
@@ -144,8 +280,9 @@ async function measure(name: string, env: Record<string, string>, mixFile: strin
     const pid = child.pid!;
     await new Promise((r) => setTimeout(r, 2000));
     const rssAfterStartMb = rssMb(pid);
+    const splitAfterStart = rssSplit(pid);
     const samples: number[] = [];
-    const sampler = setInterval(() => samples.push(rssMb(pid)), 1000);
+    const sampler = setInterval(() => samples.push(rssMb(pid)), SAMPLE_MS);
     const jsonFile = `${mixFile}.${name.replace(/\W+/g, '-')}.json`;
     const summary = await runLoad(base, mixFile, jsonFile);
     clearInterval(sampler);
@@ -154,17 +291,19 @@ async function measure(name: string, env: Record<string, string>, mixFile: strin
     };
     const result: VariantResult = {
       rssAfterStartMb,
-      rssPeakMb: Math.max(rssAfterStartMb, ...samples),
+      rssPeakMb: statusMb(pid, 'VmHWM'),
+      rssPeakSampledMb: Math.max(rssAfterStartMb, ...samples),
       rssEndMb: rssMb(pid),
       heapEndMb: await heapMb(base),
-      rssAnonEndMb: statusMb(pid, 'RssAnon'),
-      rssFileEndMb: statusMb(pid, 'RssFile'),
+      splitAfterStart,
+      splitEnd: rssSplit(pid),
       p50Ms: (load.latency.percentiles['50'] ?? NaN) / 1000,
       p99Ms: (load.latency.percentiles['99'] ?? NaN) / 1000,
+      loadAverage: loadavg()[0]!,
       samples,
     };
     console.log(
-      `${name.padEnd(24)} RSS after start ${result.rssAfterStartMb.toFixed(0)} MB, peak ${result.rssPeakMb.toFixed(0)} MB, end ${result.rssEndMb.toFixed(0)} MB (anonymous ${result.rssAnonEndMb.toFixed(0)}, files ${result.rssFileEndMb.toFixed(0)}); JS heap used ${result.heapEndMb?.toFixed(0) ?? '?'} MB; latency p50 ${result.p50Ms.toFixed(1)} ms, p99 ${result.p99Ms.toFixed(1)} ms`,
+      `${name.padEnd(34)} RSS after start ${fmt(result.rssAfterStartMb)} MB (${fmtSplit(splitAfterStart)}), peak ${fmt(result.rssPeakMb)} MB (sampled under load ${fmt(result.rssPeakSampledMb)}), end ${fmt(result.rssEndMb)} MB (${fmtSplit(result.splitEnd)}); JS heap used ${result.heapEndMb?.toFixed(0) ?? '?'} MB; latency p50 ${result.p50Ms.toFixed(1)} ms, p99 ${result.p99Ms.toFixed(1)} ms; load average ${result.loadAverage.toFixed(1)}`,
     );
     if (process.env.VERBOSE === '1') console.log(summary);
     return result;
@@ -178,57 +317,110 @@ async function measure(name: string, env: Record<string, string>, mixFile: strin
 const dir = mkdtempSync(join(tmpdir(), 'hotpath-memory-bench-'));
 const mixFile = join(dir, 'mix.json');
 writeFileSync(mixFile, JSON.stringify(mix));
-const results: Record<string, VariantResult> = {};
+const rounds: Record<string, VariantResult[]> = {};
+const record = (name: string, result: VariantResult): void => {
+  (rounds[name] ??= []).push(result);
+};
+const label: Record<string, string> = {
+  start: 'npm start',
+  tsx: 'tsx',
+  baseline: `npm start, embedded at ${BASELINE}`,
+};
 try {
   const env = environment();
   console.log(
-    `embedded service memory under the request mix at ${RATE} req/s for ${DURATION_S} s  (node ${env.node}, ${env.cpu}, ${env.cores} cores)`,
+    `embedded service memory under the request mix at ${RATE} req/s for ${DURATION_S} s, ${ROUNDS} round(s), runners ${RUNNERS.join(', ')}  (node ${env.node}, ${env.cpu}, ${env.cores} cores)`,
   );
-  if (VARIANTS.has('disk') || VARIANTS.has('restart')) {
-    results['disk, first start'] = await measure(
-      'disk, first start',
-      { DATA_DIR: join(dir, 'data') },
-      mixFile,
-    );
+  const entries: Record<string, string> = {};
+  if (RUNNERS.includes('start')) entries.start = build(root, join(dir, 'build-start'));
+  if (RUNNERS.includes('baseline')) {
+    const tree = baselineTree(BASELINE!, join(dir, 'build-baseline'));
+    entries.baseline = build(tree, tree);
   }
-  if (VARIANTS.has('restart')) {
-    results['disk, restart'] = await measure(
-      'disk, restart',
-      { DATA_DIR: join(dir, 'data') },
-      mixFile,
-    );
-  }
-  if (VARIANTS.has('memory')) {
-    results['memory://'] = await measure('memory://', { DATA_DIR: 'memory://' }, mixFile);
-  }
-  // For comparison: the same service on the PostgreSQL server of scripts/services.sh, when up.
-  const admin = new pg.Client({ connectionString: adminUrl });
-  const name = `hp_memory_${process.pid}`;
-  let created = false;
-  if (VARIANTS.has('server')) {
-    try {
-      await admin.connect();
-      await admin.query(`CREATE DATABASE ${name}`);
-      created = true;
-    } catch (error) {
-      console.log(`(no PostgreSQL server at ${adminUrl}: ${(error as Error).message})`);
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const runner of RUNNERS) {
+      const command = serviceCommand(runner, entries);
+      const dataDir = join(dir, `data-${runner}-${round}`);
+      const row = (variant: string): string => `${variant} (${label[runner]})`;
+      if (VARIANTS.has('disk') || VARIANTS.has('restart')) {
+        const name = row('disk, new directory');
+        record(name, await measure(name, command, { DATA_DIR: dataDir }, mixFile));
+      }
+      if (VARIANTS.has('restart')) {
+        const name = row('disk, existing directory');
+        record(name, await measure(name, command, { DATA_DIR: dataDir }, mixFile));
+      }
+      if (VARIANTS.has('memory')) {
+        const name = row('memory://');
+        record(name, await measure(name, command, { DATA_DIR: 'memory://' }, mixFile));
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    // For comparison: the same service on the PostgreSQL server of scripts/services.sh, when up.
+    if (VARIANTS.has('server') && round === 1) {
+      const admin = new pg.Client({ connectionString: adminUrl });
+      const name = `hp_memory_${process.pid}`;
+      let created = false;
+      try {
+        await admin.connect();
+        await admin.query(`CREATE DATABASE ${name}`);
+        created = true;
+      } catch (error) {
+        console.log(`(no PostgreSQL server at ${adminUrl}: ${(error as Error).message})`);
+      }
+      if (created) {
+        try {
+          const url = new URL(adminUrl);
+          url.pathname = `/${name}`;
+          const row = `PostgreSQL server (${label[RUNNERS[0]!]})`;
+          record(
+            row,
+            await measure(
+              row,
+              serviceCommand(RUNNERS[0]!, entries),
+              { DATABASE_URL: url.toString() },
+              mixFile,
+            ),
+          );
+        } finally {
+          await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        }
+      }
+      await admin.end().catch(() => {});
     }
   }
-  if (created) {
-    try {
-      const url = new URL(adminUrl);
-      url.pathname = `/${name}`;
-      results['PostgreSQL server'] = await measure(
-        'PostgreSQL server',
-        { DATABASE_URL: url.toString() },
-        mixFile,
-      );
-    } finally {
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    }
-  }
-  await admin.end().catch(() => {});
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-writeResult('service-memory', { rate: RATE, durationSeconds: DURATION_S, variants: results });
+
+const medians = Object.fromEntries(
+  Object.entries(rounds).map(([name, results]) => {
+    const of = (pick: (r: VariantResult) => number): number => median(results.map(pick));
+    return [
+      name,
+      {
+        rssAfterStartMb: of((r) => r.rssAfterStartMb),
+        rssPeakMb: of((r) => r.rssPeakMb),
+        rssEndMb: of((r) => r.rssEndMb),
+        heapEndMb: of((r) => r.heapEndMb ?? NaN),
+        p50Ms: of((r) => r.p50Ms),
+        p99Ms: of((r) => r.p99Ms),
+      },
+    ];
+  }),
+);
+console.log(`\nmedians of ${ROUNDS} round(s):`);
+for (const [name, m] of Object.entries(medians)) {
+  console.log(
+    `${name.padEnd(34)} after start ${fmt(m.rssAfterStartMb)} MB, peak ${fmt(m.rssPeakMb)} MB, end ${fmt(m.rssEndMb)} MB, JS heap ${fmt(m.heapEndMb)} MB, p50 ${m.p50Ms.toFixed(1)} ms, p99 ${m.p99Ms.toFixed(1)} ms`,
+  );
+}
+writeResult('service-memory', {
+  rate: RATE,
+  durationSeconds: DURATION_S,
+  rounds: ROUNDS,
+  runners: RUNNERS,
+  baseline: BASELINE,
+  medians,
+  variants: rounds,
+});
