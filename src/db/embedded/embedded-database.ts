@@ -1,13 +1,16 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Worker } from 'node:worker_threads';
+import type { ResourceLimits, Worker } from 'node:worker_threads';
 import { ClosedError, InvalidOptionError } from '../../errors/index.js';
 import { siblingModule, startWorker } from '../../internal/ts-worker.js';
 import { DataDirLock } from './data-dir-lock.js';
+import { MEMORY_INITDB_ARGS, startParams } from './embedded-settings.js';
 import type { Database, QueryExecutor, QueryResult } from '../client/database.js';
 import { pingWithin } from '../client/ping.js';
 import { ConnectError, QueryError } from '../errors.js';
+
+export { EMBEDDED_DEFAULT_SETTINGS } from './embedded-settings.js';
 
 /** Options of {@link startEmbedded}. */
 export interface EmbeddedDatabaseOptions {
@@ -22,28 +25,39 @@ export interface EmbeddedDatabaseOptions {
    *   one word.
    */
   settings?: Readonly<Record<string, string | number>>;
+  /**
+   * How often the engine checkpoints while it is used, in ms; 0 never (until `close()`).
+   * PGlite runs PostgreSQL in single-user mode, where nothing checkpoints on its own: the WAL
+   * would grow for as long as the process lives (in memory for `memory://`), and a restart
+   * after a crash would replay all of it. A checkpoint waits its turn in the query queue.
+   * @defaultValue 30000
+   */
+  checkpointIntervalMs?: number;
+  /**
+   * V8 limits of the worker thread that runs PGlite (Node's `Worker` `resourceLimits`).
+   * The default young generation of 6 MB (V8's own grows to 48 MB under the worker's
+   * allocation rate of query results) keeps some 25 MB less committed heap.
+   * @defaultValue `{ maxYoungGenerationSizeMb: 6 }`
+   */
+  workerResourceLimits?: ResourceLimits;
 }
 
-/**
- * Settings the embedded engine starts with unless `settings` says otherwise. PostgreSQL's
- * `shared_buffers` default (128 MB) lives in PGlite's WASM memory, which never shrinks; its
- * pages are in memory or in the OS cache anyway, so 16 MB costs an embedded database little
- * (docs/db.md, bench/service/overhead-memory.bench.ts).
- */
-export const EMBEDDED_DEFAULT_SETTINGS: Readonly<Record<string, string>> = {
-  shared_buffers: '16MB',
+/** @internal The worker limits used unless `workerResourceLimits` says otherwise. */
+export const EMBEDDED_WORKER_RESOURCE_LIMITS: Readonly<ResourceLimits> = {
+  maxYoungGenerationSizeMb: 6,
 };
 
-function startParams(settings: Readonly<Record<string, string | number>> | undefined): string[] {
-  const merged = { ...EMBEDDED_DEFAULT_SETTINGS, ...settings };
-  const params: string[] = [];
-  for (const [name, value] of Object.entries(merged)) {
-    const text = String(value);
-    if (!/^[a-z][a-z0-9_.]*$/.test(name) || !/^[A-Za-z0-9_.+-]+$/.test(text))
-      throw new InvalidOptionError('settings', `not a PostgreSQL setting: ${name}=${text}`);
-    params.push('-c', `${name}=${text}`);
-  }
-  return params;
+/** Memory of the worker thread that runs PGlite, from {@link EmbeddedDatabase.memoryUsage}. */
+export interface EmbeddedMemoryUsage {
+  /** PGlite's WASM memory (allocated; pages never touched take no RSS). */
+  wasmBytes: number;
+  /** The worker's V8 heap, committed and used. */
+  heapTotalBytes: number;
+  heapUsedBytes: number;
+  /** The committed size of the worker's young generation (V8's `new_space`). */
+  newSpaceBytes: number;
+  /** ArrayBuffers of the worker (a `memory://` database's files among them). */
+  arrayBuffersBytes: number;
 }
 
 /**
@@ -60,10 +74,12 @@ function initInChildProcess(
   memory: boolean,
 ): Promise<Uint8Array | undefined> {
   const pglite = import.meta.resolve('@electric-sql/pglite');
+  const initdbArgs = memory ? MEMORY_INITDB_ARGS : [];
   const code =
     `const { PGlite } = await import(${JSON.stringify(pglite)});\n` +
     `const db = await PGlite.create(${JSON.stringify(dataDir)}, ` +
-    `{ startParams: [...PGlite.defaultStartParams, ...${JSON.stringify(params)}] });\n` +
+    `{ startParams: [...PGlite.defaultStartParams, ...${JSON.stringify(params)}], ` +
+    `initDbStartParams: ${JSON.stringify(initdbArgs)} });\n` +
     (memory
       ? `const image = await db.dumpDataDir('gzip');\n` +
         `await db.close();\n` +
@@ -97,6 +113,7 @@ interface Reply {
   ok: boolean;
   rows?: unknown[];
   rowCount?: number;
+  memory?: EmbeddedMemoryUsage;
   error?: Record<string, string | undefined>;
 }
 
@@ -123,10 +140,17 @@ export class EmbeddedDatabase implements Database {
   #tail: Promise<unknown> = Promise.resolve();
   #closing: Promise<void> | undefined;
   #crash: Error | undefined;
+  readonly #checkpointTimer: NodeJS.Timeout | undefined;
+  // Whether anything ran since the last checkpoint: an idle engine is not woken for nothing.
+  #usedSinceCheckpoint = false;
 
-  private constructor(worker: Worker, lock: DataDirLock | undefined) {
+  private constructor(worker: Worker, lock: DataDirLock | undefined, checkpointIntervalMs: number) {
     this.#worker = worker;
     this.#lock = lock;
+    if (checkpointIntervalMs > 0) {
+      this.#checkpointTimer = setInterval(() => this.#checkpoint(), checkpointIntervalMs);
+      this.#checkpointTimer.unref();
+    }
     worker.on('message', (reply: Reply) => this.#settle(reply));
     worker.on('error', (error) => this.#fail(error));
     worker.on('exit', (code) =>
@@ -135,18 +159,20 @@ export class EmbeddedDatabase implements Database {
   }
 
   /** @internal Used by {@link startEmbedded}. */
-  static adopt(worker: Worker, lock?: DataDirLock): EmbeddedDatabase {
-    return new EmbeddedDatabase(worker, lock);
+  static adopt(worker: Worker, lock?: DataDirLock, checkpointIntervalMs = 0): EmbeddedDatabase {
+    return new EmbeddedDatabase(worker, lock, checkpointIntervalMs);
   }
 
   query<Row = Record<string, unknown>>(
     text: string,
     params?: readonly unknown[],
   ): Promise<QueryResult<Row>> {
+    this.#usedSinceCheckpoint = true;
     return this.#enqueue(() => this.#send<Row>('query', text, params));
   }
 
   transaction<T>(fn: (tx: QueryExecutor) => Promise<T>): Promise<T> {
+    this.#usedSinceCheckpoint = true;
     return this.#enqueue(async () => {
       let open = true;
       const tx: QueryExecutor = {
@@ -173,7 +199,19 @@ export class EmbeddedDatabase implements Database {
     return pingWithin(this, timeoutMs);
   }
 
+  /**
+   * The memory of the worker thread that runs PGlite: its WASM memory, V8 heap and
+   * ArrayBuffers. Answered between two queries, without waiting for the queue.
+   * @throws {@link ClosedError} `HP_ERR_CLOSED` after `close()`.
+   */
+  async memoryUsage(): Promise<EmbeddedMemoryUsage> {
+    if (this.#closing !== undefined) throw new ClosedError('embedded database');
+    const { rows } = await this.#send<EmbeddedMemoryUsage>('memory');
+    return rows[0]!;
+  }
+
   close(): Promise<void> {
+    clearInterval(this.#checkpointTimer);
     this.#closing ??= (async () => {
       await this.#tail.catch(() => {});
       if (this.#crash === undefined) {
@@ -193,8 +231,16 @@ export class EmbeddedDatabase implements Database {
     return result;
   }
 
+  #checkpoint(): void {
+    if (!this.#usedSinceCheckpoint || this.#closing !== undefined || this.#crash !== undefined)
+      return;
+    this.#usedSinceCheckpoint = false;
+    // A failed checkpoint loses nothing (the WAL is kept); the next one, or close(), retries.
+    this.#enqueue(() => this.#send('exec', 'CHECKPOINT')).catch(() => {});
+  }
+
   #send<Row>(
-    op: 'query' | 'exec' | 'close',
+    op: 'query' | 'exec' | 'close' | 'memory',
     text?: string,
     params?: readonly unknown[],
   ): Promise<QueryResult<Row>> {
@@ -238,7 +284,10 @@ export class EmbeddedDatabase implements Database {
 export async function startEmbedded(options: EmbeddedDatabaseOptions): Promise<EmbeddedDatabase> {
   const memory = options.dataDir.startsWith('memory://');
   const dataDir = memory ? options.dataDir : resolve(options.dataDir);
-  const params = startParams(options.settings);
+  const params = startParams(options.settings, memory);
+  const checkpointIntervalMs = options.checkpointIntervalMs ?? 30_000;
+  if (!Number.isFinite(checkpointIntervalMs) || checkpointIntervalMs < 0)
+    throw new InvalidOptionError('checkpointIntervalMs', 'must be a number of ms >= 0');
   if (!memory) {
     try {
       mkdirSync(dataDir, { recursive: true });
@@ -274,6 +323,7 @@ export async function startEmbedded(options: EmbeddedDatabaseOptions): Promise<E
       transferList: image === undefined ? [] : [image.buffer as ArrayBuffer],
       // Named, so a CPU or heap profile can target it (`/debug/pprof/profile?worker=...`).
       name: EmbeddedDatabase.workerName,
+      resourceLimits: options.workerResourceLimits ?? EMBEDDED_WORKER_RESOURCE_LIMITS,
     });
   } catch (error) {
     lock?.release();
@@ -315,5 +365,5 @@ export async function startEmbedded(options: EmbeddedDatabaseOptions): Promise<E
   }
   worker.removeAllListeners('error');
   worker.removeAllListeners('exit');
-  return EmbeddedDatabase.adopt(worker, lock);
+  return EmbeddedDatabase.adopt(worker, lock, checkpointIntervalMs);
 }

@@ -4,15 +4,16 @@
  * away from the event loop that serves requests.
  *
  * Protocol: the parent posts `{ id, op, text?, params? }`; the worker answers
- * `{ id, ok: true, rows, rowCount }` or `{ id, ok: false, error }`. After start-up it posts
+ * `{ id, ok: true, rows, rowCount }` or `{ id, ok: false, error }` (`memory` answers one row:
+ * the thread's memory usage). After start-up it posts
  * `{ ready: true, bootMs }` or `{ ready: false, error }`.
  */
-import { setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 
 interface Request {
   id: number;
-  op: 'query' | 'exec' | 'close';
+  op: 'query' | 'exec' | 'close' | 'memory';
   text?: string;
   params?: unknown[];
 }
@@ -71,6 +72,19 @@ try {
   // Requests arrive one at a time: the parent serializes them, and PGlite is one connection.
   const handle = async (request: Request): Promise<void> => {
     try {
+      if (request.op === 'memory') {
+        const usage = process.memoryUsage();
+        const newSpace = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
+        const memory = {
+          wasmBytes: db.Module.HEAPU8.byteLength,
+          heapTotalBytes: usage.heapTotal,
+          heapUsedBytes: usage.heapUsed,
+          newSpaceBytes: newSpace?.space_size ?? 0,
+          arrayBuffersBytes: usage.arrayBuffers,
+        };
+        port.postMessage({ id: request.id, ok: true, rows: [memory], rowCount: 1 });
+        return;
+      }
       if (request.op === 'close') {
         await db.close();
         port.postMessage({ id: request.id, ok: true, rows: [], rowCount: 0 });
