@@ -8,8 +8,12 @@
  * directly, and two instances behind HAProxy (scripts/scale.sh). docs/capacity.md turns these
  * into the machines a 10,000 req/s target needs.
  *
+ * The instances run as deployed, NODE_ENV=production (the N+1 detector, a development aid, off);
+ * NODE_ENV=development measures them with it.
+ *
  *   bash scripts/services.sh start && npm run bench -- scale --filter capacity
  *   ROUNDS=3 ROUND_MS=6000 RATE=200 npm run bench -- scale --filter capacity
+ *   NODE_ENV=development RATE=800 npm run bench -- scale --filter capacity
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -25,6 +29,7 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const ROUND_MS = Number(process.env.ROUND_MS ?? 6000);
 const RATE = Number(process.env.RATE ?? 200);
 const TICKS = 100;
+const NODE_ENV = process.env.NODE_ENV ?? 'production';
 
 /** CPU-seconds of a process (0 once it has exited). */
 function cpuOf(pid: number): number {
@@ -99,6 +104,7 @@ const cluster = await startBenchCluster({
     SHEDDING: 'off',
     RATE_LIMIT_PER_SECOND: '0',
     REDIS_URL: redisUrl,
+    NODE_ENV,
   },
 });
 const database = new URL(cluster.databaseUrl).pathname.slice(1);
@@ -211,11 +217,17 @@ const summary = Object.fromEntries(
 
 const env = environment();
 console.log(
-  `the shipped mix at ${RATE} req/s, open model, ${ROUNDS} rounds of ${ROUND_MS} ms, medians (${env.node}, ${env.cores} cores: ${env.cpu}):`,
+  `the shipped mix at ${RATE} req/s, open model, ${ROUNDS} rounds of ${ROUND_MS} ms, NODE_ENV=${NODE_ENV}, medians (${env.node}, ${env.cores} cores: ${env.cpu}):`,
 );
 for (const [name, s] of Object.entries(summary)) {
   console.log(
     `  ${name.padEnd(22)} CPU per request: instances ${s.instanceUs.toFixed(0)} µs   HAProxy ${s.haproxyUs.toFixed(0)} µs   PostgreSQL ${s.postgresUs.toFixed(0)} µs   Redis ${s.redisUs.toFixed(0)} µs;   Redis commands/request ${s.redisCommands.toFixed(2)};   PostgreSQL connections ${s.connections};   p99 ${s.p99Ms.toFixed(1)} ms;   failed ${s.failed}`,
   );
 }
-writeResult('scale-capacity', { rate: RATE, rounds: ROUNDS, roundMs: ROUND_MS, summary });
+writeResult('scale-capacity', {
+  rate: RATE,
+  rounds: ROUNDS,
+  roundMs: ROUND_MS,
+  nodeEnv: NODE_ENV,
+  summary,
+});
