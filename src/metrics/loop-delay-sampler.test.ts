@@ -171,3 +171,38 @@ describe('LoopDelaySampler', () => {
     assert.equal(parked.timers.active, 0);
   });
 });
+
+test('a loop woken every period by something else keeps the timer on instead of parking each time', () => {
+  const { timers, activity, sampler } = setup();
+  let parksBefore = 0;
+  // Another 10 ms timer wakes the loop: each of its callbacks runs the activity watch.
+  for (let i = 0; i < 300; i++) {
+    timers.advance(10);
+    if (i === 99) parksBefore = sampler.parks;
+    activity.activate();
+  }
+  // Two seconds of it, 200 wake-ups: three brief parks, then the timer stays on for 100
+  // periods, twice.
+  assert.ok(sampler.parks - parksBefore <= 8, `${sampler.parks - parksBefore} parks in 2 s`);
+  sampler.close();
+});
+
+test('two wake-ups close together once a second still park between seconds', () => {
+  const { timers, activity, sampler } = setup();
+  timers.advance(10);
+  const callbacksBefore = timers.callbacks;
+  for (let second = 0; second < 10; second++) {
+    // Two timers of another part, 15 ms apart, then nothing for the rest of the second.
+    activity.activate();
+    timers.advance(15);
+    activity.activate();
+    timers.advance(985);
+  }
+  assert.ok(sampler.isParked);
+  // A few ticks after each wake-up, not 100 a second.
+  assert.ok(
+    timers.callbacks - callbacksBefore <= 40,
+    `${timers.callbacks - callbacksBefore} ticks`,
+  );
+  sampler.close();
+});

@@ -43,6 +43,17 @@ export interface LoopDelaySamplerOptions {
  */
 const IDLE_BUSY_SHARE = 0.05;
 
+/**
+ * {@link BRIEF_PARKS} parks in a row that each end within {@link BRIEF_PARK_PERIODS} periods
+ * mean something else wakes the loop that often (another 10 ms sampler, steady traffic): the
+ * timer then stays on for {@link STAY_PERIODS} periods before it may park again. Each park and
+ * resume switches the async hook and V8's promise hooks on and off, which costs more than ticks
+ * that share the other wake-ups; one brief park alone is two timers firing close together.
+ */
+const BRIEF_PARK_PERIODS = 4;
+const BRIEF_PARKS = 3;
+const STAY_PERIODS = 100;
+
 const globalTimers: SamplerTimers = {
   setInterval(callback, ms) {
     const timer = setInterval(callback, ms);
@@ -97,7 +108,9 @@ export function asyncActivityWatch(): ActivityWatch {
  * A stall can only happen while some callback runs, and the first callback after a park
  * resumes the timer before its own code runs, so a callback that blocks the loop for 200 ms
  * makes the next tick fire about 200 ms late, parked or not. An idle process is woken only by
- * its other timers and sockets, and each such wake-up costs the sampler one tick.
+ * its other timers and sockets, and each such wake-up costs the sampler one tick. When those
+ * keep waking the loop within a few periods of each park, parking would cost more than it saves:
+ * the timer then stays on (its ticks fall in the same wake-ups as a timer of the same period).
  */
 export class LoopDelaySampler {
   readonly #o: LoopDelaySamplerOptions;
@@ -108,6 +121,9 @@ export class LoopDelaySampler {
   #lastTick = 0;
   #lastBusy = 0;
   #idleSince = 0;
+  #parkedAt = 0;
+  #stayUntil = -Infinity;
+  #briefParks = 0;
   #isParked = false;
   #isClosed = false;
   #parks = 0;
@@ -159,12 +175,15 @@ export class LoopDelaySampler {
     const busyDelta = busy - this.#lastBusy;
     this.#lastBusy = busy;
     if (busyDelta > elapsed * IDLE_BUSY_SHARE) this.#idleSince = now;
-    else if (now - this.#idleSince >= this.#o.idleAfterMs) this.#park(now);
+    else if (now - this.#idleSince >= this.#o.idleAfterMs && now >= this.#stayUntil) {
+      this.#park(now);
+    }
   };
 
   #park(now: number): void {
     this.#timers.clearInterval(this.#timer);
     this.#isParked = true;
+    this.#parkedAt = now;
     this.#parks++;
     this.#o.onPark?.(now);
     this.#activity.arm(this.#resume);
@@ -174,6 +193,13 @@ export class LoopDelaySampler {
     if (this.#isClosed) return;
     const now = this.#o.clock.now();
     this.#isParked = false;
+    const period = this.#o.resolutionMs;
+    this.#briefParks =
+      now - this.#parkedAt < BRIEF_PARK_PERIODS * period ? this.#briefParks + 1 : 0;
+    if (this.#briefParks >= BRIEF_PARKS) {
+      this.#briefParks = 0;
+      this.#stayUntil = now + STAY_PERIODS * period;
+    }
     this.#o.onResume?.(now);
     this.#run(now);
   };
