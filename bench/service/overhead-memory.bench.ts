@@ -23,7 +23,7 @@
  * every runner and variant, interleaved, and prints the medians. RSS is read from
  * /proc/<pid>/status every SAMPLE_MS (250) ms; the peak is the kernel's high-water mark
  * (VmHWM), which no sampling can miss. The split is from /proc/<pid>/smaps: the WASM memory
- * is the one anonymous mapping of several GiB (V8 reserves guard regions around it).
+ * is the read-write mapping just before V8's guard region (an inaccessible mapping of GiBs).
  *
  * Needs Linux (/proc). For comparison, the same service on the PostgreSQL server of
  * scripts/services.sh when it is up (a fresh database, dropped after).
@@ -91,7 +91,7 @@ const rssMb = (pid: number): number => statusMb(pid, 'VmRSS');
 
 /** Where the RSS is, in MB, from /proc/<pid>/smaps. */
 interface RssSplit {
-  /** PGlite's WASM memory: the anonymous mapping of several GiB that V8 reserves for it. */
+  /** PGlite's WASM memory: the mapping V8 put before its guard region of several GiB. */
   wasm: number;
   /** Other anonymous memory: JS heaps, malloc's arenas, ArrayBuffers, thread stacks. */
   otherAnon: number;
@@ -100,26 +100,30 @@ interface RssSplit {
 }
 
 function rssSplit(pid: number): RssSplit {
-  const split: RssSplit = { wasm: 0, otherAnon: 0, file: 0 };
-  let sizeKb = 0;
-  let fileBacked = false;
+  // One entry per mapping; the WASM memory is the read-write anonymous mapping that V8 put
+  // just before its guard region, an inaccessible mapping of several GiB.
+  const maps: { rssKb: number; sizeKb: number; file: boolean; access: string }[] = [];
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    const head = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ (\d+)/.exec(line);
     if (head !== null) {
-      fileBacked = head[1] !== '0';
+      maps.push({ rssKb: 0, sizeKb: 0, file: head[2] !== '0', access: head[1]! });
       continue;
     }
     const field = /^(Size|Rss):\s+(\d+) kB/.exec(line);
-    if (field === null) continue;
-    const kb = Number(field[2]);
-    if (field[1] === 'Size') {
-      sizeKb = kb;
-      continue;
-    }
-    if (fileBacked) split.file += kb / 1024;
-    else if (sizeKb >= 4 * 1024 * 1024) split.wasm += kb / 1024;
-    else split.otherAnon += kb / 1024;
+    const map = maps.at(-1);
+    if (field === null || map === undefined) continue;
+    if (field[1] === 'Size') map.sizeKb = Number(field[2]);
+    else map.rssKb = Number(field[2]);
   }
+  const split: RssSplit = { wasm: 0, otherAnon: 0, file: 0 };
+  maps.forEach((map, i) => {
+    const next = maps[i + 1];
+    const beforeGuard =
+      next !== undefined && next.access.startsWith('---') && next.sizeKb >= 4 * 1024 * 1024;
+    if (map.file) split.file += map.rssKb / 1024;
+    else if (beforeGuard && map.access.startsWith('rw')) split.wasm += map.rssKb / 1024;
+    else split.otherAnon += map.rssKb / 1024;
+  });
   return split;
 }
 
