@@ -250,7 +250,7 @@ async function buildService(options: AppOptions, deps: AppDeps): Promise<Service
   const insights = instrumentServiceDatabase(deps.db, {
     slowQueryMs: options.slowQueryMs,
     log: (entry, message) => app.log.warn(entry, message),
-    nPlusOneDetector: options.detectNPlusOne ? 'on' : 'off',
+    detectNPlusOne: options.detectNPlusOne,
   });
   const router =
     deps.replica === undefined

@@ -31,12 +31,12 @@ export function instrumentServiceDatabase(
   options: {
     slowQueryMs: number;
     log: (entry: object, message: string) => void;
-    /** Per-request N+1 detection. @defaultValue 'on' */
-    nPlusOneDetector?: 'on' | 'off';
+    /** Per-request N+1 detection (N_PLUS_ONE_DETECTOR); false = the detector is off. */
+    detectNPlusOne: boolean;
   },
 ): DatabaseInsights {
   let reports = 0;
-  const detectsNPlusOne = (options.nPlusOneDetector ?? 'on') === 'on';
+  const detectsNPlusOne = options.detectNPlusOne;
   const nPlusOne = new NPlusOneDetector({
     threshold: 5,
     mode: detectsNPlusOne ? 'warn' : 'off',
