@@ -3,13 +3,14 @@
  * socket, so tests drive it with `inject()` and main.ts decides where it listens. `options` are
  * settings only, each required (main.ts maps them from the parsed config with
  * {@link appOptions}: the config parser is the one place with defaults); `deps` are what the
- * composition root built (databases, gateway client, Redis, observability, cache). Every plugin
- * and route below gets what it uses as an argument.
+ * composition root built (databases, gateway client, Redis, observability, cache, receipts).
+ * Every plugin and route below gets what it uses as an argument.
  */
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { type Cache, cachePanels, createCache, registerCacheMetrics } from 'hotpath/cache';
 import { instrumentDatabase, ReplicaRouter, type Database } from 'hotpath/db';
 import { fastifyCompression } from 'hotpath/http';
+import type { MetricsRegistry } from 'hotpath/metrics';
 import type { Redis } from 'ioredis';
 import { loadConfig, type ServiceConfig, type TrustProxy } from './config.js';
 import type { GatewayClient } from './gateway/client.js';
@@ -74,8 +75,6 @@ export interface AppOptions {
   nPlusOne: 'batched' | 'naive';
   /** A user's payment pages: keyset cursors or OFFSET. */
   pagination: 'keyset' | 'offset';
-  /** Receipt signing: on a worker thread or on the event loop, with this key (undefined = generated). */
-  receipts: { mode: 'inline' | 'pool'; privateKeyPem: string | undefined };
 }
 
 /** The app's settings from the parsed config: no default here, loadConfig has them all. */
@@ -98,8 +97,12 @@ export function appOptions(config: ServiceConfig): AppOptions {
     profiling: config.profiling === 'on',
     nPlusOne: config.nPlusOne,
     pagination: config.pagination,
-    receipts: { mode: config.receipts, privateKeyPem: config.receiptKey },
   };
+}
+
+/** The receipt signer (RECEIPTS, RECEIPT_KEY), its pool's series in `registry`. */
+export function createReceipts(config: ServiceConfig, registry: MetricsRegistry): Receipts {
+  return new Receipts({ mode: config.receipts, privateKeyPem: config.receiptKey, registry });
 }
 
 /** The read cache of payments and user summaries (CACHE=on), with Redis as L2 when given. */
@@ -124,6 +127,8 @@ export interface AppDeps {
   observability: Observability;
   /** The read cache (CACHE=on, {@link createPaymentsCache}), or undefined; closed with the app. */
   cache: Cache | undefined;
+  /** Signs GET /api/payments/:id/receipt ({@link createReceipts}); closed with the app. */
+  receipts: Receipts;
   /**
    * A streaming replica of `db` (DATABASE_REPLICA_URL): reads that may lag go there through
    * hotpath/db's ReplicaRouter, with read-your-writes per caller; readiness pings it (not
@@ -181,13 +186,13 @@ export type PartialAppConfig = Pick<ServiceConfig, 'bodyLimitBytes' | 'logLevel'
   Partial<Pick<ServiceConfig, 'cache' | 'nPlusOne' | 'receipts'>>;
 
 /** @deprecated See {@link PartialAppConfig}. */
-export type PartialAppDeps = Omit<AppDeps, 'observability' | 'cache'>;
+export type PartialAppDeps = Omit<AppDeps, 'observability' | 'cache' | 'receipts'>;
 
 /**
  * Builds the service. With `options` and `deps` from the composition root it returns the app
- * and its payment service. The payment service, its database instrumentation, readiness and
- * receipts are made here rather than by the caller: they log through the app's logger and
- * close with the app (a sharded storage hooks the app itself).
+ * and its payment service. The payment service, its database instrumentation and readiness
+ * are made here rather than by the caller: they log through the app's logger and close with
+ * the app (a sharded storage hooks the app itself).
  */
 export async function buildApp(options: AppOptions, deps: AppDeps): Promise<ServiceApp>;
 /** @deprecated See {@link PartialAppConfig}: returns the Fastify instance alone. */
@@ -204,10 +209,12 @@ export async function buildApp(
     ...loadConfig({ SHEDDING: 'off', RATE_LIMIT_PER_SECOND: '0', N_PLUS_ONE_DETECTOR: 'on' }),
     ...(options as PartialAppConfig),
   };
+  const observability = createObservability({ instance: undefined });
   const built = await buildService(appOptions(config), {
     ...deps,
-    observability: createObservability({ instance: undefined }),
+    observability,
     cache: config.cache === 'on' ? createPaymentsCache(deps.cacheRedis) : undefined,
+    receipts: createReceipts(config, observability.registry),
   });
   return built.app;
 }
@@ -379,7 +386,7 @@ async function buildService(options: AppOptions, deps: AppDeps): Promise<Service
   });
   healthRoutes(app, readiness, () => app.draining);
   paymentRoutes(app, { payments, latestMode: options.nPlusOne, pagination: options.pagination });
-  const receipts = new Receipts({ ...options.receipts, registry });
+  const receipts = deps.receipts;
   app.addHook('onClose', () => receipts.close());
   receiptRoutes(app, payments, receipts);
   return { app, payments };

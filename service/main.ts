@@ -9,13 +9,20 @@ import { join } from 'node:path';
 import type { Cache } from 'hotpath/cache';
 import { createDatabase, instrumentPool, PostgresDatabase, type Database } from 'hotpath/db';
 import type { Redis } from 'ioredis';
-import { appOptions, buildApp, createPaymentsCache, type ReadinessCheck } from './app.js';
+import {
+  appOptions,
+  buildApp,
+  createPaymentsCache,
+  createReceipts,
+  type ReadinessCheck,
+} from './app.js';
 import { isClusterPrimary, runPrimary, shareWorkerMetrics } from './cluster.js';
 import { ConfigError, configHelp, loadConfig, type ServiceConfig } from './config.js';
 import { GatewayClient } from './gateway/client.js';
 import { spawnGateway, type SupervisedGateway } from './gateway/spawn.js';
 import { migrations } from './migrations/index.js';
 import { Reconciler } from './payments/reconciler.js';
+import type { Receipts } from './receipts/receipts.js';
 import { createObservability, type Observability } from './plugins/observability.js';
 import { reconcilerPanels } from './plugins/reconciler-panels.js';
 import { routesOf, startupBanner } from './route-table.js';
@@ -90,6 +97,8 @@ interface Services {
   observability: Observability;
   /** The read cache (CACHE=on); buildApp closes it with the app. */
   cache: Cache | undefined;
+  /** The receipt signer (RECEIPTS=pool: a worker thread); buildApp closes it with the app. */
+  receipts: Receipts;
   /** Readiness checks the app adds to its own: the gateway. */
   checks: ReadinessCheck[];
   /** Closes what compose opened, last opened first (the app's parts close with the app). */
@@ -218,6 +227,7 @@ async function compose(config: ServiceConfig): Promise<Services> {
     },
   };
 
+  const observability = createObservability({ instance: config.instanceId });
   return {
     simulator,
     gatewayUrl,
@@ -226,8 +236,9 @@ async function compose(config: ServiceConfig): Promise<Services> {
     shards,
     replica,
     redis,
-    observability: createObservability({ instance: config.instanceId }),
+    observability,
     cache: config.cache === 'on' ? createPaymentsCache(redis) : undefined,
+    receipts: createReceipts(config, observability.registry),
     checks: [gatewayCheck],
     close,
   };
@@ -268,6 +279,7 @@ async function start(config: ServiceConfig): Promise<void> {
     checks: services.checks,
     observability,
     cache: services.cache,
+    receipts: services.receipts,
   });
 
   // Pending payments (an unknown outcome, a crash) are settled by asking the gateway, now and

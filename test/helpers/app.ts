@@ -8,6 +8,7 @@ import {
   appOptions,
   buildApp,
   createPaymentsCache,
+  createReceipts,
   type AppDeps,
   type ServiceApp,
 } from '../../service/app.js';
@@ -31,7 +32,7 @@ export function testConfig(overrides: Partial<ServiceConfig> = {}): ServiceConfi
 }
 
 /** What a test hands the app: what the composition root builds, less what this helper makes. */
-export type TestAppDeps = Omit<AppDeps, 'observability' | 'cache'>;
+export type TestAppDeps = Omit<AppDeps, 'observability' | 'cache' | 'receipts'>;
 
 /** The app, its payment service and its observability; metrics without an `instance` label. */
 export async function buildTestService(
@@ -44,6 +45,7 @@ export async function buildTestService(
     ...deps,
     observability,
     cache: config.cache === 'on' ? createPaymentsCache(deps.cacheRedis) : undefined,
+    receipts: createReceipts(config, observability.registry),
   });
   return { ...built, observability };
 }
