@@ -41,8 +41,9 @@ export interface LoadShedderOptions {
    * shed at once, in ms; `low` requests wait at most half of it, `high` ones twice, `critical`
    * ones are never shed by this rule. Checked per request while the loop is at least half busy,
    * so admitted requests find a short queue even when the traffic changes faster than the
-   * sampled controller follows; with `shouldDiscountStarvation`, a wait counts for the share of
-   * the loop's busy time the process ran. 0 turns the rule off. @defaultValue 5
+   * sampled controller follows; with `shouldDiscountStarvation`, a wait is counted in the
+   * process's own time (CPU time it used, not time other processes held the CPU). 0 turns the
+   * rule off. @defaultValue 5
    */
   queueDelayTargetMs?: number;
   /** How often the loop is sampled and the shed probabilities recomputed, in ms. @defaultValue 100 */
@@ -265,7 +266,7 @@ export class LoadShedder {
     this.#ownsSampler = options.sampler === undefined;
     this.#sampler = options.sampler ?? new EventLoopSampler({ intervalMs: this.#intervalMs });
     this.#lastUpdate = this.#clock.now();
-    this.#loopWait = new LoopWait(this.#clock);
+    this.#loopWait = new LoopWait({ clock: this.#clock });
     this.#timer = setInterval(() => this.update(), this.#intervalMs);
     this.#timer.unref();
   }
@@ -292,10 +293,7 @@ export class LoadShedder {
     if (!this.#mayShed) return false;
     const k = typeof priority === 'number' ? priority : PRIORITY_INDEX[priority];
     this.#decisions[k]!++;
-    if (
-      this.#isArmed &&
-      this.#loopWait.waitMs() * this.#ranShare > this.#queueTargetMs * QUEUE_FACTOR[k]!
-    ) {
+    if (this.#isArmed && this.#waitMs() > this.#queueTargetMs * QUEUE_FACTOR[k]!) {
       this.#shed[k]!++;
       this.#queueShed++;
       return true;
@@ -304,6 +302,13 @@ export class LoadShedder {
     if (p === 0 || (p < 1 && this.#random() >= p)) return false;
     this.#shed[k]!++;
     return true;
+  }
+
+  /** How long the request decided now has waited for the loop: own work only, by default. */
+  #waitMs(): number {
+    return this.#isStarvationDiscounted
+      ? this.#loopWait.ownWaitMs(this.#ranShare)
+      : this.#loopWait.waitMs();
   }
 
   /**
