@@ -2,16 +2,10 @@ import type { Redis } from 'ioredis';
 import { InvalidOptionError } from '../errors/index.js';
 import type { Clock } from '../internal/clock.js';
 import { checkNumber, checkString } from '../internal/validate-options.js';
+import { coarseWallClock } from './coarse-clock.js';
 import type { CacheOptions } from './options.js';
 import { jsonSerializer, type Serializer } from './serializer.js';
 import { estimateSize } from './size.js';
-
-// The wall clock, read at every call. A clock cached per millisecond (a timer clearing the
-// cached value) saved one Date.now() per L1 hit, a fraction of a microsecond, but its timer
-// fired about once per request at a few hundred requests per second, each time waking a
-// process that would have slept: on this VM a wake-up costs tens of microseconds of CPU
-// (docs/capacity.md).
-const wallClock: Clock = { now: () => Date.now() };
 
 /** {@link CacheOptions} validated, with every default filled in. */
 export interface CacheSettings {
@@ -57,7 +51,7 @@ export function resolveCacheOptions(options: CacheOptions): CacheSettings {
   const writeMode = options.writeMode ?? 'through';
   if (writeMode !== 'through' && writeMode !== 'behind')
     throw new InvalidOptionError('writeMode', 'expected "through" or "behind"');
-  const clock = options.clock ?? wallClock;
+  const clock = options.clock ?? coarseWallClock();
   if (typeof clock.now !== 'function')
     throw new InvalidOptionError('clock', 'expected an object with now()');
   const random = options.random ?? Math.random;
