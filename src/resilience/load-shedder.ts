@@ -173,6 +173,11 @@ const SHARE_WEIGHT = 0.3;
  * requests of each priority: at level 0.3 with 20% `low` and 80% `normal` traffic, every `low`
  * request and an eighth of the `normal` ones are shed. Shedding stops when the level is 0.
  *
+ * Between samples, a queue rule (CoDel's idea on the event loop) judges each request while the
+ * loop is at least half busy: one that has waited for the loop longer than
+ * `queueDelayTargetMs` (half of it for `low`, twice for `high`, never for `critical`) is shed
+ * at once, its wait counted in the process's own time by default.
+ *
  * ```
  *  level 1 |         ____________              critical
  *          |        /                          high
