@@ -12,7 +12,7 @@ import { instrumentDatabase, ReplicaRouter, type Database } from 'hotpath/db';
 import { fastifyCompression } from 'hotpath/http';
 import type { MetricsRegistry } from 'hotpath/metrics';
 import type { Redis } from 'ioredis';
-import { loadConfig, type ServiceConfig, type TrustProxy } from './config.js';
+import type { ServiceConfig, TrustProxy } from './config.js';
 import type { GatewayClient } from './gateway/client.js';
 import {
   clientErrorHandler,
@@ -30,7 +30,7 @@ import { PaymentService } from './payments/payment-service.js';
 import { shardedStorage } from './payments/sharded-storage.js';
 import { shardMetrics } from './payments/shard-metrics.js';
 import { databasePanels, instrumentServiceDatabase } from './plugins/database-insights.js';
-import { createObservability, observability, type Observability } from './plugins/observability.js';
+import { observability, type Observability } from './plugins/observability.js';
 import { protection, type ProtectionOptions } from './plugins/protection.js';
 import { registerProfiling } from './plugins/profiling.js';
 import { lazyChildLoggerFactory } from './plugins/request-logger.js';
@@ -162,12 +162,6 @@ export interface ServiceApp {
 declare module 'fastify' {
   interface FastifyInstance {
     /**
-     * Kept for callers that still read it from the app (bench/cache/payments-read.bench.ts,
-     * test/integration/cache-service.test.ts); nothing in service/ does: the composition root
-     * builds the cache and hands it to buildApp.
-     */
-    cache: Cache | null;
-    /**
      * True once shutdown began: readiness answers 503 so load balancers stop sending, and the
      * server answers new requests on kept-alive sockets 503. Request-time state, set by the
      * shutdown of main.ts while requests run, hence on the instance.
@@ -177,49 +171,12 @@ declare module 'fastify' {
 }
 
 /**
- * The settings a benchmark gives when it calls buildApp with a partial object: filled from
- * loadConfig's defaults, with shedding, the rate limit and the instance label off.
- * @deprecated For the call sites in bench/ and test/integration/cache-service.test.ts only,
- * until they build options with {@link appOptions} (as test/helpers/app.ts does).
+ * Builds the service from `options` and `deps`, as the composition root (main.ts) made them,
+ * and returns the app and its payment service. The payment service, its database
+ * instrumentation and readiness are made here rather than by the caller: they log through the
+ * app's logger and close with the app (a sharded storage hooks the app itself).
  */
-export type PartialAppConfig = Pick<ServiceConfig, 'bodyLimitBytes' | 'logLevel'> &
-  Partial<Pick<ServiceConfig, 'cache' | 'nPlusOne' | 'receipts'>>;
-
-/** @deprecated See {@link PartialAppConfig}. */
-export type PartialAppDeps = Omit<AppDeps, 'observability' | 'cache' | 'receipts'>;
-
-/**
- * Builds the service. With `options` and `deps` from the composition root it returns the app
- * and its payment service. The payment service, its database instrumentation and readiness
- * are made here rather than by the caller: they log through the app's logger and close with
- * the app (a sharded storage hooks the app itself).
- */
-export async function buildApp(options: AppOptions, deps: AppDeps): Promise<ServiceApp>;
-/** @deprecated See {@link PartialAppConfig}: returns the Fastify instance alone. */
-export async function buildApp(
-  config: PartialAppConfig,
-  deps: PartialAppDeps,
-): Promise<FastifyInstance>;
-export async function buildApp(
-  options: AppOptions | PartialAppConfig,
-  deps: AppDeps | PartialAppDeps,
-): Promise<ServiceApp | FastifyInstance> {
-  if ('protection' in options && 'observability' in deps) return buildService(options, deps);
-  const config: ServiceConfig = {
-    ...loadConfig({ SHEDDING: 'off', RATE_LIMIT_PER_SECOND: '0', N_PLUS_ONE_DETECTOR: 'on' }),
-    ...(options as PartialAppConfig),
-  };
-  const observability = createObservability({ instance: undefined });
-  const built = await buildService(appOptions(config), {
-    ...deps,
-    observability,
-    cache: config.cache === 'on' ? createPaymentsCache(deps.cacheRedis) : undefined,
-    receipts: createReceipts(config, observability.registry),
-  });
-  return built.app;
-}
-
-async function buildService(options: AppOptions, deps: AppDeps): Promise<ServiceApp> {
+export async function buildApp(options: AppOptions, deps: AppDeps): Promise<ServiceApp> {
   const requestTimeoutMs = options.requestTimeoutMs;
   let closing = false;
   const app = Fastify({
@@ -303,7 +260,6 @@ async function buildService(options: AppOptions, deps: AppDeps): Promise<Service
       ? {}
       : { cache: router === undefined ? cache : replicaFills(cache, router) }),
   });
-  app.decorate('cache', cache ?? null);
   app.decorate('draining', false);
   if (options.compressionMinBytes !== undefined) {
     // The only onSend hook: it sees each payload as the route or error handler left it. The
@@ -327,7 +283,7 @@ async function buildService(options: AppOptions, deps: AppDeps): Promise<Service
     perDatabase: sharded === undefined,
     observability: parts,
   });
-  if (sharded !== undefined) shardMetrics(app, sharded.metrics);
+  if (sharded !== undefined) shardMetrics(parts, sharded.metrics);
   if (router !== undefined) {
     readYourWrites(app, router);
     replicaRouterMetrics(registry, router);
@@ -337,7 +293,7 @@ async function buildService(options: AppOptions, deps: AppDeps): Promise<Service
   if (gateway.stats !== undefined) gatewayPanels(parts, () => gateway.stats!);
   if (gateway.registerMetrics !== undefined) {
     gateway.registerMetrics(registry);
-    gatewayHttpPanel(app);
+    gatewayHttpPanel(parts);
   }
   if (cache !== undefined) {
     registerCacheMetrics(cache, registry, { name: 'payments' });

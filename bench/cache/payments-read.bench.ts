@@ -9,7 +9,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { migrate, startEmbedded } from 'hotpath/db';
-import { buildApp } from '../../service/app.js';
+import { buildTestApp, buildTestService } from '../../test/helpers/app.js';
 import { migrations } from '../../service/migrations/index.js';
 import { writeResult } from '../lib/report.js';
 import { driveRounds, summarizeRounds } from '../lib/service-rounds.js';
@@ -24,15 +24,10 @@ await migrate(db, migrations);
 const gateway = {
   charge: () => Promise.resolve({ status: 'authorized' as const, reference: 'ch_bench' }),
 };
+const cached = await buildTestService({ cache: 'on' }, { db, gateway });
 const apps = {
-  'CACHE=on': await buildApp(
-    { bodyLimitBytes: 16_384, logLevel: 'silent', cache: 'on' },
-    { db, gateway },
-  ),
-  'CACHE=off': await buildApp(
-    { bodyLimitBytes: 16_384, logLevel: 'silent', cache: 'off' },
-    { db, gateway },
-  ),
+  'CACHE=on': cached.app,
+  'CACHE=off': await buildTestApp({ cache: 'off' }, { db, gateway }),
 };
 
 const ids: string[] = [];
@@ -68,7 +63,7 @@ const off = summary['CACHE=off']!;
 console.log(
   `  CACHE=on = ${(on.rps / off.rps).toFixed(2)}x the throughput, p99 ${(off.p99Ms / on.p99Ms).toFixed(2)}x lower`,
 );
-const stats = apps['CACHE=on'].cache?.stats();
+const stats = cached.cache?.stats();
 console.log(
   `  cache: L1 hits ${stats?.l1.hits}, misses ${stats?.l1.misses}, factory calls ${stats?.factory.calls}`,
 );

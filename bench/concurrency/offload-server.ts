@@ -9,7 +9,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { connectPostgres } from 'hotpath/db';
-import { buildApp } from '../../service/app.js';
+import { buildTestApp } from '../../test/helpers/app.js';
 
 const mode = process.argv[2] === 'inline' ? 'inline' : 'pool';
 const databaseUrl = process.argv[3];
@@ -19,10 +19,7 @@ const db = await connectPostgres(databaseUrl, { max: 8 });
 const gateway = {
   charge: () => Promise.resolve({ status: 'authorized' as const, reference: 'ch_bench' }),
 };
-const app = await buildApp(
-  { bodyLimitBytes: 16_384, logLevel: 'silent', receipts: mode, cache: 'on' },
-  { db, gateway },
-);
+const app = await buildTestApp({ receipts: mode, cache: 'on' }, { db, gateway });
 const delay = monitorEventLoopDelay({ resolution: 1 });
 delay.enable();
 app.get('/loop-delay', async () => {

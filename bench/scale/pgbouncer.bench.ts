@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connectPostgres, migrate } from 'hotpath/db';
 import { load, type LoadResult, type RequestMix } from 'hotpath/load';
-import { buildApp } from '../../service/app.js';
+import { buildTestApp } from '../../test/helpers/app.js';
 import { migrations } from '../../service/migrations/index.js';
 import { writeResult } from '../lib/report.js';
 import { summarizeRounds } from '../lib/service-rounds.js';
@@ -56,10 +56,9 @@ let charges = 0;
 const gateway = {
   charge: () => Promise.resolve({ status: 'authorized' as const, reference: `ch_${++charges}` }),
 };
-const config = { bodyLimitBytes: 16_384, logLevel: 'silent' as const };
 const apps = {
-  'pool alone': await buildApp(config, { db: direct, gateway }),
-  'through PgBouncer': await buildApp(config, { db: bounced, gateway }),
+  'pool alone': await buildTestApp({}, { db: direct, gateway }),
+  'through PgBouncer': await buildTestApp({}, { db: bounced, gateway }),
 };
 const urls: Record<string, string> = {};
 for (const [name, app] of Object.entries(apps)) {

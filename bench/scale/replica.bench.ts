@@ -20,7 +20,7 @@ import type { FastifyInstance } from 'fastify';
 import { connectPostgres, migrate } from 'hotpath/db';
 import { load, type RequestMix } from 'hotpath/load';
 import pg from 'pg';
-import { buildApp } from '../../service/app.js';
+import { buildTestApp } from '../../test/helpers/app.js';
 import { migrations } from '../../service/migrations/index.js';
 import { environment, median, writeResult } from '../lib/report.js';
 
@@ -79,9 +79,11 @@ const gateway = {
 };
 const apps: Record<string, FastifyInstance> = {};
 for (const cache of ['on', 'off'] as const) {
-  const config = { bodyLimitBytes: 16_384, logLevel: 'silent' as const, cache };
-  apps[`primary only, cache ${cache}`] = await buildApp(config, { db: primary, gateway });
-  apps[`with replica, cache ${cache}`] = await buildApp(config, { db: primary, replica, gateway });
+  apps[`primary only, cache ${cache}`] = await buildTestApp({ cache }, { db: primary, gateway });
+  apps[`with replica, cache ${cache}`] = await buildTestApp(
+    { cache },
+    { db: primary, replica, gateway },
+  );
 }
 const urls: Record<string, string> = {};
 for (const [name, app] of Object.entries(apps)) {

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { connectPostgres, migrate, startEmbedded, type Database } from 'hotpath/db';
 import pg from 'pg';
-import { buildApp } from '../../service/app.js';
+import { buildTestApp } from '../../test/helpers/app.js';
 import { migrations } from '../../service/migrations/index.js';
 import { writeResult } from '../lib/report.js';
 import { driveRounds, summarizeRounds } from '../lib/service-rounds.js';
@@ -67,10 +67,9 @@ await db.query('ANALYZE payments');
 const gateway = {
   charge: () => Promise.resolve({ status: 'authorized' as const, reference: 'ch_bench' }),
 };
-const config = { bodyLimitBytes: 16_384, logLevel: 'silent' as const, cache: 'off' as const };
 const apps = {
-  batched: await buildApp({ ...config, nPlusOne: 'batched' }, { db, gateway }),
-  naive: await buildApp({ ...config, nPlusOne: 'naive' }, { db, gateway }),
+  batched: await buildTestApp({ cache: 'off', nPlusOne: 'batched' }, { db, gateway }),
+  naive: await buildTestApp({ cache: 'off', nPlusOne: 'naive' }, { db, gateway }),
 };
 const urls: Record<string, string> = {};
 for (const [name, app] of Object.entries(apps)) {

@@ -4,8 +4,7 @@
  * or connects) of the requests that ended since the previous sample, read from the
  * `hotpath_http_client_*` histograms in the registry (nothing on the request path).
  */
-import type { FastifyInstance } from 'fastify';
-import type { Histogram, HistogramMetric } from 'hotpath/metrics';
+import type { Dashboard, Histogram, HistogramMetric, MetricsRegistry } from 'hotpath/metrics';
 
 /** Sum and count of every origin's series of a histogram family, or zeros before its first request. */
 function totals(metric: HistogramMetric | undefined): { sum: number; count: number } {
@@ -20,8 +19,13 @@ function totals(metric: HistogramMetric | undefined): { sum: number; count: numb
 }
 
 /** A chart of the means since the last sample; µs recorded, ms shown. */
-export function gatewayHttpPanel(app: FastifyInstance): void {
-  const { dashboard, registry } = app.observability;
+export function gatewayHttpPanel({
+  dashboard,
+  registry,
+}: {
+  dashboard: Dashboard;
+  registry: MetricsRegistry;
+}): void {
   const names = [
     'hotpath_http_client_first_byte_seconds',
     'hotpath_http_client_queue_wait_seconds',

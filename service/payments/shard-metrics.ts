@@ -4,8 +4,8 @@
  * (`payments_db_pool_*`, PostgreSQL servers only), and each shard's top queries on the
  * dashboard. With one database, plugins/database-insights.ts shows the same series unlabelled.
  */
-import type { FastifyInstance } from 'fastify';
 import { PostgresDatabase, type Database, type InstrumentedDatabase } from 'hotpath/db';
+import type { Dashboard, MetricsRegistry } from 'hotpath/metrics';
 
 /** One shard as the metrics see it: its index, the instrumented and the raw database. */
 export interface ShardForMetrics {
@@ -15,8 +15,10 @@ export interface ShardForMetrics {
 }
 
 /** Registers the shard-labelled series and panels; read at scrape time, no per-request cost. */
-export function shardMetrics(app: FastifyInstance, shards: readonly ShardForMetrics[]): void {
-  const { dashboard, registry } = app.observability;
+export function shardMetrics(
+  { dashboard, registry }: { dashboard: Dashboard; registry: MetricsRegistry },
+  shards: readonly ShardForMetrics[],
+): void {
   const queried = new Map<number, number>();
   const queriesTotal = registry.counter({
     name: 'payments_db_queries_total',

@@ -33,16 +33,6 @@ export interface Observability {
   close(): Promise<void>;
 }
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    /**
-     * Kept for the two readers that still take the app (service/payments/shard-metrics.ts,
-     * service/gateway/http-panel.ts); every other part gets the object as an argument.
-     */
-    observability: Observability;
-  }
-}
-
 /** Options of {@link createObservability}. */
 export interface ObservabilityParts {
   /** The `instance` label on every series of /metrics; undefined = no label. */
@@ -156,7 +146,6 @@ export async function observability(
       'heap keeps growing after GC',
     ),
   );
-  app.decorate('observability', parts);
   // A hook on these routes only: a root hook would cost every API request its microseconds.
   const guard = accessGuard(access.token);
   app.addHook('onRoute', (route) => {

@@ -4,6 +4,7 @@
  * overrides and the dependencies it made (database, gateway client, Redis).
  */
 import type { FastifyInstance } from 'fastify';
+import type { Cache } from 'hotpath/cache';
 import {
   appOptions,
   buildApp,
@@ -34,20 +35,24 @@ export function testConfig(overrides: Partial<ServiceConfig> = {}): ServiceConfi
 /** What a test hands the app: what the composition root builds, less what this helper makes. */
 export type TestAppDeps = Omit<AppDeps, 'observability' | 'cache' | 'receipts'>;
 
-/** The app, its payment service and its observability; metrics without an `instance` label. */
+/**
+ * The app, its payment service, its observability and its cache (CACHE=on); metrics without an
+ * `instance` label.
+ */
 export async function buildTestService(
   overrides: Partial<ServiceConfig>,
   deps: TestAppDeps,
-): Promise<ServiceApp & { observability: Observability }> {
+): Promise<ServiceApp & { observability: Observability; cache: Cache | undefined }> {
   const config = testConfig(overrides);
   const observability = createObservability({ instance: undefined });
+  const cache = config.cache === 'on' ? createPaymentsCache(deps.cacheRedis) : undefined;
   const built = await buildApp(appOptions(config), {
     ...deps,
     observability,
-    cache: config.cache === 'on' ? createPaymentsCache(deps.cacheRedis) : undefined,
+    cache,
     receipts: createReceipts(config, observability.registry),
   });
-  return { ...built, observability };
+  return { ...built, observability, cache };
 }
 
 /** The app alone, for tests that only send it requests. */

@@ -7,8 +7,9 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { type Database, migrate } from 'hotpath/db';
+import type { Cache } from 'hotpath/cache';
 import { Redis } from 'ioredis';
-import { buildApp } from '../../service/app.js';
+import { buildTestService } from '../helpers/app.js';
 import type { ChargeOutcome } from '../../service/gateway/client.js';
 import { migrations } from '../../service/migrations/index.js';
 import { openDatabase } from '../helpers/payments-service.js';
@@ -53,25 +54,27 @@ describe('payments service with CACHE=on and a shared Redis', { skip: available.
   let drop: () => Promise<void>;
   let a: FastifyInstance;
   let b: FastifyInstance;
+  let bCache: Cache | undefined;
   const gateway = gatedGateway();
 
   before(async () => {
     await server.start();
     ({ db, drop } = await openDatabase({ kind: 'pglite' }));
     await migrate(db, migrations);
-    const app = async (): Promise<FastifyInstance> => {
+    const app = async (): Promise<{ app: FastifyInstance; cache: Cache | undefined }> => {
       const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
       redis.on('error', () => undefined);
       clients.push(redis);
-      const instance = await buildApp(
-        { bodyLimitBytes: 16_384, logLevel: 'silent', cache: 'on' },
+      const instance = await buildTestService(
+        { cache: 'on' },
         { db, gateway, redis, cacheRedis: redis },
       );
-      await instance.ready();
+      await instance.app.ready();
+      await instance.cache?.ready();
       return instance;
     };
-    [a, b] = [await app(), await app()];
-    await Promise.all([a.cache?.ready(), b.cache?.ready()]);
+    a = (await app()).app;
+    ({ app: b, cache: bCache } = await app());
   });
 
   after(async () => {
@@ -130,7 +133,7 @@ describe('payments service with CACHE=on and a shared Redis', { skip: available.
       const read = await b.inject({ method: 'GET', url: `/api/payments/${id}` });
       assert.equal(read.statusCode, 200);
     }
-    assert.ok((b.cache?.stats().l1.hits ?? 0) >= 4);
+    assert.ok((bCache?.stats().l1.hits ?? 0) >= 4);
     const metrics = await b.inject({ method: 'GET', url: '/metrics' });
     assert.match(
       metrics.body,
@@ -154,12 +157,9 @@ describe('payments service with CACHE=off', () => {
     await migrate(db, migrations);
     const gateway = gatedGateway();
     gateway.release();
-    const app = await buildApp(
-      { bodyLimitBytes: 16_384, logLevel: 'silent', cache: 'off' },
-      { db, gateway },
-    );
+    const { app, cache } = await buildTestService({ cache: 'off' }, { db, gateway });
     try {
-      assert.equal(app.cache, null);
+      assert.equal(cache, undefined);
       const created = await app.inject({
         method: 'POST',
         url: '/api/payments',
