@@ -50,7 +50,7 @@ export type {
 export { parseThreshold, checkThresholds, unknownThresholdNames } from './thresholds.js';
 export type { Threshold, ThresholdOutcome } from './thresholds.js';
 export { compareResults } from './compare.js';
-export type { ComparedMetric } from './compare.js';
+export type { ComparedMetric, Comparison } from './compare.js';
 export { renderHtmlReport } from './report-html.js';
 export type { HtmlReportOptions } from './report-html.js';
 export { findMaxRate } from './find-max.js';
