@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -150,6 +150,55 @@ describe('hotpath load', () => {
     assert.equal(result.completed, 1000);
     assert.equal(result.latency.count, 1000);
     assert.deepEqual(result.statuses, { '200': 1000 });
+  });
+
+  test('--compare of two named mixes prints a table for each name and the names of one run only', async () => {
+    const base = join(dir, 'named-base.json');
+    const baseMix = join(dir, 'named-base-mix.json');
+    const currentMix = join(dir, 'named-current-mix.json');
+    writeFileSync(
+      baseMix,
+      JSON.stringify({
+        requests: [
+          { name: 'home', path: '/' },
+          { name: 'gone', path: '/missing' },
+          { name: 'old', path: '/old' },
+        ],
+      }),
+    );
+    writeFileSync(
+      currentMix,
+      JSON.stringify({
+        requests: [
+          { name: 'home', path: '/' },
+          { name: 'gone', path: '/missing' },
+          { name: 'new', path: '/new' },
+        ],
+      }),
+    );
+    const ra = await hotpath([url, '--requests', baseMix, '-n', '300', '-c', '2', '--json', base]);
+    assert.equal(ra.code, 0, ra.stderr);
+    const rb = await hotpath([
+      url,
+      '--requests',
+      currentMix,
+      '-n',
+      '300',
+      '-c',
+      '2',
+      '--compare',
+      base,
+    ]);
+    assert.equal(rb.code, 0, rb.stderr);
+    for (const name of ['home', 'gone']) {
+      const table = new RegExp(
+        `by name: ${name}\\n(?:.*\\n)*?\\s*p99 .*(within noise|better|worse)`,
+      );
+      assert.match(rb.stdout, table, `a table for ${name}`);
+    }
+    assert.doesNotMatch(rb.stdout, /by name: (old|new)\b/);
+    assert.match(rb.stdout, /only in .*named-base\.json: old/);
+    assert.match(rb.stdout, /only in this run: new/);
   });
 
   test('drives the shipped payments mix with its templates filled in', async () => {
