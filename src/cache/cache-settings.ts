@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { InvalidOptionError } from '../errors/index.js';
 import type { Clock } from '../internal/clock.js';
 import { checkNumber, checkString } from '../internal/validate-options.js';
-import { coarseWallClock } from './coarse-clock.js';
+import { coarseWallClock } from '../internal/coarse-clock.js';
 import type { CacheOptions } from './options.js';
 import { jsonSerializer, type Serializer } from './serializer.js';
 import { estimateSize } from './size.js';

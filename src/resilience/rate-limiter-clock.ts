@@ -1,27 +1,13 @@
 import type { Clock } from '../internal/clock.js';
+import { coarseClock } from '../internal/coarse-clock.js';
 
 /**
- * `performance.now()` read at most once per `resolutionMs`: the value is cached and an
- * unref'd timer clears it. A clock call costs about as much as a whole awaited call on Node
- * 20 (about 45 ns on the 2-core development machine), more than the rest of a local decision,
- * so the limiters read this one (bench/resilience/rate-limit.bench.ts). Decisions made in the
- * same turn of the event loop, or within `resolutionMs`, share one time: the bucket refills
- * a little late, never early, so the rate is never exceeded.
+ * The clock every limiter uses unless given one: `performance.now()`, cached while decisions
+ * come within a millisecond of each other (`coarseClock`). A clock call costs about as much as
+ * a whole awaited call on Node 20, more than the rest of a local decision, so the limiters read
+ * this one (bench/resilience/rate-limit.bench.ts); decisions further apart read the clock and
+ * arm no timer, so a process deciding a few hundred times a second is not woken after each.
+ * Decisions that share a cached time see the bucket refill a little late, never early, so the
+ * rate is never exceeded.
  */
-export function coarseClock(resolutionMs = 1): Clock {
-  let cached = -1;
-  const reset = (): void => {
-    cached = -1;
-  };
-  return {
-    now(): number {
-      if (cached >= 0) return cached;
-      cached = performance.now();
-      setTimeout(reset, resolutionMs).unref();
-      return cached;
-    },
-  };
-}
-
-/** The clock every limiter uses unless given one: one timer at most per millisecond in all. */
-export const defaultLimiterClock: Clock = coarseClock();
+export const defaultLimiterClock: Clock = coarseClock(() => performance.now());
