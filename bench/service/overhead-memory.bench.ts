@@ -11,13 +11,14 @@
  *   RUNNERS=start,tsx BASELINE=HEAD~1 npm run bench -- service --filter overhead-memory
  *
  * RUNNERS picks how the service runs (default `start`):
- *   start     what `npm start` runs: scripts/start.mjs compiles the sources to dist/ and runs
- *             `node dist/service/main.js`; here they are compiled into a temporary directory
- *             (never the checkout's dist/) and run the same way;
+ *   start     what `npm start` runs: scripts/start.mjs, which compiles the sources to dist/
+ *             and runs `node dist/service/main.js` with its memory flags; here on a copy of
+ *             the sources in a temporary directory (never the checkout's dist/), measuring
+ *             the service process (start.mjs's child);
  *   tsx       from the TypeScript sources through tsx (`npm run dev`), tsx's loader in the
  *             main thread and in the PGlite worker;
- *   baseline  like `start`, with src/db/embedded/ as it was at the git ref BASELINE (set by
- *             BASELINE=<ref>): an A/B of the embedded engine in the same run.
+ *   baseline  like `start`, with src/db/embedded/ and scripts/start.mjs as they were at the
+ *             git ref BASELINE (set by BASELINE=<ref>): an A/B in the same run.
  * VARIANTS picks some of disk (a new directory), restart (the same directory again), memory
  * (`memory://`) and server (default: disk,restart,memory,server). ROUNDS (default 1) repeats
  * every runner and variant, interleaved, and prints the medians. RSS is read from
@@ -135,35 +136,14 @@ async function heapMb(base: string): Promise<number | undefined> {
 }
 
 /**
- * Compiles the service as `npm start` does (tsc -p tsconfig.build.json) into `out`/dist, with
- * a package.json and node_modules beside it so `hotpath/...` resolves to that build.
- * `sourceRoot` is the tree to compile (the checkout, or a copy).
+ * A copy of the checkout's sources and scripts/start.mjs in `out`, with node_modules and
+ * dashboard/ linked, so `hotpath/...` resolves to its own build; with `ref`, its
+ * src/db/embedded/ and scripts/start.mjs are those of that git ref. Compiled as `npm start`
+ * does (tsc -p tsconfig.build.json into its dist/): the checkout's own dist/ is never touched.
+ * @returns the path of its scripts/start.mjs
  */
-function build(sourceRoot: string, out: string): string {
-  mkdirSync(out, { recursive: true });
-  if (sourceRoot !== out) cpSync(join(root, 'package.json'), join(out, 'package.json'));
-  for (const link of ['node_modules', 'dashboard']) {
-    if (!existsSync(join(out, link))) symlinkSync(join(root, link), join(out, link));
-  }
-  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  const result = spawnSync(
-    process.execPath,
-    [tsc, '-p', join(sourceRoot, 'tsconfig.build.json'), '--outDir', join(out, 'dist')],
-    { encoding: 'utf8' },
-  );
-  const entry = join(out, 'dist', 'service', 'main.js');
-  // Type errors still emit JavaScript: a checkout another change has half-edited builds anyway.
-  if (result.status !== 0)
-    console.log(
-      `(tsc reported errors in ${sourceRoot}; ran what it emitted)\n${result.stdout.slice(0, 2000)}`,
-    );
-  if (!existsSync(entry)) throw new Error(`build of ${sourceRoot} emitted no ${entry}`);
-  return entry;
-}
-
-/** A copy of the checkout's sources with src/db/embedded/ as it was at `ref`. */
-function baselineTree(ref: string, out: string): string {
-  mkdirSync(out, { recursive: true });
+function buildTree(out: string, ref?: string): string {
+  mkdirSync(join(out, 'scripts'), { recursive: true });
   for (const entry of [
     'src',
     'service',
@@ -174,17 +154,44 @@ function baselineTree(ref: string, out: string): string {
   ]) {
     cpSync(join(root, entry), join(out, entry), { recursive: true });
   }
-  rmSync(join(out, 'src', 'db', 'embedded'), { recursive: true, force: true });
-  const tar = execFileSync('git', ['-C', root, 'archive', ref, '--', 'src/db/embedded'], {
-    maxBuffer: 64 * 1024 * 1024,
+  cpSync(join(root, 'scripts', 'start.mjs'), join(out, 'scripts', 'start.mjs'));
+  if (ref !== undefined) {
+    rmSync(join(out, 'src', 'db', 'embedded'), { recursive: true, force: true });
+    const tar = execFileSync(
+      'git',
+      ['-C', root, 'archive', ref, '--', 'src/db/embedded', 'scripts/start.mjs'],
+      {
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
+    execFileSync('tar', ['-x', '-C', out], { input: tar });
+  }
+  for (const link of ['node_modules', 'dashboard']) symlinkSync(join(root, link), join(out, link));
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = spawnSync(process.execPath, [tsc, '-p', join(out, 'tsconfig.build.json')], {
+    encoding: 'utf8',
   });
-  execFileSync('tar', ['-x', '-C', out], { input: tar });
-  return out;
+  // Type errors still emit JavaScript: a checkout another change has half-edited builds anyway.
+  if (result.status !== 0)
+    console.log(
+      `(tsc reported errors in ${out}; ran what it emitted)\n${result.stdout.slice(0, 2000)}`,
+    );
+  if (!existsSync(join(out, 'dist', 'service', 'main.js'))) throw new Error(`no build in ${out}`);
+  return join(out, 'scripts', 'start.mjs');
 }
 
-function serviceCommand(runner: string, entries: Record<string, string>): string[] {
+function serviceCommand(runner: string, starts: Record<string, string>): string[] {
   if (runner === 'tsx') return tsxCommand('service/main.ts');
-  return [process.execPath, entries[runner]!];
+  return [process.execPath, starts[runner]!];
+}
+
+/** The service's pid: the command's own, or for scripts/start.mjs its one child's. */
+async function servicePid(runner: string, child: ChildProcess): Promise<number> {
+  if (runner === 'tsx') return child.pid!;
+  const file = `/proc/${child.pid}/task/${child.pid}/children`;
+  const pids = readFileSync(file, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  if (pids.length !== 1) throw new Error(`scripts/start.mjs has ${pids.length} children`);
+  return pids[0]!;
 }
 
 function startService(
@@ -268,6 +275,7 @@ const fmtSplit = (s: RssSplit): string =>
 
 async function measure(
   name: string,
+  runner: string,
   command: string[],
   env: Record<string, string>,
   mixFile: string,
@@ -281,7 +289,7 @@ async function measure(
     ...env,
   });
   try {
-    const pid = child.pid!;
+    const pid = await servicePid(runner, child);
     await new Promise((r) => setTimeout(r, 2000));
     const rssAfterStartMb = rssMb(pid);
     const splitAfterStart = rssSplit(pid);
@@ -328,7 +336,7 @@ const record = (name: string, result: VariantResult): void => {
 const label: Record<string, string> = {
   start: 'npm start',
   tsx: 'tsx',
-  baseline: `npm start, embedded at ${BASELINE}`,
+  baseline: `npm start at ${BASELINE}`,
 };
 try {
   const env = environment();
@@ -336,11 +344,9 @@ try {
     `embedded service memory under the request mix at ${RATE} req/s for ${DURATION_S} s, ${ROUNDS} round(s), runners ${RUNNERS.join(', ')}  (node ${env.node}, ${env.cpu}, ${env.cores} cores)`,
   );
   const entries: Record<string, string> = {};
-  if (RUNNERS.includes('start')) entries.start = build(root, join(dir, 'build-start'));
-  if (RUNNERS.includes('baseline')) {
-    const tree = baselineTree(BASELINE!, join(dir, 'build-baseline'));
-    entries.baseline = build(tree, tree);
-  }
+  if (RUNNERS.includes('start')) entries.start = buildTree(join(dir, 'build-start'));
+  if (RUNNERS.includes('baseline'))
+    entries.baseline = buildTree(join(dir, 'build-baseline'), BASELINE);
   for (let round = 1; round <= ROUNDS; round++) {
     for (const runner of RUNNERS) {
       const command = serviceCommand(runner, entries);
@@ -348,15 +354,15 @@ try {
       const row = (variant: string): string => `${variant} (${label[runner]})`;
       if (VARIANTS.has('disk') || VARIANTS.has('restart')) {
         const name = row('disk, new directory');
-        record(name, await measure(name, command, { DATA_DIR: dataDir }, mixFile));
+        record(name, await measure(name, runner, command, { DATA_DIR: dataDir }, mixFile));
       }
       if (VARIANTS.has('restart')) {
         const name = row('disk, existing directory');
-        record(name, await measure(name, command, { DATA_DIR: dataDir }, mixFile));
+        record(name, await measure(name, runner, command, { DATA_DIR: dataDir }, mixFile));
       }
       if (VARIANTS.has('memory')) {
         const name = row('memory://');
-        record(name, await measure(name, command, { DATA_DIR: 'memory://' }, mixFile));
+        record(name, await measure(name, runner, command, { DATA_DIR: 'memory://' }, mixFile));
       }
       rmSync(dataDir, { recursive: true, force: true });
     }
@@ -381,6 +387,7 @@ try {
             row,
             await measure(
               row,
+              RUNNERS[0]!,
               serviceCommand(RUNNERS[0]!, entries),
               { DATABASE_URL: url.toString() },
               mixFile,
