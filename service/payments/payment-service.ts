@@ -262,6 +262,14 @@ export class PaymentService {
     return finalized;
   }
 
+  /**
+   * The payment as this process's cache holds it fresh, synchronously, or undefined (no cache,
+   * not cached here, or due for a refresh): then {@link get} answers.
+   */
+  peek(id: string): Payment | undefined {
+    return this.#cache?.peek<Payment>(paymentKey(id));
+  }
+
   async get(id: string): Promise<Payment> {
     // Sharded: the id names its shard, so one shard is asked (an id naming no shard is unknown).
     const repo = this.#shards.forId(id);

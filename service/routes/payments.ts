@@ -139,11 +139,17 @@ export function paymentRoutes(
     '/api/payments/:id',
     // Clients poll a pending payment here: next after creating one.
     { config: { priority: 'high' } },
-    async (request, reply) => {
+    // Not async: a payment fresh in this process's cache is answered without a promise.
+    (request, reply) => {
       const { id } = request.params;
       if (!UUID_PATTERN.test(id))
         throw new ApiError('PAYMENT_NOT_FOUND', `payment ${id} does not exist`);
-      return reply.type(JSON_TYPE).send(paymentBody(await payments.get(id)));
+      const cached = payments.peek(id);
+      if (cached !== undefined) {
+        reply.type(JSON_TYPE).send(paymentBody(cached));
+        return;
+      }
+      return payments.get(id).then((payment) => reply.type(JSON_TYPE).send(paymentBody(payment)));
     },
   );
 

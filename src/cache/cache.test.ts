@@ -30,6 +30,34 @@ describe('createCache (L1 only)', () => {
     await cache.close();
   });
 
+  test('peek answers a fresh L1 value synchronously, and undefined for a miss, a cached "not found", an expired entry or one due for refresh-ahead', async () => {
+    const clock = manualClock();
+    const cache = createCache({ namespace: 't', clock, jitter: 0 });
+    assert.equal(cache.peek('k'), undefined, 'a miss');
+    assert.equal(cache.stats().l1.hits, 0);
+    await cache.getOrSet('k', () => 7, { ttlMs: 1000 });
+    assert.equal(cache.peek<number>('k'), 7);
+    assert.equal(cache.stats().l1.hits, 1, 'a returned value counts as an L1 hit');
+    clock.advance(1000);
+    assert.equal(cache.peek('k'), undefined, 'expired at its TTL');
+
+    await cache.getOrSet('gone', () => undefined, { ttlMs: 1000, negativeTtlMs: 1000 });
+    assert.equal(cache.peek('gone'), undefined, 'a cached "not found"');
+
+    let loads = 0;
+    const load = (): number => ++loads;
+    await cache.getOrSet('r', load, { ttlMs: 1000, refreshAhead: 0.5 });
+    clock.advance(400);
+    assert.equal(cache.peek<number>('r'), 1, 'before the refresh point');
+    clock.advance(100);
+    assert.equal(cache.peek('r'), undefined, 'due for refresh-ahead: left to getOrSet');
+    assert.equal(await cache.getOrSet('r', load, { ttlMs: 1000, refreshAhead: 0.5 }), 1);
+    await tick();
+    assert.equal(loads, 2, 'getOrSet started the refresh that peek left to it');
+    assert.equal(cache.stats().l1.hits, 3);
+    await cache.close();
+  });
+
   test('serves from L1 until the TTL, then calls the factory again', async () => {
     const clock = manualClock();
     const cache = createCache({ namespace: 't', clock, jitter: 0 });

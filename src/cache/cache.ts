@@ -198,6 +198,24 @@ export class Cache {
     return this.#loader.wait(flight, o, stale, options.signal);
   }
 
+  /**
+   * The fresh value of `key` in this process's L1, synchronously, or undefined: on a miss, for
+   * a cached "not found", and once the entry is due for a refresh-ahead (so the caller's
+   * {@link getOrSet} starts it). Never reads L2 or loads. A caller whose L1 hits are most of its
+   * traffic answers them without a promise, then falls back to `getOrSet`; an L1 hit is counted
+   * only when a value is returned.
+   * @example
+   * const payment = cache.peek<Payment>(key) ?? (await cache.getOrSet(key, load));
+   */
+  peek<T>(key: string): T | undefined {
+    const entry = this.#l1.get(key);
+    if (entry === undefined || entry.negative) return undefined;
+    const now = this.#clock.now();
+    if (now >= entry.hitUntil || now >= entry.refreshAt) return undefined;
+    this.#counters.l1Hits++;
+    return entry.value as T;
+  }
+
   /** Returns the fresh cached value of `key` (L1, then L2), or undefined. */
   async get<T>(key: string): Promise<T | undefined> {
     const core = this.#core;
