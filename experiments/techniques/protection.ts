@@ -12,7 +12,7 @@ export const protection: Experiment = {
   name: 'protection',
   technique: 'rate limit + load shedding under 2x overload (RATE_LIMIT_PER_SECOND, SHEDDING)',
   description:
-    'examples/payments-mix.json at twice the knee of the unprotected service, its gateway answering in a fixed 5 ms so the knee is the service’s own capacity: without protection requests queue and every answer comes late; with it, payment creations (10% of the mix, one client) above 2/s get 429 and requests are shed (503, lowest priority first) once they have waited 5 ms for the event loop, or while it stalls 50 ms or its own CPU time keeps it 85% busy.',
+    'examples/payments-mix.json at twice the knee of the unprotected service, its gateway answering in a fixed 5 ms so the knee is the service’s own capacity: without protection requests queue and every answer comes late; with it, payment creations (10% of the mix, one client) above 2/s get 429 and requests are shed (503, lowest priority first) once they have waited 20 ms for the event loop, or while it stalls 50 ms or its own CPU time keeps it 85% busy.',
   dataset: standard,
   env: FAST_GATEWAY,
   variants: [
@@ -22,7 +22,7 @@ export const protection: Experiment = {
       // A limit the mix's one client exceeds at twice any knee above 10 req/s (payments are
       // 10% of it; the bucket refills while the other variant runs, so a limit near the
       // offered payment rate would not bite), and shedding with the shedder's defaults (a
-      // request that waited 5 ms for the loop, 85% own utilization) plus a 50 ms stall.
+      // request that waited 20 ms for the loop, 85% own utilization) plus a 50 ms stall.
       env: {
         SHEDDING: 'on',
         SHED_DELAY_MS: '50',

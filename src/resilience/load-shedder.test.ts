@@ -288,8 +288,19 @@ describe('LoadShedder', () => {
     }
   });
 
-  test('while the loop is half busy, a request that waited past the target of its priority is shed at once', async () => {
+  test('by default a normal request is shed once it has waited 20 ms for a half-busy loop', async () => {
     const { shedder, step, advance } = setup();
+    step({ delayMs: 5, utilization: 0.7 });
+    shedder.shouldShed('normal');
+    advance(19);
+    assert.equal(shedder.shouldShed('normal'), false, '19 ms');
+    advance(2);
+    assert.equal(shedder.shouldShed('normal'), true, '21 ms');
+    await shedder.close();
+  });
+
+  test('while the loop is half busy, a request that waited past the target of its priority is shed at once', async () => {
+    const { shedder, step, advance } = setup({ queueDelayTargetMs: 5 });
     step({ delayMs: 5, utilization: 0.7 });
     assert.equal(shedder.level, 0);
     assert.equal(shedder.isShedding, true, 'the queue rule watches each request');
@@ -320,7 +331,7 @@ describe('LoadShedder', () => {
   });
 
   test('the waits of a starved loop count for the share of its busy time the process ran', async () => {
-    const { shedder, step, advance } = setup();
+    const { shedder, step, advance } = setup({ queueDelayTargetMs: 5 });
     step({ delayMs: 5, utilization: 1, cpuUtilization: 0.4 });
     assert.equal(shedder.level, 0);
     shedder.shouldShed('normal');

@@ -43,7 +43,7 @@ export interface LoadShedderOptions {
    * so admitted requests find a short queue even when the traffic changes faster than the
    * sampled controller follows; with `shouldDiscountStarvation`, a wait is counted in the
    * process's own time (CPU time it used, not time other processes held the CPU). 0 turns the
-   * rule off. @defaultValue 5
+   * rule off. @defaultValue 20
    */
   queueDelayTargetMs?: number;
   /** How often the loop is sampled and the shed probabilities recomputed, in ms. @defaultValue 100 */
@@ -252,7 +252,7 @@ export class LoadShedder {
       throw new InvalidOptionError('shouldDiscountStarvation', 'expected a boolean');
     }
     this.#isStarvationDiscounted = discount;
-    this.#queueTargetMs = checkNumber('queueDelayTargetMs', options.queueDelayTargetMs ?? 5, {
+    this.#queueTargetMs = checkNumber('queueDelayTargetMs', options.queueDelayTargetMs ?? 20, {
       min: 0,
     });
     if (options.sampler !== undefined && typeof options.sampler?.sample !== 'function') {
