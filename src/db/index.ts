@@ -12,7 +12,7 @@ export {
   EMBEDDED_DEFAULT_SETTINGS,
   startEmbedded,
 } from './embedded/embedded-database.js';
-export type { EmbeddedDatabaseOptions } from './embedded/embedded-database.js';
+export type { EmbeddedDatabaseOptions, EmbeddedMemoryUsage } from './embedded/embedded-database.js';
 export { createDatabase } from './client/create-database.js';
 export type { CreateDatabaseOptions } from './client/create-database.js';
 export { migrate, splitStatements } from './migrate/migrate.js';
