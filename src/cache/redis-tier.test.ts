@@ -5,26 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { invalidationSeen } from '../../test/helpers/cache-invalidation.js';
 import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { redisForTests } from '../../test/helpers/services.js';
 import { type Cache, createCache } from './cache.js';
 
 const redis = await redisForTests();
-
-/** Resolves when `cache` applies another instance's invalidation of `subject`. */
-function invalidationSeen(cache: Cache, subject: string): Promise<void> {
-  return new Promise((resolve) => {
-    const onMessage = (message: unknown): void => {
-      const m = message as { cache: Cache; subject: string };
-      if (m.cache !== cache || m.subject !== subject) return;
-      unsubscribe('hotpath:cache:invalidation', onMessage);
-      resolve();
-    };
-    subscribe('hotpath:cache:invalidation', onMessage);
-  });
-}
 
 /** Waits until `condition()` resolves true; fails with `what` instead of hanging. */
 async function until(condition: () => Promise<boolean>, what: string): Promise<void> {

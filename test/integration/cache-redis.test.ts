@@ -4,7 +4,7 @@
  * with its own connections, as two service instances would have.
  */
 import assert from 'node:assert/strict';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { invalidationSeen } from '../helpers/cache-invalidation.js';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { type Cache, createCache } from 'hotpath/cache';
@@ -16,19 +16,6 @@ const available = await redisForTests();
 function manualClock(): { now(): number; advance(ms: number): void } {
   let t = Date.now();
   return { now: () => t, advance: (ms) => void (t += ms) };
-}
-
-/** Resolves when `cache` applies another instance's invalidation of `subject`. */
-function invalidationSeen(cache: Cache, subject: string): Promise<void> {
-  return new Promise((resolve) => {
-    const onMessage = (message: unknown): void => {
-      const m = message as { cache: Cache; subject: string };
-      if (m.cache !== cache || m.subject !== subject) return;
-      unsubscribe('hotpath:cache:invalidation', onMessage);
-      resolve();
-    };
-    subscribe('hotpath:cache:invalidation', onMessage);
-  });
 }
 
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

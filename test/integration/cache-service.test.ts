@@ -3,7 +3,7 @@
  * Redis (this file's own redis-server), as two processes behind a load balancer would.
  */
 import assert from 'node:assert/strict';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { invalidationSeen } from '../helpers/cache-invalidation.js';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { type Database, migrate } from 'hotpath/db';
@@ -33,18 +33,6 @@ function gatedGateway(): { charge: () => Promise<ChargeOutcome>; release: () => 
       gate = Promise.resolve();
     },
   };
-}
-
-/** Resolves when some cache in this process applies another instance's invalidation of `subject`. */
-function invalidationSeen(subject: string): Promise<void> {
-  return new Promise((resolve) => {
-    const onMessage = (message: unknown): void => {
-      if ((message as { subject: string }).subject !== subject) return;
-      unsubscribe('hotpath:cache:invalidation', onMessage);
-      resolve();
-    };
-    subscribe('hotpath:cache:invalidation', onMessage);
-  });
 }
 
 describe('payments service with CACHE=on and a shared Redis', { skip: available.skip }, () => {
@@ -106,7 +94,7 @@ describe('payments service with CACHE=on and a shared Redis', { skip: available.
     const summaryBefore = await b.inject({ method: 'GET', url: '/api/users/4242/summary' });
     assert.equal(summaryBefore.json().by_status.pending, 1);
 
-    const seen = invalidationSeen(`payment:${id}`);
+    const seen = invalidationSeen(undefined, `payment:${id}`);
     gateway.release();
     const done = await created;
     assert.equal(done.statusCode, 201);
