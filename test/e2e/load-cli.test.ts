@@ -156,26 +156,16 @@ describe('hotpath load', () => {
     const base = join(dir, 'named-base.json');
     const baseMix = join(dir, 'named-base-mix.json');
     const currentMix = join(dir, 'named-current-mix.json');
-    writeFileSync(
-      baseMix,
-      JSON.stringify({
-        requests: [
-          { name: 'home', path: '/' },
-          { name: 'gone', path: '/missing' },
-          { name: 'old', path: '/old' },
-        ],
-      }),
-    );
-    writeFileSync(
-      currentMix,
-      JSON.stringify({
-        requests: [
-          { name: 'home', path: '/' },
-          { name: 'gone', path: '/missing' },
-          { name: 'new', path: '/new' },
-        ],
-      }),
-    );
+    // The two runs share home and gone; old is only in the base, new only in the current one.
+    const mix = (last: string) => ({
+      requests: [
+        { name: 'home', path: '/' },
+        { name: 'gone', path: '/missing' },
+        { name: last, path: `/${last}` },
+      ],
+    });
+    writeFileSync(baseMix, JSON.stringify(mix('old')));
+    writeFileSync(currentMix, JSON.stringify(mix('new')));
     const ra = await hotpath([url, '--requests', baseMix, '-n', '300', '-c', '2', '--json', base]);
     assert.equal(ra.code, 0, ra.stderr);
     const rb = await hotpath([
